@@ -1,0 +1,31 @@
+# Two commands for a new user: `make book` and `make test`.
+# The virtual environment is rebuilt only when pyproject.toml or constraints.txt change.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check
+INSTALL_BOOK := $(VENV)/.installed-book
+INSTALL_TEST := $(VENV)/.installed-test
+
+.PHONY: book test clean
+
+book: $(INSTALL_BOOK)
+	DEEPISSUES_STATIC=1 $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going --all
+
+test: $(INSTALL_TEST)
+	DEEPISSUES_STATIC=1 $(BIN)/python -m pytest
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALL_BOOK): pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) install --quiet -c constraints.txt -e ".[book]"
+	touch $@
+
+$(INSTALL_TEST): pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) install --quiet -c constraints.txt -e ".[book,test]"
+	touch $@ $(INSTALL_BOOK)
+
+clean:
+	rm -rf _build

@@ -1,0 +1,61 @@
+"""One figure style for the book, and the plots that several chapters share."""
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.collections import PolyCollection
+
+# Okabe and Ito's palette, safe for the common colour-vision deficiencies.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+
+
+def use_style():
+    """Apply the book's matplotlib style (call once at the top of a chapter)."""
+    mpl.rcParams.update({
+        "figure.figsize": (6.4, 4.0),
+        "figure.dpi": 100,
+        "savefig.dpi": 150,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.prop_cycle": mpl.cycler(color=PALETTE),
+        "font.size": 10,
+        "axes.titlesize": 11,
+        "legend.frameon": False,
+        "image.cmap": "viridis",
+    })
+
+
+def plot_regions(regions, ax=None, title=None, seed=0):
+    """Draw 2-D linear regions as coloured polygons.
+
+    Parameters
+    ----------
+    regions : list of :class:`deepissues.expressivity.Region` with 2-D polygons.
+    ax : matplotlib axes (a new figure when None).
+    title : optional title; the region count is appended.
+    seed : fixes the shuffled colours, so that neighbours rarely share one.
+
+    Returns
+    -------
+    The axes.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4))
+    if regions and regions[0].polygon.shape[1] != 2:
+        raise ValueError("plot_regions draws 2-D regions; use linear_pieces_1d's output with a line plot")
+    colours = np.array(mpl.colors.to_rgba_array(PALETTE[:7]))
+    order = np.random.default_rng(seed).integers(0, len(colours), size=len(regions))
+    ax.add_collection(PolyCollection([r.polygon for r in regions], facecolors=colours[order],
+                                     edgecolors="white", linewidths=0.4, alpha=0.85))
+    corners = np.concatenate([r.polygon for r in regions]) if regions else np.zeros((1, 2))
+    ax.set_xlim(corners[:, 0].min(), corners[:, 0].max())
+    ax.set_ylim(corners[:, 1].min(), corners[:, 1].max())
+    ax.set_aspect("equal")
+    ax.grid(False)
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    label = f"{len(regions)} regions"
+    ax.set_title(f"{title}: {label}" if title else label)
+    return ax

@@ -1,0 +1,47 @@
+"""Run every chapter in notebooks/ as a test: jupytext turns it into a notebook, nbval executes it.
+
+nbval runs in lax mode (set in pyproject.toml), so a chapter fails when a cell raises,
+and claim-check cells raise when a claim stops reproducing. The time each chapter took is
+printed at the end of the run.
+"""
+
+import os
+import pathlib
+
+import jupytext
+from nbval.plugin import IPyNbFile
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CONVERTED = ROOT / "_build" / "nbtest"
+BUDGET_S = 90
+_timings = {}
+
+
+def pytest_configure(config):
+    # Kernels inherit this: widgets render their static default, as in the built book.
+    os.environ.setdefault("DEEPISSUES_STATIC", "1")
+    os.environ.setdefault("DEEPISSUES_CLAIMS_DIR", str(ROOT / "_build" / "claims"))
+
+
+def pytest_collect_file(file_path, parent):
+    if file_path.suffix == ".md" and file_path.parent == ROOT / "notebooks":
+        CONVERTED.mkdir(parents=True, exist_ok=True)
+        target = CONVERTED / f"{file_path.stem}.ipynb"
+        jupytext.write(jupytext.read(file_path), target)
+        return IPyNbFile.from_parent(parent, path=target)
+    return None
+
+
+def pytest_runtest_logreport(report):
+    path = report.nodeid.split("::")[0]
+    if path.endswith(".ipynb"):
+        _timings[path] = _timings.get(path, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _timings:
+        return
+    terminalreporter.section("chapter execution times")
+    for path, seconds in sorted(_timings.items()):
+        flag = "" if seconds <= BUDGET_S else f"  OVER the {BUDGET_S} s budget"
+        terminalreporter.write_line(f"{pathlib.Path(path).stem:40s} {seconds:7.1f} s{flag}")

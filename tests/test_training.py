@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from deepissues.training import History, evaluate, fit
+
+
+def test_fit_recovers_the_least_squares_solution():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 3, generator=g)
+    y = x @ torch.tensor([[1.5], [-2.0], [0.5]]) + 0.3 + 0.1 * torch.randn(200, 1, generator=g)
+    design = np.c_[x.numpy(), np.ones(200)]
+    exact, *_ = np.linalg.lstsq(design, y.numpy(), rcond=None)
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    history = fit(model, x, y, loss="mse", epochs=300, batch_size=200, lr=0.05, progress=False)
+    learned = np.r_[model.weight.detach().numpy()[0], model.bias.detach().numpy()]
+    np.testing.assert_allclose(learned, exact[:, 0], atol=1e-3)
+    assert history.loss[-1] < history.loss[0]
+    residual = np.mean((design @ exact - y.numpy()) ** 2)
+    assert history.loss[-1] == pytest.approx(residual, rel=1e-2)
+
+
+def test_fit_is_deterministic_and_logs_validation():
+    x = torch.rand(64, 4)
+    y = (x.sum(1) > 2).long()
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(1)
+        model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+        runs.append(fit(model, x, y, epochs=3, batch_size=16, val=(x, y), seed=3, progress=False))
+    assert runs[0].loss == runs[1].loss
+    assert len(runs[0]) == 3 and len(runs[0].metrics["val_accuracy"]) == 3
+
+
+def test_evaluate_matches_hand_counts_and_restores_the_mode():
+    model = nn.Sequential(nn.Identity())
+    out = torch.tensor([[2.0, 1.0], [0.0, 3.0], [1.0, 0.5], [0.2, 0.1]])
+    y = torch.tensor([0, 1, 1, 1])
+    model.train()
+    assert evaluate(model, out, y) == 0.5
+    assert model.training
+    target = torch.zeros(4, 2)
+    assert evaluate(model, out, target, metric="mse") == pytest.approx((out ** 2).mean().item())
+    assert evaluate(model, out, target, metric="rmse") == pytest.approx((out ** 2).mean().sqrt().item())
+
+
+def test_history_log():
+    h = History()
+    h.log("val_accuracy", 0.5)
+    assert h.metrics == {"val_accuracy": [0.5]}
+
+
+def test_training_bad_input():
+    model = nn.Linear(2, 1)
+    with pytest.raises(ValueError, match="same positive number of rows"):
+        fit(model, torch.zeros(3, 2), torch.zeros(2, 1), loss="mse", progress=False)
+    with pytest.raises(TypeError, match="must be tensors"):
+        fit(model, np.zeros((3, 2)), torch.zeros(3, 1), loss="mse", progress=False)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        fit(model, torch.zeros(3, 2), torch.zeros(3, 1), loss="l7", progress=False)
+    with pytest.raises(ValueError, match="epochs must be a positive int"):
+        fit(model, torch.zeros(3, 2), torch.zeros(3, 1), loss="mse", epochs=0, progress=False)
+    with pytest.raises(ValueError, match="metric must be"):
+        evaluate(model, torch.zeros(3, 2), torch.zeros(3, 1), metric="f1")
