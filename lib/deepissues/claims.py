@@ -61,9 +61,7 @@ def check(name, condition, detail=""):
     condition : bool-like, whether it held in this run.
     detail : str, the numbers behind it ("acc=0.503").
 
-    Returns
-    -------
-    True when the claim held.
+    Returns nothing, so that a claim cell shows only the printed line.
 
     Example
     -------
@@ -81,7 +79,6 @@ def check(name, condition, detail=""):
     print(f"[claim {mark}] {name}: {detail}")
     if not held:
         raise ClaimFailed(f"claim did not reproduce: {name} ({detail})")
-    return True
 
 
 def _write(name, entries):
