@@ -3,6 +3,8 @@ from math import comb
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import torch
 from torch import nn
 
@@ -171,3 +173,16 @@ def test_shallow_interpolant_equals_numpy_interp():
     assert E.count_linear_regions_1d(net, [-1.0], [1.0]) == len(knots) - 1
     with pytest.raises(ValueError, match="strictly increasing"):
         E.shallow_interpolant([0.0, 0.0], [1.0, 2.0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(widths=st.lists(st.integers(1, 6), min_size=1, max_size=3), seed=st.integers(0, 10_000),
+       half=st.floats(0.1, 5.0))
+def test_regions_of_any_small_net_tile_the_box_within_the_upper_bound(widths, seed, half):
+    net = random_net([2, *widths, 1], seed, bias_std=1.0)
+    regions = E.linear_regions_2d(net, (-half, half, -half, half))
+    assert sum(r.size for r in regions) == pytest.approx(4 * half * half, rel=1e-9)
+    assert len(regions) <= E.deep_upper_bound(widths, 2)
+    centres = np.array([r.polygon.mean(axis=0) for r in regions])
+    found = E.activation_pattern(net, centres).numpy()
+    assert all(np.array_equal(f, r.pattern) for f, r in zip(found, regions))

@@ -86,14 +86,12 @@ def mnist(root=None, base_url=MNIST_URL, registry=None, flat=False):
         raise ValueError(f"registry must name the four MNIST files; missing {sorted(missing)}")
     root = pathlib.Path(root) if root is not None else default_cache() / "mnist"
     paths = {name: _fetch(base_url, name, sha, root) for name, sha in registry.items()}
-    x_train = read_idx(paths["train-images-idx3-ubyte.gz"])
-    x_test = read_idx(paths["t10k-images-idx3-ubyte.gz"])
-    y_train = read_idx(paths["train-labels-idx1-ubyte.gz"])
-    y_test = read_idx(paths["t10k-labels-idx1-ubyte.gz"])
     shape = (-1, 28 * 28) if flat else (-1, 1, 28, 28)
-    as_images = lambda a: torch.from_numpy(a.astype(np.float32) / 255.0).reshape(shape)  # noqa: E731
-    as_labels = lambda a: torch.from_numpy(a.astype(np.int64))  # noqa: E731
-    return Split(as_images(x_train), as_labels(y_train), as_images(x_test), as_labels(y_test))
+    images = {part: torch.from_numpy(read_idx(paths[f"{part}-images-idx3-ubyte.gz"]) / np.float32(255))
+              .reshape(shape) for part in ("train", "t10k")}
+    labels = {part: torch.from_numpy(read_idx(paths[f"{part}-labels-idx1-ubyte.gz"]).astype(np.int64))
+              for part in ("train", "t10k")}
+    return Split(images["train"], labels["train"], images["t10k"], labels["t10k"])
 
 
 def _fetch(base_url, name, sha256, root):

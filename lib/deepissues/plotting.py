@@ -53,6 +53,7 @@ def plot_regions(regions, ax=None, title=None, seed=0):
     ax.set_xlim(corners[:, 0].min(), corners[:, 0].max())
     ax.set_ylim(corners[:, 1].min(), corners[:, 1].max())
     ax.set_aspect("equal")
+    ax.locator_params(nbins=5)
     ax.grid(False)
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
