@@ -14,7 +14,7 @@ book: $(INSTALL_BOOK)
 	DEEPISSUES_STATIC=1 $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going --all
 
 test: $(INSTALL_TEST)
-	DEEPISSUES_STATIC=1 $(BIN)/python -m pytest
+	$(BIN)/python -m pytest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

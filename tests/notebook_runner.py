@@ -22,7 +22,6 @@ _timings = {}
 def pytest_configure(config):
     # Kernels inherit this: widgets render their static default, as in the built book.
     os.environ.setdefault("DEEPISSUES_STATIC", "1")
-    os.environ.setdefault("DEEPISSUES_CLAIMS_DIR", str(ROOT / "_build" / "claims"))
 
 
 def pytest_collect_file(file_path, parent):

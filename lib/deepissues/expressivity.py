@@ -75,11 +75,6 @@ def relu_layers(model):
     return steps
 
 
-def input_dim(model):
-    """Number of inputs of a checked ReLU network."""
-    return relu_layers(model)[0][1].shape[1]
-
-
 def activation_pattern(model, x):
     """The on/off state of every ReLU for each row of ``x``.
 
