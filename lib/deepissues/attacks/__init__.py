@@ -1,0 +1,19 @@
+"""Adversarial attacks, verified against closed forms and peer libraries.
+
+Conventions as in torchattacks: inputs in [0, 1], the model returns logits, each attack is a
+class configured in its constructor and called as ``atk(x, y)``. Bounded attacks return
+``x_adv``; minimal-norm attacks return ``(x_adv, success)`` as foolbox does.
+"""
+
+from .base import Attack, eval_mode, margin
+from .carlini import CarliniWagnerL2
+from .evaluation import Transfer, perturbation_norms, robust_accuracy, transfer_attack
+from .gradient import FGSM, PGD
+from .minimal import DeepFool, MinimalPerturbation
+from .projections import min_norm_step, project_l1_box
+from .spatial import Spatial, rotate_translate
+from .square import Square
+
+__all__ = ["Attack", "eval_mode", "margin", "FGSM", "PGD", "DeepFool", "CarliniWagnerL2", "MinimalPerturbation",
+           "Square", "Spatial", "rotate_translate", "transfer_attack", "Transfer", "robust_accuracy",
+           "perturbation_norms", "min_norm_step", "project_l1_box"]

@@ -1,0 +1,164 @@
+"""What every attack shares: input checks, eval mode, the margin, and the last shrink to the boundary."""
+
+import contextlib
+import math
+
+import torch
+from torch import nn
+
+NORMS = ("l1", "l2", "linf")
+
+
+class Attack:
+    """Base class. Subclasses implement ``attack(x, y)``; users call ``atk(x, y)``.
+
+    Conventions (as torchattacks): inputs in [0, 1]; the model returns logits; the model is
+    in eval mode during the attack and restored after. With ``targeted=True``, ``y`` holds
+    the target labels and the attack tries to reach them; otherwise ``y`` holds the true labels.
+    """
+
+    def __init__(self, model, targeted=False):
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module returning logits, got {type(model).__name__}")
+        self.model = model
+        self.targeted = bool(targeted)
+
+    def __call__(self, x, y):
+        check_inputs(self.model, x, y)
+        with eval_mode(self.model):
+            return self.attack(x.detach(), y.detach())
+
+    def attack(self, x, y):
+        raise NotImplementedError
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if k != "model" and not k.startswith("_"))
+        return f"{type(self).__name__}({args})"
+
+    # helpers for subclasses
+    def loss(self, logits, y):
+        """Per-point cross-entropy that the attack ascends (descends towards a target)."""
+        ce = nn.functional.cross_entropy(logits, y, reduction="none")
+        return -ce if self.targeted else ce
+
+    def fooled(self, logits, y):
+        """(N,) bool: the prediction is the target (targeted) or differs from the label."""
+        pred = logits.argmax(1)
+        return pred == y if self.targeted else pred != y
+
+    def loss_gradient(self, x, y):
+        """Gradient of the attack loss with respect to x, and the logits at x."""
+        x = x.detach().requires_grad_(True)
+        logits = self.model(x)
+        grad, = torch.autograd.grad(self.loss(logits, y).sum(), x)
+        return grad, logits.detach()
+
+    def is_adversarial(self, x, y):
+        with torch.no_grad():
+            return self.fooled(self.model(x), y)
+
+
+@contextlib.contextmanager
+def eval_mode(model):
+    """Put ``model`` in eval mode and restore its previous mode afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+def check_inputs(model, x, y):
+    """Raise a clear error unless x is a float tensor in [0, 1], y is (N,) int labels and the
+    model returns (N, K) logits with K >= 2 and every label below K."""
+    if not torch.is_tensor(x) or not x.is_floating_point():
+        raise TypeError(f"x must be a floating-point tensor, got {type(x).__name__}"
+                        f"{'' if not torch.is_tensor(x) else ' of dtype ' + str(x.dtype)}")
+    if x.dim() < 2 or len(x) == 0:
+        raise ValueError(f"x must be a batch (N, ...) with N >= 1, got shape {tuple(x.shape)}")
+    lo, hi = float(x.min()), float(x.max())
+    if lo < 0 or hi > 1:
+        raise ValueError(f"x must lie in [0, 1], got values in [{lo:.4g}, {hi:.4g}]")
+    if not torch.is_tensor(y) or y.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"y must be an integer tensor of labels, got {getattr(y, 'dtype', type(y).__name__)}")
+    if y.shape != (len(x),):
+        raise ValueError(f"y must have shape ({len(x)},) to match x, got {tuple(y.shape)}")
+    with torch.no_grad(), eval_mode(model):
+        out = model(x[:1])
+    if out.dim() != 2 or out.shape[1] < 2:
+        raise ValueError(f"model must return logits of shape (N, K) with K >= 2, got {tuple(out.shape)}")
+    if int(y.min()) < 0 or int(y.max()) >= out.shape[1]:
+        raise ValueError(f"labels must lie in [0, {out.shape[1] - 1}] for a model with {out.shape[1]} "
+                         f"outputs, got [{int(y.min())}, {int(y.max())}]")
+
+
+def check_norm(norm, allowed=NORMS):
+    if norm not in allowed:
+        raise ValueError(f"norm must be one of {allowed}, got {norm!r}")
+    return norm
+
+
+def check_positive(name, value, strict=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) \
+            or value < 0 or (strict and value == 0):
+        raise ValueError(f"{name} must be a number {'>' if strict else '>='} 0, got {value!r}")
+    return value
+
+
+def check_count(name, value, least=1):
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
+    return value
+
+
+def margin(logits, y):
+    """(N,) logit of class y minus the best other logit; negative once y is no longer predicted.
+
+    The other classes are masked with -inf, so the "best other" is never y itself, whatever
+    the scale of the logits.
+    """
+    own = logits.gather(1, y[:, None])[:, 0]
+    others = logits.scatter(1, y[:, None], float("-inf"))
+    return own - others.max(1).values
+
+
+def norm_of(delta, norm):
+    """(N,) p-norm of each row of delta, flattened."""
+    flat = delta.flatten(1)
+    if norm == "l1":
+        return flat.abs().sum(1)
+    if norm == "l2":
+        return flat.norm(dim=1)
+    return flat.abs().amax(1)
+
+
+def shrink_to_boundary(attack, x, x_adv, y, success, steps=20):
+    """Bisect on the segment x -> x_adv for points in ``success``; keep the closest point that
+    the model still gets wrong. Removes the overshoot a step needed to cross the boundary."""
+    lo = torch.zeros(len(x), device=x.device)
+    hi = torch.ones(len(x), device=x.device)
+    delta = x_adv - x
+    shape = (-1,) + (1,) * (x.dim() - 1)
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        ok = attack.is_adversarial(x + mid.view(shape) * delta, y) & success
+        hi = torch.where(ok, mid, hi)
+        lo = torch.where(ok, lo, mid)
+    return torch.where(success.view(shape), x + hi.view(shape) * delta, x_adv)
+
+
+def as_images(x, image_shape):
+    """View a batch as images (N, C, H, W). Flat rows of a square length d become (1, √d, √d)."""
+    if image_shape is not None:
+        shape = tuple(image_shape)
+    elif x.dim() == 4:
+        shape = tuple(x.shape[1:])
+    elif x.dim() == 2 and math.isqrt(x.shape[1]) ** 2 == x.shape[1]:
+        side = math.isqrt(x.shape[1])
+        shape = (1, side, side)
+    else:
+        raise ValueError(f"cannot read inputs of shape {tuple(x.shape)} as images; pass image_shape=(C, H, W)")
+    if len(shape) != 3 or math.prod(shape) != x[0].numel():
+        raise ValueError(f"image_shape must be (C, H, W) with C*H*W = {x[0].numel()}, got {shape}")
+    return x.reshape(len(x), *shape)

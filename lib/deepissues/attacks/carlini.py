@@ -1,0 +1,73 @@
+"""The Carlini–Wagner L2 attack."""
+
+import torch
+
+from .base import Attack, check_count, check_positive, margin
+
+
+class CarliniWagnerL2(Attack):
+    """Carlini and Wagner's L2 attack (2017): minimise ‖x' − x‖₂² + c·max(margin(x'), −κ) over
+    x' = (tanh(w) + 1)/2, which keeps x' in [0, 1] without clipping, with Adam, and a binary
+    search over c for each point.
+
+    The margin is the logit of the label minus the best *other* logit (the label masked with
+    −inf); targeted, it is the best other logit minus the target's. Over all steps and all c,
+    each point keeps the closest x' the model gets wrong.
+
+    Returns ``(x_adv, success)``, as foolbox does; where ``success[i]`` is False, ``x_adv[i]``
+    equals ``x[i]``.
+
+    Parameters
+    ----------
+    model : nn.Module returning logits.
+    c : float > 0, the first weight of the margin term.
+    kappa : float >= 0, the confidence margin κ.
+    steps : int >= 1, Adam steps for each c.
+    lr : float > 0, Adam's step size in w.
+    search_steps : int >= 1, values of c tried: ×10 until a success, then bisection.
+    targeted : if True, ``y`` are targets.
+
+    Example
+    -------
+    >>> x_adv, success = CarliniWagnerL2(model, steps=100)(x, y)  # doctest: +SKIP
+    """
+
+    def __init__(self, model, c=1.0, kappa=0.0, steps=100, lr=0.01, search_steps=9, targeted=False):
+        super().__init__(model, targeted)
+        self.c = check_positive("c", c, strict=True)
+        self.kappa = check_positive("kappa", kappa)
+        self.steps = check_count("steps", steps)
+        self.lr = check_positive("lr", lr, strict=True)
+        self.search_steps = check_count("search_steps", search_steps)
+
+    def attack(self, x, y):
+        n = len(x)
+        shape = (-1,) + (1,) * (x.dim() - 1)
+        c = torch.full((n,), float(self.c), device=x.device)
+        low, high = torch.zeros_like(c), torch.full_like(c, float("inf"))
+        best, best_dist = x.clone(), torch.full_like(c, float("inf"))
+        w0 = torch.atanh((2 * x - 1).clamp(-1 + 1e-6, 1 - 1e-6))
+        for _ in range(self.search_steps):
+            w = w0.clone().requires_grad_(True)
+            opt = torch.optim.Adam([w], lr=self.lr)
+            hit = torch.zeros(n, dtype=torch.bool, device=x.device)
+            for _ in range(self.steps):
+                x_new = (torch.tanh(w) + 1) / 2
+                logits = self.model(x_new)
+                dist = (x_new - x).flatten(1).pow(2).sum(1)
+                m = margin(logits, y)
+                m = -m if self.targeted else m
+                loss = dist + c * m.clamp_min(-self.kappa)
+                opt.zero_grad()
+                loss.sum().backward()
+                opt.step()
+                with torch.no_grad():
+                    better = self.fooled(logits, y) & (dist < best_dist)
+                    best = torch.where(better.view(shape), x_new.detach(), best)
+                    best_dist = torch.where(better, dist.detach(), best_dist)
+                    hit |= better | self.fooled(logits, y)
+            high = torch.where(hit, torch.minimum(high, c), high)
+            low = torch.where(hit, low, torch.maximum(low, c))
+            c = torch.where(high.isfinite(), (low + high) / 2, c * 10)
+        success = self.is_adversarial(best, y)
+        return torch.where(success.view(shape), best, x), success

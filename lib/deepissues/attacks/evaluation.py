@@ -1,0 +1,99 @@
+"""Measuring attacks: robust accuracy, perturbation norms and transfer between models."""
+
+from dataclasses import dataclass
+
+import torch
+
+from .base import Attack, check_inputs, eval_mode, norm_of
+
+
+def perturbation_norms(x, x_adv):
+    """L0, L1, L2 and L∞ norms of x_adv − x, one value per point.
+
+    Returns a dict of (N,) tensors; L0 counts coordinates that changed by more than 1e-8.
+    """
+    if x.shape != x_adv.shape:
+        raise ValueError(f"x and x_adv must have the same shape, got {tuple(x.shape)} and {tuple(x_adv.shape)}")
+    delta = (x_adv - x).flatten(1)
+    return {"l0": (delta.abs() > 1e-8).sum(1).float(), "l1": norm_of(delta, "l1"),
+            "l2": norm_of(delta, "l2"), "linf": norm_of(delta, "linf")}
+
+
+def predict(model, x):
+    with torch.no_grad(), eval_mode(model):
+        return model(x).argmax(1)
+
+
+def robust_accuracy(model, attack, x, y, eps=None, norm=None):
+    """Share of points classified correctly both before and after the attack.
+
+    For a minimal-norm attack (one that returns ``(x_adv, success)``), pass ``eps`` and ``norm``
+    to count only successes with ‖x_adv − x‖ <= eps; one run then gives the whole curve over eps.
+
+    Parameters
+    ----------
+    model : nn.Module; attack : an :class:`Attack` built on ``model``.
+    x : (N, ...) in [0, 1]; y : (N,) labels.
+    eps, norm : optional budget for minimal-norm attacks.
+
+    Returns
+    -------
+    float in [0, 1].
+    """
+    if not isinstance(attack, Attack):
+        raise TypeError(f"attack must be an Attack, got {type(attack).__name__}")
+    if (eps is None) != (norm is None):
+        raise ValueError("eps and norm go together: pass both or neither")
+    check_inputs(model, x, y)
+    clean = predict(model, x) == y
+    out = attack(x, y)
+    if isinstance(out, tuple):
+        x_adv, success = out
+        if eps is not None:
+            success = success & (norm_of(x_adv - x, norm) <= eps + 1e-6)
+        still = ~success
+    else:
+        if eps is not None:
+            raise ValueError("eps and norm apply to minimal-norm attacks; a bounded attack has its own eps")
+        still = predict(model, out) == y
+    return float((clean & still).float().mean())
+
+
+@dataclass
+class Transfer:
+    """Result of :func:`transfer_attack`: the adversarial inputs and, for each model, which
+    originally correct points they fool."""
+
+    x_adv: torch.Tensor
+    fooled_source: torch.Tensor
+    fooled_target: torch.Tensor
+
+    @property
+    def transfer_rate(self):
+        """Share of the source's successes that also fool the target."""
+        n = int(self.fooled_source.sum())
+        return float((self.fooled_source & self.fooled_target).sum()) / n if n else 0.0
+
+
+def transfer_attack(source_model, target_model, attack, x, y):
+    """Attack ``source_model`` (white-box) and test the result on ``target_model`` (black-box;
+    Papernot et al. 2016). Only points that both models classify correctly count.
+
+    Parameters
+    ----------
+    source_model, target_model : nn.Modules with the same inputs and classes.
+    attack : an :class:`Attack` built on ``source_model``.
+    x : (N, ...) in [0, 1]; y : (N,) labels.
+
+    Returns
+    -------
+    :class:`Transfer`.
+    """
+    if not isinstance(attack, Attack) or attack.model is not source_model:
+        raise ValueError("attack must be an Attack built on source_model")
+    check_inputs(source_model, x, y)
+    check_inputs(target_model, x, y)
+    both = (predict(source_model, x) == y) & (predict(target_model, x) == y)
+    out = attack(x, y)
+    x_adv = out[0] if isinstance(out, tuple) else out
+    return Transfer(x_adv, both & (predict(source_model, x_adv) != y), both & (predict(target_model, x_adv) != y))

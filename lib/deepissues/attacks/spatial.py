@@ -1,0 +1,92 @@
+"""Spatial attacks: rotations and translations instead of additive noise."""
+
+import math
+
+import torch
+from torch.nn import functional as F
+
+from .base import Attack, as_images, check_count, check_positive
+
+
+def rotate_translate(images, angles, shifts):
+    """Rotate images (N, C, H, W) by ``angles`` (N,) degrees about their centre, then shift them
+    by ``shifts`` (N, 2) pixels (down, right). Bilinear, with zeros outside the image, so values
+    stay in [0, 1]."""
+    n, _, h, w = images.shape
+    a = torch.deg2rad(angles.to(images.dtype))
+    cos, sin = torch.cos(a), torch.sin(a)
+    # affine_grid maps output coordinates to input coordinates in [-1, 1]: the inverse transform
+    theta = torch.zeros(n, 2, 3, dtype=images.dtype, device=images.device)
+    theta[:, 0, 0], theta[:, 0, 1] = cos, -sin * h / w
+    theta[:, 1, 0], theta[:, 1, 1] = sin * w / h, cos
+    theta[:, 0, 2] = -2 * shifts[:, 1].to(images.dtype) / w
+    theta[:, 1, 2] = -2 * shifts[:, 0].to(images.dtype) / h
+    grid = F.affine_grid(theta, images.shape, align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+class Spatial(Attack):
+    """Rotation and translation attack (Engstrom et al. 2019).
+
+    Tries rotations in [−max_rotation, max_rotation] degrees and shifts of up to
+    ``max_translation`` pixels in each direction, and keeps, for each point, the transformation
+    with the highest loss. With ``grid=True`` it tries every combination of ``n_rotations``
+    angles and ``n_translations`` shifts per axis (the paper's grid search); otherwise it draws
+    ``k`` random ones (the paper's worst-of-k). After a call, ``params`` holds each point's
+    (angle, shift down, shift right).
+
+    Parameters
+    ----------
+    model : nn.Module returning logits.
+    max_rotation : float >= 0, degrees.
+    max_translation : float >= 0, pixels.
+    grid : grid search (True) or worst-of-k random (False).
+    n_rotations, n_translations : grid sizes.
+    k : random draws when ``grid=False``.
+    image_shape : (C, H, W) for flat inputs; see :class:`Square`.
+    targeted : if True, ``y`` are targets.
+    seed : int.
+
+    Example
+    -------
+    >>> x_adv = Spatial(model, max_rotation=30, max_translation=1)(x, y)  # doctest: +SKIP
+    """
+
+    def __init__(self, model, max_rotation=30.0, max_translation=3.0, grid=True, n_rotations=31,
+                 n_translations=5, k=10, image_shape=None, targeted=False, seed=0):
+        super().__init__(model, targeted)
+        self.max_rotation = check_positive("max_rotation", max_rotation)
+        self.max_translation = check_positive("max_translation", max_translation)
+        self.grid = bool(grid)
+        self.n_rotations = check_count("n_rotations", n_rotations)
+        self.n_translations = check_count("n_translations", n_translations)
+        self.k = check_count("k", k)
+        self.image_shape = image_shape
+        self.seed = seed
+        self.params = None
+
+    def transformations(self, device=None):
+        """(T, 3) candidate (angle, shift down, shift right); the identity is always among them."""
+        if self.grid:
+            angles = torch.linspace(-self.max_rotation, self.max_rotation, self.n_rotations)
+            shifts = torch.linspace(-self.max_translation, self.max_translation, self.n_translations)
+            cand = torch.cartesian_prod(angles, shifts, shifts)
+        else:
+            g = torch.Generator().manual_seed(self.seed)
+            scale = torch.tensor([self.max_rotation, self.max_translation, self.max_translation])
+            cand = (torch.rand(self.k, 3, generator=g) * 2 - 1) * scale
+        return torch.cat([torch.zeros(1, 3), cand]).to(device)
+
+    def attack(self, x, y):
+        img = as_images(x, self.image_shape)
+        cand = self.transformations(x.device)
+        best = img.clone()
+        best_loss = torch.full((len(x),), -math.inf, device=x.device)
+        self.params = torch.zeros(len(x), 3, device=x.device)
+        with torch.no_grad():
+            for t in cand:
+                moved = rotate_translate(img, t[0].expand(len(x)), t[1:].expand(len(x), 2))
+                loss = self.loss(self.model(moved.reshape(x.shape)), y)
+                better = loss > best_loss
+                best[better], best_loss[better], self.params[better] = moved[better], loss[better], t
+        return best.reshape(x.shape).clamp(0, 1)
