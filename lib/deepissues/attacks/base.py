@@ -25,7 +25,8 @@ class Attack:
 
     def __call__(self, x, y):
         check_inputs(self.model, x, y)
-        with eval_mode(self.model):
+        # gradients are needed even when called under torch.no_grad()
+        with eval_mode(self.model), torch.enable_grad():
             return self.attack(x.detach(), y.detach())
 
     def attack(self, x, y):

@@ -32,7 +32,7 @@ class CarliniWagnerL2(Attack):
     >>> x_adv, success = CarliniWagnerL2(model, steps=100)(x, y)  # doctest: +SKIP
     """
 
-    def __init__(self, model, c=1.0, kappa=0.0, steps=100, lr=0.01, search_steps=9, targeted=False):
+    def __init__(self, model, c=1.0, kappa=0.0, steps=100, lr=0.1, search_steps=9, targeted=False):
         super().__init__(model, targeted)
         self.c = check_positive("c", c, strict=True)
         self.kappa = check_positive("kappa", kappa)

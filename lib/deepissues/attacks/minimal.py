@@ -16,34 +16,64 @@ def logits_and_jacobian(model, x):
     return logits.detach(), torch.stack(rows, 1)
 
 
-def boundary_steps(logits, jac, x_at, x_from, y, targeted, norm):
-    """Steps from x_from to each linearised decision boundary taken at x_at, within the box.
+def linearised_boundaries(logits, jac, y, targeted):
+    """The classifier linearised at a point: class j beats y where f_j + w_j·r >= 0.
 
-    ``logits`` (N, K) and ``jac`` (N, K, d) are the model's outputs and their gradients at x_at.
-    Untargeted, the boundaries are those between the label y and every other class j;
-    targeted, the single boundary between the target y and the best other class at x_at.
-
-    Returns ``(steps, lengths)``: steps (N, K, ...) shaped like x_from, and their norms (N, K),
-    inf where a boundary does not count or the box cannot reach it.
+    ``logits`` (N, K) and ``jac`` (N, K, d) are the outputs and their gradients there.
+    Untargeted, every class j other than the label y counts; targeted (y the target), only the
+    best other class, which the target must overtake. Returns ``(w, f, counts)``.
     """
-    n, k = logits.shape
-    shape = x_from.shape
-    x_at, x_from = x_at.flatten(1), x_from.flatten(1)
-    own = logits.gather(1, y[:, None])
-    own_grad = jac[torch.arange(n), y][:, None]
-    w, f = jac - own_grad, logits - own              # class j beats y where f + w·r >= 0
+    n = len(logits)
+    w = jac - jac[torch.arange(n), y][:, None]
+    f = logits - logits.gather(1, y[:, None])
+    counts = torch.ones_like(f, dtype=torch.bool).scatter(1, y[:, None], False)
     if targeted:
-        w, f = -w, -f                                # y beats class j
-    need = -(f + (w * (x_from - x_at)[:, None]).sum(2))
-    lower = (-x_from)[:, None].expand(n, k, -1).reshape(n * k, -1)
-    r, ok = min_norm_step(w.reshape(n * k, -1), need.reshape(-1), lower, 1 + lower, norm)
-    lengths = norm_of(r, norm).view(n, k)
-    counts = torch.ones_like(lengths, dtype=torch.bool).scatter(1, y[:, None], False)
-    if targeted:
+        w, f = -w, -f
         rival = logits.scatter(1, y[:, None], float("-inf")).argmax(1, keepdim=True)
         counts = torch.zeros_like(counts).scatter(1, rival, True)
-    lengths = torch.where(counts & ok.view(n, k), lengths, torch.full_like(lengths, float("inf")))
-    return r.view(n, k, *shape[1:]), lengths
+    return w, f, counts
+
+
+def steps_to_boundaries(w, f, x_at, x_from, norm):
+    """Smallest steps from x_from to the hyperplanes f + w·(z − x_at) = 0 that stay in [0, 1]^d.
+
+    w: (N, M, d), f: (N, M); x_at, x_from: (N, ...). Returns steps (N, M, d) and their norms
+    (N, M), inf where the box cannot reach the hyperplane.
+    """
+    n, m, d = w.shape
+    x_at, x_from = x_at.flatten(1), x_from.flatten(1)
+    need = -(f + (w * (x_from - x_at)[:, None]).sum(2))
+    lower = (-x_from)[:, None].expand(n, m, d).reshape(n * m, d)
+    r, ok = min_norm_step(w.reshape(n * m, d), need.reshape(-1), lower, 1 + lower, norm)
+    lengths = torch.where(ok, norm_of(r, norm), torch.full_like(need.reshape(-1), float("inf")))
+    return r.view(n, m, d), lengths.view(n, m)
+
+
+DUAL = {"l1": "linf", "l2": "l2", "linf": "l1"}
+
+
+def nearest_boundary(model, x, y, targeted, norm, exact_choice=True):
+    """The step from x to the nearest linearised boundary within the box, its norm, and that
+    boundary's (w, f).
+
+    With ``exact_choice``, the nearest boundary is the one whose box-constrained step is
+    shortest (K projections); otherwise the one nearest without the box, |f| / ‖w‖_dual, as FAB
+    chooses it (one projection).
+    """
+    logits, jac = logits_and_jacobian(model, x)
+    w, f, counts = linearised_boundaries(logits, jac, y, targeted)
+    rows = torch.arange(len(x), device=x.device)
+    if exact_choice:
+        r, lengths = steps_to_boundaries(w, f, x, x, norm)
+    else:
+        lengths = f.abs() / norm_of(w.flatten(0, 1), DUAL[norm]).view_as(f).clamp_min(1e-12)
+    lengths = torch.where(counts, lengths, torch.full_like(lengths, float("inf")))
+    s = lengths.argmin(1)
+    w, f = w[rows, s], f[rows, s]
+    if exact_choice:
+        return r[rows, s].view_as(x), lengths[rows, s], w, f
+    r, length = steps_to_boundaries(w[:, None], f[:, None], x, x, norm)
+    return r[:, 0].view_as(x), length[:, 0], w, f
 
 
 class DeepFool(Attack):
@@ -84,14 +114,10 @@ class DeepFool(Attack):
             if not active.any():
                 break
             idx = active.nonzero()[:, 0]
-            here = x_adv[idx]
-            logits, jac = logits_and_jacobian(self.model, here)
-            r, lengths = boundary_steps(logits, jac, here, here, y[idx], self.targeted, self.norm)
-            nearest = lengths.argmin(1)
-            step = r[torch.arange(len(idx)), nearest]
-            x_adv[idx] = (here + (1 + self.overshoot) * step).clamp(0, 1)
+            step, length, _, _ = nearest_boundary(self.model, x_adv[idx], y[idx], self.targeted, self.norm)
+            x_adv[idx] = (x_adv[idx] + (1 + self.overshoot) * step).clamp(0, 1)
             # no reachable boundary: the box blocks every linearised direction, so stop there
-            active[idx] = ~self.is_adversarial(x_adv[idx], y[idx]) & lengths.isfinite().any(1)
+            active[idx] = ~self.is_adversarial(x_adv[idx], y[idx]) & length.isfinite()
         success = self.is_adversarial(x_adv, y)
         return shrink_to_boundary(self, x, x_adv, y, success), success
 
@@ -123,7 +149,7 @@ class MinimalPerturbation(Attack):
     >>> x_adv, success = MinimalPerturbation(model, norm="l1")(x, y)  # doctest: +SKIP
     """
 
-    def __init__(self, model, norm="l2", steps=100, restarts=2, alpha_max=0.1, eta=1.05, beta=0.9,
+    def __init__(self, model, norm="l2", steps=20, restarts=1, alpha_max=0.1, eta=1.05, beta=0.9,
                  targeted=False, seed=0):
         super().__init__(model, targeted)
         self.norm = check_norm(norm)
@@ -156,20 +182,16 @@ class MinimalPerturbation(Attack):
         shape = (-1,) + (1,) * (x0.dim() - 1)
         x_cur = start.clone()
         best, best_norm = x0.clone(), torch.full((len(x0),), float("inf"), device=x0.device)
-        rows = torch.arange(len(x0), device=x0.device)
         for _ in range(self.steps):
-            logits, jac = logits_and_jacobian(self.model, x_cur)
-            r_cur, len_cur = boundary_steps(logits, jac, x_cur, x_cur, y, self.targeted, self.norm)
-            s = len_cur.argmin(1)
-            r_orig, len_orig = boundary_steps(logits, jac, x_cur, x0, y, self.targeted, self.norm)
-            d_cur, d_orig = len_cur[rows, s], len_orig[rows, s]
+            r_cur, d_cur, w, f = nearest_boundary(self.model, x_cur, y, self.targeted, self.norm, exact_choice=False)
+            r_orig, d_orig = steps_to_boundaries(w[:, None], f[:, None], x_cur, x0, self.norm)
+            r_orig, d_orig = r_orig[:, 0].view_as(x0), d_orig[:, 0]
+            # where the box blocks the boundary, move only towards it from the current point
             reachable = d_cur.isfinite() & d_orig.isfinite()
             d_cur = torch.where(reachable, d_cur, torch.zeros_like(d_cur))
             d_orig = torch.where(reachable, d_orig, torch.zeros_like(d_orig))
-            # where the box blocks the boundary, move only towards it from the current point
             alpha = (d_cur / (d_cur + d_orig).clamp_min(1e-12)).clamp(max=self.alpha_max).view(shape)
-            x_cur = ((1 - alpha) * (x_cur + self.eta * r_cur[rows, s])
-                     + alpha * (x0 + self.eta * r_orig[rows, s])).clamp(0, 1)
+            x_cur = ((1 - alpha) * (x_cur + self.eta * r_cur) + alpha * (x0 + self.eta * r_orig)).clamp(0, 1)
             fooled = self.is_adversarial(x_cur, y)
             dist = norm_of(x_cur - x0, self.norm)
             better = fooled & (dist < best_norm)

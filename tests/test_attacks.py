@@ -1,0 +1,299 @@
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import linprog, minimize
+from torch import nn
+
+from deepissues import attacks as A
+from deepissues.attacks.projections import min_norm_step, project_l1_box
+
+
+# ---------------------------------------------------------------- exact projections
+
+def _random_case(seed, d=6):
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=d) * (rng.random(d) > 0.2)
+    x = rng.random(d) * (rng.random(d) > 0.3)          # some coordinates sit on the wall 0
+    return w, rng.random() * 1.5, -x, 1 - x
+
+
+def _lp_min_norm(w, b, lo, up, norm):
+    """min ‖r‖ s.t. w·r >= b, lo <= r <= up as a linear program (L1, L∞) or SLSQP (L2)."""
+    d = len(w)
+    if norm == "l1":   # r = p - q, p, q >= 0
+        res = linprog(np.ones(2 * d), A_ub=[np.r_[-w, w]], b_ub=[-b],
+                      bounds=[(0, max(u, 0)) for u in up] + [(0, max(-l, 0)) for l in lo])
+        return res.fun if res.status == 0 else None
+    if norm == "linf":  # variables r and t
+        A = [np.r_[-w, 0]] + [np.r_[np.eye(d)[i], -1] for i in range(d)] + [np.r_[-np.eye(d)[i], -1] for i in range(d)]
+        res = linprog(np.r_[np.zeros(d), 1], A_ub=A, b_ub=np.r_[-b, np.zeros(2 * d)],
+                      bounds=list(zip(lo, up)) + [(0, None)])
+        return res.fun if res.status == 0 else None
+    res = minimize(lambda r: r @ r, np.clip(w, lo, up), jac=lambda r: 2 * r, method="SLSQP",
+                   bounds=list(zip(lo, up)), constraints=[{"type": "ineq", "fun": lambda r: w @ r - b}],
+                   options={"ftol": 1e-14, "maxiter": 500})
+    return np.sqrt(res.fun) if res.success and w @ res.x >= b - 1e-7 else None
+
+
+@pytest.mark.parametrize("norm", ["l1", "l2", "linf"])
+def test_min_norm_step_equals_a_generic_solver(norm):
+    for seed in range(40):
+        w, b, lo, up = _random_case(seed)
+        r, ok = min_norm_step(*(torch.tensor(v)[None] for v in (w, np.array(b), lo, up)), norm=norm)
+        r = r[0].numpy()
+        expected = _lp_min_norm(w, b, lo, up, norm)
+        reach = np.sum(np.abs(w) * np.where(w > 0, up, -lo))
+        assert bool(ok) == (reach >= b), seed
+        assert np.all(r >= lo - 1e-12) and np.all(r <= up + 1e-12)
+        if expected is not None and reach > b + 1e-6:
+            got = {"l1": np.abs(r).sum(), "l2": np.linalg.norm(r), "linf": np.abs(r).max()}[norm]
+            assert w @ r >= b - 1e-9
+            assert got == pytest.approx(expected, rel=1e-5, abs=1e-7), seed
+
+
+def test_l1_box_projection_equals_a_generic_qp():
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        d = 6
+        v, x = rng.normal(size=d) * 0.5, rng.random(d)
+        eps = rng.random() * 1.5
+        got = project_l1_box(torch.tensor(v)[None], eps, torch.tensor(-x)[None], torch.tensor(1 - x)[None])[0].numpy()
+        # split δ = p - q so the L1 ball becomes a linear constraint
+        bounds = [(0, 1 - xi) for xi in x] + [(0, xi) for xi in x]
+        res = minimize(lambda z: np.sum((z[:d] - z[d:] - v) ** 2), np.zeros(2 * d), method="SLSQP",
+                       bounds=bounds, constraints=[{"type": "ineq", "fun": lambda z: eps - z.sum()}],
+                       options={"ftol": 1e-15, "maxiter": 1000})
+        want = res.x[:d] - res.x[d:]
+        assert np.abs(got).sum() <= eps + 1e-9
+        np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+# ---------------------------------------------------------------- validity of every attack
+
+BOUNDED = {
+    "fgsm": lambda m: (A.FGSM(m, eps=0.1), "linf", 0.1),
+    "pgd-linf": lambda m: (A.PGD(m, eps=0.1, alpha=0.02, steps=10), "linf", 0.1),
+    "pgd-l2": lambda m: (A.PGD(m, eps=0.8, alpha=0.2, steps=10, norm="l2"), "l2", 0.8),
+    "pgd-l1": lambda m: (A.PGD(m, eps=2.0, alpha=0.5, steps=10, norm="l1"), "l1", 2.0),
+    "square-linf": lambda m: (A.Square(m, eps=0.1, n_queries=100), "linf", 0.1),
+    "square-l2": lambda m: (A.Square(m, eps=0.8, n_queries=100, norm="l2"), "l2", 0.8),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BOUNDED))
+def test_bounded_attacks_stay_in_their_ball_and_the_box(name, digits_mlp):
+    model, x, y = digits_mlp
+    atk, norm, eps = BOUNDED[name](model)
+    x_adv = atk(x, y)
+    assert x_adv.shape == x.shape
+    assert x_adv.min() >= 0 and x_adv.max() <= 1
+    assert A.perturbation_norms(x, x_adv)[norm].max() <= eps + 1e-6
+    fooled = (model(x_adv).argmax(1) != y).float().mean()
+    assert fooled > 0.2, f"{name} fooled only {fooled:.2f} of the points"
+
+
+MINIMAL = {
+    "deepfool-l2": lambda m: A.DeepFool(m),
+    "deepfool-linf": lambda m: A.DeepFool(m, norm="linf"),
+    "fab-l1": lambda m: A.MinimalPerturbation(m, norm="l1"),
+    "fab-l2": lambda m: A.MinimalPerturbation(m, norm="l2"),
+    "fab-linf": lambda m: A.MinimalPerturbation(m, norm="linf"),
+    "cw": lambda m: A.CarliniWagnerL2(m, steps=30, search_steps=4),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MINIMAL))
+def test_minimal_attacks_report_exactly_the_changes_they_made(name, digits_mlp):
+    model, x, y = digits_mlp
+    x_adv, success = MINIMAL[name](model)(x, y)
+    assert x_adv.min() >= 0 and x_adv.max() <= 1
+    with torch.no_grad():
+        assert torch.equal(success, model(x_adv).argmax(1) != y)
+    assert torch.equal(x_adv[~success], x[~success])
+    assert success.float().mean() > 0.9
+
+
+@pytest.mark.parametrize("norm", ["l1", "l2", "linf"])
+def test_minimal_perturbations_of_a_linear_model_equal_the_closed_form(norm, linear_model):
+    model, x, y = linear_model
+    W, b = model.weight.detach().double(), model.bias.detach().double()
+    f = x.double() @ W.T + b
+    dual = {"l1": np.inf, "l2": 2, "linf": 1}[norm]
+    gaps = f.gather(1, y[:, None]) - f                         # (N, K) >= 0
+    wdiff = (W[y][:, None] - W[None]).norm(p=dual, dim=2)      # ‖w_y − w_j‖ in the dual norm
+    exact = (gaps / wdiff).masked_fill(gaps == 0, float("inf")).min(1).values
+    # the closed form ignores the box: keep points whose optimal step surely stays inside it
+    inside = exact < (0.35 if norm == "l1" else 0.1)
+    assert inside.sum() >= 10
+    attacks = [A.MinimalPerturbation(model, norm=norm)] + ([A.DeepFool(model, norm=norm)] if norm != "l1" else [])
+    for atk in attacks:
+        x_adv, success = atk(x[inside], y[inside])
+        assert success.all()
+        got = A.perturbation_norms(x[inside], x_adv)[norm].double()
+        np.testing.assert_allclose(got, exact[inside], rtol=1e-3, err_msg=type(atk).__name__)
+
+
+def _clamped_deepfool(model, x, y, steps=50, overshoot=0.02):
+    """DeepFool as usually written: the unconstrained step, then clipping to [0, 1]."""
+    x_adv = x.clone()
+    for _ in range(steps):
+        x_adv.requires_grad_(True)
+        out = model(x_adv)
+        g_diff, = torch.autograd.grad((out[:, 1] - out[:, 0]).sum(), x_adv)
+        gap = (out[:, 0] - out[:, 1]).detach()
+        r = (gap.clamp_min(0) / g_diff.norm(dim=1) ** 2)[:, None] * g_diff
+        x_adv = (x_adv.detach() + (1 + overshoot) * r).clamp(0, 1)
+    return x_adv
+
+
+def test_deepfool_does_not_stall_when_the_box_binds():
+    # Class 1 gains most by *lowering* pixels that are already 0; only 4 pixels can help.
+    model = nn.Linear(64, 2, bias=False)
+    with torch.no_grad():
+        model.weight.zero_()
+        model.weight[1, :60] = -5.0
+        model.weight[1, 60:] = 0.05
+    x = torch.zeros(8, 64)
+    x[:, 60:] = 0.2
+    y = torch.zeros(8, dtype=torch.long)
+    model.bias = nn.Parameter(torch.tensor([0.05, 0.0]))
+    assert (model(x).argmax(1) == 0).all()
+    naive = _clamped_deepfool(model, x, y)
+    assert (model(naive).argmax(1) == 0).all(), "the clipped textbook step should stall here"
+    x_adv, success = A.DeepFool(model, steps=5)(x, y)
+    assert success.all()
+    # the exact answer: raise the 4 free pixels equally until 0.05·Σ = 0.05 - 0.04
+    np.testing.assert_allclose(A.perturbation_norms(x, x_adv)["l2"], 0.2 / 2 * 1.0, rtol=1e-3)
+
+
+# ---------------------------------------------------------------- strength
+
+def test_pgd_is_at_least_as_strong_as_fgsm(digits_mlp):
+    model, x, y = digits_mlp
+    for eps in (0.05, 0.1, 0.2):
+        pgd = A.robust_accuracy(model, A.PGD(model, eps=eps, alpha=eps / 4, steps=20), x, y)
+        fgsm = A.robust_accuracy(model, A.FGSM(model, eps=eps), x, y)
+        assert pgd <= fgsm, (eps, pgd, fgsm)
+
+
+def test_square_gets_close_to_pgd_with_enough_queries(digits_mlp):
+    model, x, y = digits_mlp
+    pgd = A.robust_accuracy(model, A.PGD(model, eps=0.1, alpha=0.01, steps=50), x, y)
+    square = A.Square(model, eps=0.1, n_queries=2000)
+    assert A.robust_accuracy(model, square, x, y) <= pgd + 0.05
+    assert square.queries.max() <= 2000 and square.queries.min() >= 1
+
+
+def test_targeted_attacks_reach_their_targets(digits_mlp):
+    model, x, y = digits_mlp
+    target = (y + 1) % 10
+    x_adv = A.PGD(model, eps=0.3, alpha=0.03, steps=40, targeted=True)(x, target)
+    assert (model(x_adv).argmax(1) == target).float().mean() > 0.8
+    for atk in (A.DeepFool(model, targeted=True), A.MinimalPerturbation(model, targeted=True),
+                A.CarliniWagnerL2(model, steps=30, search_steps=4, targeted=True)):
+        x_adv, success = atk(x, target)
+        assert torch.equal(success, model(x_adv).argmax(1) == target)
+        assert success.float().mean() > 0.8, type(atk).__name__
+
+
+# ---------------------------------------------------------------- spatial
+
+def test_rotation_by_90_degrees_and_whole_pixel_shifts_are_exact():
+    img = torch.rand(2, 1, 6, 6)
+    turned = A.rotate_translate(img, torch.tensor([90.0, 90.0]), torch.zeros(2, 2))
+    assert torch.allclose(turned, torch.rot90(img, k=-1, dims=(2, 3)), atol=1e-5) or \
+        torch.allclose(turned, torch.rot90(img, k=1, dims=(2, 3)), atol=1e-5)
+    shifted = A.rotate_translate(img, torch.zeros(2), torch.tensor([[1.0, 2.0], [1.0, 2.0]]))
+    expected = torch.zeros_like(img)
+    expected[:, :, 1:, 2:] = img[:, :, :-1, :-2]
+    assert torch.allclose(shifted, expected, atol=1e-5)
+
+
+def test_spatial_attack_picks_the_worst_transformation(digits_mlp):
+    model, x, y = digits_mlp
+    atk = A.Spatial(model, max_rotation=20, max_translation=1, n_rotations=9, n_translations=3)
+    x_adv = atk(x, y)
+    loss = nn.functional.cross_entropy(model(x_adv), y, reduction="none")
+    for t in atk.transformations()[::7]:
+        moved = A.rotate_translate(x.view(-1, 1, 8, 8), t[0].expand(len(x)), t[1:].expand(len(x), 2))
+        other = nn.functional.cross_entropy(model(moved.view(len(x), -1)), y, reduction="none")
+        assert (loss >= other - 1e-5).all()
+    assert (model(x_adv).argmax(1) != y).float().mean() > 0.3
+
+
+# ---------------------------------------------------------------- helpers
+
+def test_perturbation_norms_equal_numpy():
+    x, x_adv = torch.rand(5, 12), torch.rand(5, 12)
+    x_adv[0] = x[0]
+    got = A.perturbation_norms(x, x_adv)
+    d = (x_adv - x).numpy()
+    for key, p in (("l0", 0), ("l1", 1), ("l2", 2), ("linf", np.inf)):
+        np.testing.assert_allclose(got[key], np.linalg.norm(d, ord=p, axis=1), rtol=1e-5)
+
+
+def test_margin_uses_the_best_other_class_whatever_the_scale():
+    logits = torch.tensor([[1e6, 1e6 - 1, -3.0], [2.0, 5.0, 4.0]])
+    assert torch.equal(A.margin(logits, torch.tensor([0, 2])), torch.tensor([1.0, -1.0]))
+
+
+def test_minimal_attack_robust_accuracy_falls_with_eps(digits_mlp):
+    model, x, y = digits_mlp
+    curve = [A.robust_accuracy(model, A.DeepFool(model), x, y, eps=e, norm="l2") for e in (0.0, 0.3, 0.6, 10.0)]
+    clean = float((model(x).argmax(1) == y).float().mean())
+    assert curve[0] == pytest.approx(clean) and curve == sorted(curve, reverse=True) and curve[-1] == 0
+
+
+def test_transfer_counts_only_points_both_models_get_right(digits_mlp):
+    model, x, y = digits_mlp
+    other = nn.Sequential(nn.Linear(64, 10))
+    with torch.no_grad():
+        other[0].weight.copy_(model[0].weight[:10] * 0 + torch.randn(10, 64))
+    result = A.transfer_attack(model, other, A.PGD(model, eps=0.2, alpha=0.02, steps=20), x, y)
+    both = (model(x).argmax(1) == y) & (other(x).argmax(1) == y)
+    assert torch.equal(result.fooled_target, both & (other(result.x_adv).argmax(1) != y))
+    assert 0 <= result.transfer_rate <= 1
+    with pytest.raises(ValueError, match="built on source_model"):
+        A.transfer_attack(other, model, A.FGSM(model, 0.1), x, y)
+
+
+def test_the_model_is_in_eval_mode_during_the_attack_and_restored_after():
+    seen = []
+
+    class Spy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 3)
+
+        def forward(self, x):
+            seen.append(self.training)
+            return self.lin(x)
+
+    model = Spy().train()
+    A.PGD(model, eps=0.1, alpha=0.05, steps=3)(torch.rand(5, 4), torch.zeros(5, dtype=torch.long))
+    assert seen and not any(seen)
+    assert model.training
+
+
+# ---------------------------------------------------------------- bad input
+
+def test_bad_input_gets_a_clear_error(digits_mlp):
+    model, x, y = digits_mlp
+    with pytest.raises(ValueError, match="eps must be a number >= 0"):
+        A.PGD(model, eps=-0.1)
+    with pytest.raises(ValueError, match=r"x must lie in \[0, 1\]"):
+        A.FGSM(model, 0.1)(x * 2 - 0.5, y)
+    with pytest.raises(ValueError, match=r"y must have shape \(100,\)"):
+        A.FGSM(model, 0.1)(x, y[:, None])
+    with pytest.raises(TypeError, match="integer tensor of labels"):
+        A.FGSM(model, 0.1)(x, y.float())
+    with pytest.raises(ValueError, match=r"logits of shape \(N, K\) with K >= 2"):
+        A.DeepFool(nn.Linear(64, 1))(x, torch.zeros(100, dtype=torch.long))
+    with pytest.raises(ValueError, match="labels must lie in"):
+        A.DeepFool(nn.Linear(64, 3))(x, y)
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        A.FGSM(lambda z: z, 0.1)
+    with pytest.raises(ValueError, match="norm must be one of"):
+        A.DeepFool(model, norm="l1")
+    with pytest.raises(ValueError, match="image_shape"):
+        A.Square(model, eps=0.1, image_shape=(1, 4, 4))(x, y)
