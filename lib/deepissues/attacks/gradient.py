@@ -41,9 +41,8 @@ class PGD(Attack):
       share of coordinates with the largest |g_i| that can still move in the direction of g,
       then the exact projection onto the L1 ball intersected with the box.
 
-    Differs from torchattacks in one way: a point that is misclassified at any iterate keeps that
-    iterate (the usual "best iterate" of robustness evaluations), so the attack never loses a
-    success it found.
+    Differs from torchattacks in one way: it returns the last iterate that fools the model (the
+    last one if none does), so the attack never loses a success it found on the way.
 
     Parameters
     ----------
@@ -83,11 +82,13 @@ class PGD(Attack):
         found = torch.zeros(len(x0), dtype=torch.bool, device=x.device)
         for _ in range(self.steps):
             grad, logits = self.loss_gradient((x0 + delta).view(shape), y)
-            best = torch.where(found[:, None], best, x0 + delta)
-            found |= self.fooled(logits, y)
+            fooled = self.fooled(logits, y)
+            best = torch.where((fooled | ~found)[:, None], x0 + delta, best)
+            found |= fooled
             delta = project_ball_box(delta + self._step(grad.flatten(1), x0 + delta), self.eps, self.norm, x0)
         with torch.no_grad():
-            best = torch.where(found[:, None], best, x0 + delta)
+            fooled = self.fooled(self.model((x0 + delta).view(shape)), y)
+            best = torch.where((fooled | ~found)[:, None], x0 + delta, best)
         return best.view(shape).detach()
 
     def _step(self, grad, x_now):
