@@ -68,7 +68,7 @@ def peers(model):
             "Square linf 0.1": art(ae.SquareAttack(clf_images, eps=0.1, max_iter=1000, nb_restarts=1, verbose=False),
                                   (-1, 1, 8, 8)),
             "DeepFool l2": art(ae.DeepFool(clf, max_iter=50, verbose=False)),
-            "C&W l2": art(ae.CarliniL2Method(clf, binary_search_steps=9, max_iter=100, initial_const=1.0,
+            "C&W l2": art(ae.CarliniL2Method(clf, binary_search_steps=5, max_iter=50, initial_const=1.0,
                                              verbose=False)),
         }
     except ImportError:
@@ -84,7 +84,7 @@ def peers(model):
             "PGD linf 0.1": fool(fb.attacks.LinfPGD(abs_stepsize=0.01, steps=40, random_start=False), 0.1),
             "PGD l2 1.0": fool(fb.attacks.L2PGD(abs_stepsize=0.1, steps=40, random_start=False), 1.0),
             "DeepFool l2": fool(fb.attacks.L2DeepFoolAttack()),
-            "C&W l2": fool(fb.attacks.L2CarliniWagnerAttack(binary_search_steps=9, steps=100, initial_const=1.0)),
+            "C&W l2": fool(fb.attacks.L2CarliniWagnerAttack(binary_search_steps=5, steps=50, initial_const=1.0)),
             "minimal l2": fool(fb.attacks.DDNAttack()),
             "minimal l1": fool(fb.attacks.L1FMNAttack()),
             "minimal linf": fool(fb.attacks.LInfFMNAttack()),
@@ -104,7 +104,7 @@ def peers(model):
             "PGD l2 1.0": images(ta.PGDL2(model, eps=1.0, alpha=0.1, steps=40, random_start=False)),
             "Square linf 0.1": images(ta.Square(model, eps=0.1, n_queries=1000, n_restarts=1)),
             "DeepFool l2": images(lambda x, y: ta.DeepFool(model, steps=50, overshoot=0.02)(x, y)),
-            "C&W l2": images(ta.CW(model, c=1.0, steps=100, lr=0.01)),
+            "C&W l2": images(ta.CW(model, c=1.0, steps=50, lr=0.01)),
             "minimal l2": images(ta.FAB(model, norm="L2", steps=20, n_restarts=1, n_classes=10)),
             "minimal linf": images(ta.FAB(model, norm="Linf", steps=20, n_restarts=1, n_classes=10)),
         }
@@ -121,14 +121,14 @@ def ours(model):
         "PGD l2 1.0": A.PGD(model, eps=1.0, alpha=0.1, steps=40, random_start=False, norm="l2"),
         "Square linf 0.1": A.Square(model, eps=0.1, n_queries=1000),
         "DeepFool l2": first(A.DeepFool(model)),
-        "C&W l2": first(A.CarliniWagnerL2(model)),
+        "C&W l2": first(A.CarliniWagnerL2(model, steps=50, search_steps=5)),
         "minimal l2": first(A.MinimalPerturbation(model, norm="l2")),
         "minimal l1": first(A.MinimalPerturbation(model, norm="l1")),
         "minimal linf": first(A.MinimalPerturbation(model, norm="linf")),
     }
 
 
-def main(n_points=500):
+def main(n_points=200):
     repro.seed_everything(0)
     split = data.digits()
     model = nets.mlp([64, 64, 10])

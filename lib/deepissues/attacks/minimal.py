@@ -149,7 +149,7 @@ class MinimalPerturbation(Attack):
     >>> x_adv, success = MinimalPerturbation(model, norm="l1")(x, y)  # doctest: +SKIP
     """
 
-    def __init__(self, model, norm="l2", steps=20, restarts=1, alpha_max=0.1, eta=1.05, beta=0.9,
+    def __init__(self, model, norm="l2", steps=10, restarts=1, alpha_max=0.1, eta=1.05, beta=0.9,
                  targeted=False, seed=0):
         super().__init__(model, targeted)
         self.norm = check_norm(norm)
