@@ -109,6 +109,9 @@ def test_minimal_attacks_report_exactly_the_changes_they_made(name, digits_mlp):
     assert x_adv.min() >= 0 and x_adv.max() <= 1
     with torch.no_grad():
         assert torch.equal(success, model(x_adv).argmax(1) != y)
+        # clearly across the boundary: each point alone gets the same prediction as in the batch
+        alone = torch.cat([model(row[None]).argmax(1) for row in x_adv])
+    assert torch.equal(alone, model(x_adv).argmax(1))
     assert torch.equal(x_adv[~success], x[~success])
     assert success.float().mean() > 0.9
 
