@@ -1,0 +1,214 @@
+"""Failure 1 of Shalev-Shwartz, Shamir and Shammah (2017): parities have non-informative gradients.
+
+A parity on d bits is χ_v(x) = Π_{i: v_i = 1} x_i for x in {±1}^d. The 2^d parities are
+orthonormal under the uniform distribution, so (Theorem 1 of the paper) the gradient of the loss,
+as a function of which parity is the target, varies by at most G²/2^d: it carries almost no
+information about the target once d is moderate.
+"""
+
+import math
+
+import torch
+from torch import nn
+from torch.func import functional_call, grad, vmap
+from tqdm.auto import tqdm
+
+LOSSES = ("square", "hinge")
+
+
+def parity_dataset(n, d, subset=None, seed=0):
+    """n uniform points of {±1}^d and their parity on ``subset``.
+
+    Parameters
+    ----------
+    n, d : ints >= 1.
+    subset : (d,) 0/1 tensor or sequence v*; by default a uniformly random one (fixed by seed).
+    seed : int.
+
+    Returns
+    -------
+    X : (n, d) float tensor of ±1; y : (n,) float tensor of ±1, y = Π_{i: v*_i = 1} x_i.
+    """
+    _check_int("n", n)
+    _check_int("d", d)
+    g = torch.Generator().manual_seed(seed)
+    v = random_subset(d, seed) if subset is None else _as_subset(subset, d)
+    X = torch.randint(0, 2, (n, d), generator=g).float() * 2 - 1
+    return X, parity(X, v)
+
+
+def random_subset(d, seed=0):
+    """A uniformly random v* in {0, 1}^d (as the paper draws it)."""
+    _check_int("d", d)
+    g = torch.Generator().manual_seed(seed + 7919)
+    return torch.randint(0, 2, (d,), generator=g)
+
+
+def parity(X, subset):
+    """(n,) ±1 parity of the rows of X (n, d) in {±1} on the coordinates where subset is 1."""
+    v = _as_subset(subset, X.shape[1])
+    return torch.where(v.bool(), X, torch.ones_like(X)).prod(1)
+
+
+def parity_net(d, width=None):
+    """The paper's network: one fully connected ReLU layer of ``width`` (default 10·d) units and
+    one linear output unit."""
+    _check_int("d", d)
+    width = 10 * d if width is None else _check_int("width", width)
+    return nn.Sequential(nn.Linear(d, width), nn.ReLU(), nn.Linear(width, 1))
+
+
+def train_parity(d, iterations, batch_size=128, lr=0.01, width=None, seed=0, test_size=10_000, progress=True,
+                 record_every=None):
+    """Train :func:`parity_net` with the hinge loss and plain SGD on fresh mini-batches of a random
+    parity, as in the paper, and return the accuracy on ``test_size`` fresh samples.
+
+    With ``record_every``, return instead the list of (iteration, accuracy) pairs measured along
+    the way (on the same fresh test set), ending with the final accuracy.
+    """
+    _check_int("iterations", iterations)
+    _check_int("batch_size", batch_size)
+    torch.manual_seed(seed)
+    v = random_subset(d, seed)
+    net = parity_net(d, width)
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
+    X_test, y_test = parity_dataset(test_size, d, v, seed=seed + 1)
+    g = torch.Generator().manual_seed(seed + 2)
+    curve = []
+    for it in tqdm(range(1, iterations + 1), desc=f"parity d={d}", disable=not progress, leave=False):
+        X = torch.randint(0, 2, (batch_size, d), generator=g).float() * 2 - 1
+        loss = (1 - parity(X, v) * net(X)[:, 0]).clamp_min(0).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if record_every and (it % record_every == 0 or it == iterations):
+            curve.append((it, _accuracy(net, X_test, y_test)))
+    return curve if record_every else _accuracy(net, X_test, y_test)
+
+
+def parity_gradient_variance(d, width=None, loss="square", seed=0, n_parities=None, n_samples=None,
+                             sample_seed=None):
+    """Variance, over the target parity, of the loss gradient at a random initialisation, and the
+    bound G²/2^d of Theorem 1, with G² = E_x ‖∇_w p_w(x)‖².
+
+    For d <= 12 (and no sampling asked for) everything is exact: all 2^d inputs, all 2^d parities.
+    With labels ±1 the loss derivative is ℓ'(p, h) = a(x) + h·b(x), so the gradient for target
+    χ_v is a constant plus E_x[χ_v(x) b(x) ∇p(x)]: a Walsh–Hadamard transform of b·∇p over the
+    cube, computed for all v at once. For square loss b = −1; for hinge, b = −1 where |p| < 1.
+
+    Otherwise (d > 12, or ``n_parities``/``n_samples`` given) it samples ``n_parities`` random
+    parities and ``n_samples`` random inputs, and estimates E_v ‖E_x[χ_v b ∇p]‖² with the
+    unbiased U-statistic (all pairs of distinct samples), so the estimate has no bias from the
+    finite sample; the mean gradient's norm, ‖b(𝟙)∇p(𝟙)‖²/4^d, is exact and subtracted.
+
+    ``seed`` fixes the network's initialisation; ``sample_seed`` (default: ``seed``) the sampled
+    inputs and parities.
+
+    Returns
+    -------
+    dict with ``variance``, ``bound`` (G²/2^d), ``G2``, ``exact`` (bool) and ``signal``, the
+    mean squared norm of the whole gradient over targets (what a single target's gradient looks
+    like: not small).
+    """
+    _check_int("d", d)
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    torch.manual_seed(seed)
+    net = parity_net(d, width).double()
+    exact = d <= 12 and n_parities is None and n_samples is None
+    if exact:
+        X = _cube(d)
+    else:
+        n_samples = n_samples or 4096
+        sample_seed = seed if sample_seed is None else sample_seed
+        X = torch.randint(0, 2, (n_samples, d), generator=torch.Generator().manual_seed(sample_seed)).double() * 2 - 1
+    p, g = _outputs_and_gradients(net, X)
+    a, b = _loss_derivative_parts(p, loss)
+    G2 = float(g.pow(2).sum(1).mean())
+    weighted = b[:, None] * g
+    ones = torch.ones(1, d, dtype=torch.float64)
+    p1, g1 = _outputs_and_gradients(net, ones)
+    mean_term = float((_loss_derivative_parts(p1, loss)[1][:, None] * g1).pow(2).sum()) / 4 ** d
+    base = (a[:, None] * g).mean(0)
+    if exact:
+        coeffs = walsh_hadamard(weighted) / 2 ** d      # row v: E_x[χ_v(x) b(x) ∇p(x)]
+        second = float(coeffs.pow(2).sum(1).mean())
+        signal = float((base[None] + coeffs).pow(2).sum(1).mean())
+    else:
+        V = torch.randint(0, 2, (n_parities or 256, d), generator=torch.Generator().manual_seed(sample_seed + 1))
+        chi = torch.stack([parity(X, v) for v in V])                     # (m, n)
+        n = len(X)
+        total = (chi @ weighted).pow(2).sum(1)                           # ‖Σ_i χ_v(x_i) w_i‖²
+        diagonal = weighted.pow(2).sum()                                 # Σ_i ‖w_i‖², as χ² = 1
+        per_parity = (total - diagonal) / (n * (n - 1))                  # unbiased for ‖E_x[...]‖²
+        second = float(per_parity.mean())
+        signal = float(base.pow(2).sum()) + second
+    return {"variance": second - mean_term, "bound": G2 / 2 ** d, "G2": G2, "exact": exact, "signal": signal}
+
+
+def walsh_hadamard(values):
+    """Unnormalised Walsh–Hadamard transform along axis 0 of a (2^d, ...) tensor whose rows are
+    indexed by the points of :func:`_cube`: row v of the result is Σ_x χ_v(x)·values[x]."""
+    n = values.shape[0]
+    d = int(round(math.log2(n)))
+    if 2 ** d != n:
+        raise ValueError(f"the first axis must have length 2^d, got {n}")
+    out = values.reshape(*([2] * d), -1)
+    for axis in range(d):
+        first, second = out.select(axis, 0), out.select(axis, 1)
+        out = torch.stack([first + second, first - second], dim=axis)
+    return out.reshape(values.shape)
+
+
+def _cube(d):
+    """All 2^d points of {±1}^d; bit i of the row index set means x_i = −1 (the order that makes
+    :func:`walsh_hadamard`'s row v the parity on the bits of v, most significant first)."""
+    idx = torch.arange(2 ** d)
+    bits = (idx[:, None] >> torch.arange(d - 1, -1, -1)) & 1
+    return (1 - 2 * bits).double()
+
+
+def subset_of_index(v, d):
+    """The 0/1 subset whose parity is row v of :func:`walsh_hadamard` (bit i, most significant first)."""
+    return (torch.tensor(v) >> torch.arange(d - 1, -1, -1)) & 1
+
+
+def _outputs_and_gradients(net, X):
+    """p_w(x) (n,) and the per-sample gradients ∇_w p_w(x) (n, P), flattened over all parameters."""
+    params = {k: v.detach() for k, v in net.named_parameters()}
+
+    def output(prm, x):
+        return functional_call(net, prm, (x[None],))[0, 0]
+
+    grads = vmap(grad(output), in_dims=(None, 0))(params, X)
+    with torch.no_grad():
+        p = net(X)[:, 0]
+    return p, torch.cat([grads[k].reshape(len(X), -1) for k in params], 1)
+
+
+def _loss_derivative_parts(p, loss):
+    """ℓ'(p, h) = a + h·b for labels h = ±1."""
+    if loss == "square":   # ℓ = (p − h)²/2, ℓ' = p − h
+        return p, -torch.ones_like(p)
+    # hinge ℓ = max(0, 1 − h p): ℓ' = −h where h p < 1
+    d_plus = torch.where(p < 1, -torch.ones_like(p), torch.zeros_like(p))
+    d_minus = torch.where(-p < 1, torch.ones_like(p), torch.zeros_like(p))
+    return (d_plus + d_minus) / 2, (d_plus - d_minus) / 2
+
+
+def _accuracy(net, X, y):
+    with torch.no_grad():
+        return float((torch.sign(net(X)[:, 0]) == y).float().mean())
+
+
+def _as_subset(subset, d):
+    v = torch.as_tensor(subset)
+    if v.shape != (d,) or not bool(((v == 0) | (v == 1)).all()):
+        raise ValueError(f"subset must be a 0/1 vector of length d={d}, got shape {tuple(v.shape)}")
+    return v.long()
+
+
+def _check_int(name, value, least=1):
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
+    return value
