@@ -59,17 +59,18 @@ def parity_net(d, width=None):
 
 
 def train_parity(d, iterations, batch_size=128, lr=0.01, width=None, seed=0, test_size=10_000, progress=True,
-                 record_every=None):
+                 record_every=None, subset=None):
     """Train :func:`parity_net` with the hinge loss and plain SGD on fresh mini-batches of a random
     parity, as in the paper, and return the accuracy on ``test_size`` fresh samples.
 
     With ``record_every``, return instead the list of (iteration, accuracy) pairs measured along
-    the way (on the same fresh test set), ending with the final accuracy.
+    the way (on the same fresh test set), ending with the final accuracy. ``subset`` fixes v*
+    (default: :func:`random_subset` of ``seed``).
     """
     _check_int("iterations", iterations)
     _check_int("batch_size", batch_size)
     torch.manual_seed(seed)
-    v = random_subset(d, seed)
+    v = random_subset(d, seed) if subset is None else _as_subset(subset, d)
     net = parity_net(d, width)
     opt = torch.optim.SGD(net.parameters(), lr=lr)
     X_test, y_test = parity_dataset(test_size, d, v, seed=seed + 1)
