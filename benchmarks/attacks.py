@@ -12,7 +12,6 @@ attacks, the median norm over correctly classified points, failures counted as i
 import time
 import warnings
 
-import numpy as np
 import torch
 
 from deepissues import attacks as A

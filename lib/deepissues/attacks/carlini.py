@@ -65,7 +65,7 @@ class CarliniWagnerL2(Attack):
                     better = self.fooled(logits, y) & (dist < best_dist)
                     best = torch.where(better.view(shape), x_new.detach(), best)
                     best_dist = torch.where(better, dist.detach(), best_dist)
-                    hit |= better | self.fooled(logits, y)
+                    hit |= self.fooled(logits, y)
             high = torch.where(hit, torch.minimum(high, c), high)
             low = torch.where(hit, low, torch.maximum(low, c))
             c = torch.where(high.isfinite(), (low + high) / 2, c * 10)
