@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .checks import positive_int
+
 _REL_TOL = 1e-10  # a vertex this close to a hyperplane, relative to the scale, lies on it
 
 
@@ -171,8 +173,8 @@ def shallow_max_regions(n, n0):
 
     It is the maximal number of regions of a one-hidden-layer ReLU net with n units and n0 inputs.
     """
-    _check_count("n", n, 0)
-    _check_count("n0", n0, 1)
+    positive_int("n", n, 0)
+    positive_int("n0", n0, 1)
     return sum(comb(n, j) for j in range(n0 + 1))
 
 
@@ -211,7 +213,7 @@ def sawtooth_net(k):
     Each hidden layer has two units, relu(y) and relu(y - 1/2); the tent map is
     t(y) = 2 relu(y) - 4 relu(y - 1/2), which folds [0, 1] onto itself.
     """
-    _check_count("k", k, 1)
+    positive_int("k", k, 1)
     layers, read = _folding_layers(1, k)
     return nn.Sequential(*layers, _linear(read, np.zeros(1)))
 
@@ -224,8 +226,8 @@ def montufar_net(folds, lines):
     A last layer of ``lines`` units draws lines in general position with every crossing
     inside the square, so each cell holds 1 + lines + C(lines, 2) regions.
     """
-    _check_count("folds", folds, 0)
-    _check_count("lines", lines, 1)
+    positive_int("folds", folds, 0)
+    positive_int("lines", lines, 1)
     layers, read = _folding_layers(2, folds)
     angles = pi * (np.arange(lines) + 0.5) / lines
     normals = np.stack([np.cos(angles), np.sin(angles)], axis=1)
@@ -361,16 +363,11 @@ def _check_box(box):
     return xmin, xmax, ymin, ymax
 
 
-def _check_count(name, value, least):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-        raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
-
-
 def _check_widths(widths, n0):
-    _check_count("n0", n0, 1)
+    positive_int("n0", n0, 1)
     widths = list(widths)
     if not widths:
         raise ValueError("widths must list at least one hidden width")
     for w in widths:
-        _check_count("every width", w, 1)
+        positive_int("every width", w, 1)
     return widths

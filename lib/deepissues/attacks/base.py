@@ -107,19 +107,6 @@ def check_norm(norm, allowed=NORMS):
     return norm
 
 
-def check_positive(name, value, strict=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) \
-            or value < 0 or (strict and value == 0):
-        raise ValueError(f"{name} must be a number {'>' if strict else '>='} 0, got {value!r}")
-    return value
-
-
-def check_count(name, value, least=1):
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
-    return value
-
-
 def margin(logits, y):
     """(N,) logit of class y minus the best other logit; negative once y is no longer predicted.
 

@@ -2,7 +2,8 @@
 
 import torch
 
-from .base import Attack, check_count, check_positive, margin
+from ..checks import nonnegative, positive_int
+from .base import Attack, margin
 
 
 class CarliniWagnerL2(Attack):
@@ -34,11 +35,11 @@ class CarliniWagnerL2(Attack):
 
     def __init__(self, model, c=1.0, kappa=0.0, steps=100, lr=0.1, search_steps=9, targeted=False):
         super().__init__(model, targeted)
-        self.c = check_positive("c", c, strict=True)
-        self.kappa = check_positive("kappa", kappa)
-        self.steps = check_count("steps", steps)
-        self.lr = check_positive("lr", lr, strict=True)
-        self.search_steps = check_count("search_steps", search_steps)
+        self.c = nonnegative("c", c, strict=True)
+        self.kappa = nonnegative("kappa", kappa)
+        self.steps = positive_int("steps", steps)
+        self.lr = nonnegative("lr", lr, strict=True)
+        self.search_steps = positive_int("search_steps", search_steps)
 
     def attack(self, x, y):
         n = len(x)

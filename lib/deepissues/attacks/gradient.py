@@ -4,7 +4,8 @@ import math
 
 import torch
 
-from .base import Attack, check_count, check_norm, check_positive, norm_of
+from ..checks import nonnegative, positive_int
+from .base import Attack, check_norm, norm_of
 from .projections import project_ball_box
 
 
@@ -24,7 +25,7 @@ class FGSM(Attack):
 
     def __init__(self, model, eps=8 / 255, targeted=False):
         super().__init__(model, targeted)
-        self.eps = check_positive("eps", eps)
+        self.eps = nonnegative("eps", eps)
 
     def attack(self, x, y):
         grad, _ = self.loss_gradient(x, y)
@@ -64,9 +65,9 @@ class PGD(Attack):
     def __init__(self, model, eps=8 / 255, alpha=2 / 255, steps=10, random_start=True, norm="linf",
                  l1_sparsity=0.05, targeted=False, seed=0):
         super().__init__(model, targeted)
-        self.eps = check_positive("eps", eps)
-        self.alpha = check_positive("alpha", alpha, strict=True)
-        self.steps = check_count("steps", steps)
+        self.eps = nonnegative("eps", eps)
+        self.alpha = nonnegative("alpha", alpha, strict=True)
+        self.steps = positive_int("steps", steps)
         self.random_start = bool(random_start)
         self.norm = check_norm(norm)
         if not 0 < l1_sparsity <= 1:

@@ -3,7 +3,8 @@ linearised boundary inside the box [0, 1]^d, so neither stalls where the box bin
 
 import torch
 
-from .base import Attack, check_count, check_norm, check_positive, norm_of, shrink_to_boundary
+from ..checks import nonnegative, positive_int
+from .base import Attack, check_norm, norm_of, shrink_to_boundary
 from .projections import min_norm_step
 
 
@@ -103,8 +104,8 @@ class DeepFool(Attack):
 
     def __init__(self, model, steps=50, overshoot=0.02, norm="l2", targeted=False):
         super().__init__(model, targeted)
-        self.steps = check_count("steps", steps)
-        self.overshoot = check_positive("overshoot", overshoot)
+        self.steps = positive_int("steps", steps)
+        self.overshoot = nonnegative("overshoot", overshoot)
         self.norm = check_norm(norm, ("l2", "linf"))
 
     def attack(self, x, y):
@@ -153,11 +154,11 @@ class MinimalPerturbation(Attack):
                  targeted=False, seed=0):
         super().__init__(model, targeted)
         self.norm = check_norm(norm)
-        self.steps = check_count("steps", steps)
-        self.restarts = check_count("restarts", restarts, least=0)
-        self.alpha_max = check_positive("alpha_max", alpha_max)
-        self.eta = check_positive("eta", eta, strict=True)
-        self.beta = check_positive("beta", beta)
+        self.steps = positive_int("steps", steps)
+        self.restarts = positive_int("restarts", restarts, least=0)
+        self.alpha_max = nonnegative("alpha_max", alpha_max)
+        self.eta = nonnegative("eta", eta, strict=True)
+        self.beta = nonnegative("beta", beta)
         self.seed = seed
 
     def attack(self, x, y):

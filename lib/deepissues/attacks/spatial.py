@@ -5,7 +5,8 @@ import math
 import torch
 from torch.nn import functional as F
 
-from .base import Attack, as_images, check_count, check_positive
+from ..checks import nonnegative, positive_int
+from .base import Attack, as_images
 
 
 def rotate_translate(images, angles, shifts):
@@ -55,12 +56,12 @@ class Spatial(Attack):
     def __init__(self, model, max_rotation=30.0, max_translation=3.0, grid=True, n_rotations=31,
                  n_translations=5, k=10, image_shape=None, targeted=False, seed=0):
         super().__init__(model, targeted)
-        self.max_rotation = check_positive("max_rotation", max_rotation)
-        self.max_translation = check_positive("max_translation", max_translation)
+        self.max_rotation = nonnegative("max_rotation", max_rotation)
+        self.max_translation = nonnegative("max_translation", max_translation)
         self.grid = bool(grid)
-        self.n_rotations = check_count("n_rotations", n_rotations)
-        self.n_translations = check_count("n_translations", n_translations)
-        self.k = check_count("k", k)
+        self.n_rotations = positive_int("n_rotations", n_rotations)
+        self.n_translations = positive_int("n_translations", n_translations)
+        self.k = positive_int("k", k)
         self.image_shape = image_shape
         self.seed = seed
         self.params = None

@@ -4,7 +4,8 @@ import math
 
 import torch
 
-from .base import Attack, as_images, check_count, check_norm, check_positive, margin
+from ..checks import nonnegative, positive_int
+from .base import Attack, as_images, check_norm, margin
 
 
 class Square(Attack):
@@ -36,8 +37,8 @@ class Square(Attack):
     def __init__(self, model, eps=8 / 255, n_queries=1000, norm="linf", p_init=0.8, image_shape=None,
                  targeted=False, seed=0):
         super().__init__(model, targeted)
-        self.eps = check_positive("eps", eps)
-        self.n_queries = check_count("n_queries", n_queries)
+        self.eps = nonnegative("eps", eps)
+        self.n_queries = positive_int("n_queries", n_queries)
         self.norm = check_norm(norm, ("linf", "l2"))
         if not 0 < p_init <= 1:
             raise ValueError(f"p_init must be in (0, 1], got {p_init!r}")

@@ -13,6 +13,8 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 from tqdm.auto import tqdm
 
+from ..checks import positive_int
+
 LOSSES = ("square", "hinge")
 
 
@@ -29,8 +31,8 @@ def parity_dataset(n, d, subset=None, seed=0):
     -------
     X : (n, d) float tensor of ±1; y : (n,) float tensor of ±1, y = Π_{i: v*_i = 1} x_i.
     """
-    _check_int("n", n)
-    _check_int("d", d)
+    positive_int("n", n)
+    positive_int("d", d)
     g = torch.Generator().manual_seed(seed)
     v = random_subset(d, seed) if subset is None else _as_subset(subset, d)
     X = torch.randint(0, 2, (n, d), generator=g).float() * 2 - 1
@@ -39,7 +41,7 @@ def parity_dataset(n, d, subset=None, seed=0):
 
 def random_subset(d, seed=0):
     """A uniformly random v* in {0, 1}^d (as the paper draws it)."""
-    _check_int("d", d)
+    positive_int("d", d)
     g = torch.Generator().manual_seed(seed + 7919)
     return torch.randint(0, 2, (d,), generator=g)
 
@@ -53,8 +55,8 @@ def parity(X, subset):
 def parity_net(d, width=None):
     """The paper's network: one fully connected ReLU layer of ``width`` (default 10·d) units and
     one linear output unit."""
-    _check_int("d", d)
-    width = 10 * d if width is None else _check_int("width", width)
+    positive_int("d", d)
+    width = 10 * d if width is None else positive_int("width", width)
     return nn.Sequential(nn.Linear(d, width), nn.ReLU(), nn.Linear(width, 1))
 
 
@@ -67,8 +69,8 @@ def train_parity(d, iterations, batch_size=128, lr=0.01, width=None, seed=0, tes
     the way (on the same fresh test set), ending with the final accuracy. ``subset`` fixes v*
     (default: :func:`random_subset` of ``seed``).
     """
-    _check_int("iterations", iterations)
-    _check_int("batch_size", batch_size)
+    positive_int("iterations", iterations)
+    positive_int("batch_size", batch_size)
     torch.manual_seed(seed)
     v = random_subset(d, seed) if subset is None else _as_subset(subset, d)
     net = parity_net(d, width)
@@ -111,7 +113,7 @@ def parity_gradient_variance(d, width=None, loss="square", seed=0, n_parities=No
     mean squared norm of the whole gradient over targets (what a single target's gradient looks
     like: not small).
     """
-    _check_int("d", d)
+    positive_int("d", d)
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
     torch.manual_seed(seed)
@@ -208,8 +210,3 @@ def _as_subset(subset, d):
         raise ValueError(f"subset must be a 0/1 vector of length d={d}, got shape {tuple(v.shape)}")
     return v.long()
 
-
-def _check_int(name, value, least=1):
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
-    return value
