@@ -205,6 +205,6 @@ class MinimalPerturbation(Attack):
         noise = torch.randn(x.shape, generator=generator, device=x.device)
         if self.norm == "linf":
             noise = noise.sign()
+        shape = (-1,) + (1,) * (x.dim() - 1)
         radius = torch.where(best_norm.isfinite(), best_norm, torch.zeros_like(best_norm)) / 2
-        scaled = noise / norm_of(noise, self.norm).view(-1, *[1] * (x.dim() - 1)) * radius.view(-1, *[1] * (x.dim() - 1))
-        return (x + scaled).clamp(0, 1)
+        return (x + noise / norm_of(noise, self.norm).view(shape) * radius.view(shape)).clamp(0, 1)

@@ -6,6 +6,7 @@ import torch
 
 from ..checks import nonnegative, positive_int
 from .base import Attack, as_images, check_norm, margin
+from .projections import project_ball_box
 
 
 class Square(Attack):
@@ -75,14 +76,10 @@ class Square(Attack):
         return -m if self.targeted else m
 
     def _project(self, cand, img):
-        """Guard against float rounding: the result stays in the ball to 1e-6 and in [0, 1]."""
-        delta = (cand - img).flatten(1)
-        if self.norm == "linf":
-            delta = delta.clamp(-self.eps, self.eps)
-        else:
-            n = delta.norm(dim=1, keepdim=True)
-            delta = delta * (self.eps / n.clamp_min(1e-12)).clamp(max=1)
-        return (img + delta.view_as(img)).clamp(0, 1)
+        """Guard against float rounding: the result stays in the ball and in [0, 1]."""
+        flat = img.flatten(1)
+        delta = project_ball_box((cand - img).flatten(1), self.eps, self.norm, flat)
+        return (flat + delta).view_as(img)
 
     def _side(self, i, shape):
         """Window side from the paper's schedule: p halves at fixed fractions of 10 000 queries."""
