@@ -1,0 +1,205 @@
+"""Failure 3 of Shalev-Shwartz, Shamir and Shammah (2017): architecture and conditioning.
+
+A one-dimensional piecewise-linear (PWL) curve sampled at x = 0, …, n−1 is
+f = p W, where p (n,) holds the slope changes at the kinks and W[i, j] = max(0, j − i + 1)
+is the matrix of ramps. Encoding a curve means recovering p from f. A fully connected linear
+encoder U (n×n) faces a convex least-squares problem whose Hessian E[fᵀf] is W ᵀ E[pᵀp] W: its
+condition number grows like n⁴ (the paper proves Ω(n^3.5)), so gradient descent crawls. The
+inverse W⁻¹ is banded: p_j = f_j − 2 f_{j−1} + f_{j−2}. A convolution with a 3-tap filter
+expresses it with 3 parameters, and whitening the filter's inputs (the preconditioner) makes its
+Hessian the identity.
+"""
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..checks import nonnegative, positive_int
+
+#: the filter w with p_j = w · (f_j, f_{j−1}, f_{j−2}): a discrete second derivative.
+TRUE_FILTER = (1.0, -2.0, 1.0)
+#: the slope sequences of the paper's three-piece curves.
+SLOPES = ((1, -1, 1), (1, -2, 1), (-2, 1, -1), (1, -1, 2))
+ENCODERS = ("dense", "conv", "conv+conditioning")
+
+
+def pwl_matrix(n, dtype=torch.float64):
+    """(n, n) upper-triangular Toeplitz matrix of ramps, W[i, j] = max(0, j − i + 1): row i is
+    the ramp x ↦ relu(x − i + 1) sampled at x = 0, …, n−1, so a curve with kinks p is f = p W."""
+    positive_int("n", n)
+    x = torch.arange(n, dtype=dtype)
+    return (x[None, :] - x[:, None] + 1).clamp_min(0)
+
+
+def second_difference_matrix(n, dtype=torch.float64):
+    """(n, n) banded Toeplitz inverse of :func:`pwl_matrix`: 1 on the diagonal, −2 and 1 on the
+    first two superdiagonals (p = f W⁻¹ takes second differences of f)."""
+    positive_int("n", n)
+    eye = torch.eye(n, dtype=dtype)
+    return eye - 2 * eye.roll(1, dims=1).triu(1) + eye.roll(2, dims=1).triu(2)
+
+
+def pwl_condition_number(n):
+    """Condition number of the Hessian WᵀW of the fully connected least-squares encoder (with
+    uncorrelated unit kinks), computed from the singular values of W in float64. Grows like n⁴
+    (Theorem 3 of the paper: Ω(n^3.5))."""
+    s = torch.linalg.svdvals(pwl_matrix(n))
+    return float((s[0] / s[-1]) ** 2)
+
+
+def pwl_curves(m, n=100, seed=0):
+    """m random three-piece PWL curves, as in the paper's experiment.
+
+    Three kinks at distinct positions in [3, n−4], slopes drawn from :data:`SLOPES`.
+
+    Returns
+    -------
+    f : (m, n) float32 curves; p : (m, n) float32 slope changes (three non-zeros a row).
+    """
+    positive_int("m", m)
+    positive_int("n", n, least=8)
+    rng = np.random.default_rng(seed)
+    p = np.zeros((m, n))
+    for row in p:
+        kinks = 3 + np.sort(rng.choice(n - 6, 3, replace=False))
+        slopes = np.array(SLOPES[rng.integers(len(SLOPES))], dtype=float)
+        row[kinks] = np.diff(slopes, prepend=0.0)
+    p = torch.from_numpy(p)
+    return (p @ pwl_matrix(n)).float(), p.float()
+
+
+def filter_inputs(f):
+    """(m, n, 3) stack of (f_j, f_{j−1}, f_{j−2}) with zeros before the start: the inputs that a
+    3-tap causal convolution sees at each position j."""
+    if f.dim() != 2:
+        raise ValueError(f"f must be a (m, n) batch of curves, got shape {tuple(f.shape)}")
+    padded = nn.functional.pad(f, (2, 0))
+    return torch.stack([padded[:, 2:], padded[:, 1:-1], padded[:, :-2]], dim=-1)
+
+
+def whitening(f):
+    """(3, 3) preconditioner C^{-1/2}, with C = E[φφᵀ] the second moment of the filter inputs φ of
+    the curves ``f``: after φ ↦ φ C^{-1/2}, the convolutional least-squares problem has Hessian I."""
+    phi = filter_inputs(f).reshape(-1, 3).double()
+    s, V = torch.linalg.eigh(phi.T @ phi / len(phi))
+    return (V * s.rsqrt()) @ V.T
+
+
+class PWLEncoder(nn.Module):
+    """Linear map from a curve f (m, n) to its kinks p (m, n), in one of three parameterisations.
+
+    - ``"dense"``: p = f U with U (n, n), the fully connected encoder;
+    - ``"conv"``: p_j = w · (f_j, f_{j−1}, f_{j−2}), a 3-tap convolution;
+    - ``"conv+conditioning"``: the same convolution with w = P v, P the whitening preconditioner;
+      v is what the optimiser sees.
+
+    All start at zero, as in the paper. ``filter`` returns the effective 3-tap filter (conv only).
+    """
+
+    def __init__(self, n, kind, preconditioner=None):
+        super().__init__()
+        positive_int("n", n)
+        if kind not in ENCODERS:
+            raise ValueError(f"kind must be one of {ENCODERS}, got {kind!r}")
+        if (kind == "conv+conditioning") != (preconditioner is not None):
+            raise ValueError("a preconditioner is required for 'conv+conditioning' and only there")
+        self.n, self.kind = n, kind
+        self.weight = nn.Parameter(torch.zeros(n, n) if kind == "dense" else torch.zeros(3))
+        self.register_buffer("P", torch.eye(3) if preconditioner is None else preconditioner.float())
+
+    @property
+    def filter(self):
+        if self.kind == "dense":
+            raise ValueError("a dense encoder has no filter; look at its weight (n, n)")
+        return self.P @ self.weight
+
+    def forward(self, f):
+        if f.dim() != 2 or f.shape[1] != self.n:
+            raise ValueError(f"expected curves of shape (m, {self.n}), got {tuple(f.shape)}")
+        if self.kind == "dense":
+            return f @ self.weight
+        return filter_inputs(f) @ self.filter
+
+
+def train_pwl_encoder(kind, iterations, n=100, lr=None, batch_size=100, n_train=10_000, seed=0, progress=True,
+                      record_every=None):
+    """Fit a :class:`PWLEncoder` with Adam on the squared error ‖p̂ − p‖² (per curve), as in the
+    paper; ``lr`` defaults to the paper's: 1e-4 dense, 0.05 conv, 0.01 conv+conditioning.
+
+    Returns
+    -------
+    (encoder, curve): curve is a list of (iteration, mean squared error per curve on 1 000 held-out
+    curves), recorded every ``record_every`` iterations (default: iterations // 50) and at the end.
+    """
+    positive_int("iterations", iterations)
+    lr = {"dense": 1e-4, "conv": 0.05, "conv+conditioning": 0.01}.get(kind) if lr is None else lr
+    nonnegative("lr", lr, strict=True)
+    f, p = pwl_curves(n_train, n, seed=seed)
+    f_val, p_val = pwl_curves(1000, n, seed=seed + 1)
+    torch.manual_seed(seed)
+    encoder = PWLEncoder(n, kind, whitening(f) if kind == "conv+conditioning" else None)
+    opt = torch.optim.Adam(encoder.parameters(), lr=lr)
+    g = torch.Generator().manual_seed(seed + 2)
+    every = record_every or max(1, iterations // 50)
+    curve = []
+    for it in tqdm(range(1, iterations + 1), desc=f"PWL {kind}", disable=not progress, leave=False):
+        idx = torch.randint(0, n_train, (batch_size,), generator=g)
+        loss = (encoder(f[idx]) - p[idx]).pow(2).sum(1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if it % every == 0 or it == iterations or it == 1:
+            with torch.no_grad():
+                curve.append((it, float((encoder(f_val) - p_val).pow(2).sum(1).mean())))
+    return encoder, curve
+
+
+def pwl_autoencoder(n=100, code=6):
+    """The paper's deeper autoencoder: encoder n→500→100→code and decoder code→100→100→n, ReLU
+    throughout except the decoder's linear output (code = 2 × the number of kinks)."""
+    positive_int("n", n)
+    positive_int("code", code)
+    return nn.Sequential(nn.Linear(n, 500), nn.ReLU(), nn.Linear(500, 100), nn.ReLU(), nn.Linear(100, code),
+                         nn.ReLU(), nn.Linear(code, 100), nn.ReLU(), nn.Linear(100, 100), nn.ReLU(),
+                         nn.Linear(100, n))
+
+
+def random_pwl_curves(m, n=100, pieces=3, seed=0):
+    """(m, n) curves Σ_k c_k relu(x − θ_k) with θ_k ~ U(0, n) and c_k ~ U(−1, 1): the data of the
+    paper's autoencoder experiment."""
+    positive_int("m", m)
+    positive_int("pieces", pieces)
+    g = torch.Generator().manual_seed(seed)
+    theta = torch.rand(m, pieces, 1, generator=g) * n
+    c = torch.rand(m, pieces, 1, generator=g) * 2 - 1
+    x = torch.arange(n, dtype=torch.float32)
+    return ((x - theta).clamp_min(0) * c).sum(1)
+
+
+def train_pwl_autoencoder(iterations, n=100, lr=1e-3, batch_size=100, n_train=10_000, seed=0, progress=True):
+    """Fit :func:`pwl_autoencoder` with Adam on the mean squared reconstruction error.
+
+    Returns
+    -------
+    (model, curve) with curve a list of (iteration, validation mean squared error).
+    """
+    positive_int("iterations", iterations)
+    f = random_pwl_curves(n_train, n, seed=seed)
+    f_val = random_pwl_curves(1000, n, seed=seed + 1)
+    torch.manual_seed(seed)
+    model = pwl_autoencoder(n)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    g = torch.Generator().manual_seed(seed + 2)
+    every = max(1, iterations // 50)
+    curve = []
+    for it in tqdm(range(1, iterations + 1), desc="PWL autoencoder", disable=not progress, leave=False):
+        batch = f[torch.randint(0, n_train, (batch_size,), generator=g)]
+        loss = (model(batch) - batch).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if it % every == 0 or it == iterations:
+            with torch.no_grad():
+                curve.append((it, float((model(f_val) - f_val).pow(2).mean())))
+    return model, curve

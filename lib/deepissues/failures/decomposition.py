@@ -1,0 +1,247 @@
+"""Failure 2 of Shalev-Shwartz, Shamir and Shammah (2017): decomposition vs end-to-end.
+
+Two settings from the paper.
+
+1. **k-tuples of line segments.** Each image shows one straight segment; its intermediate label
+   says whether the segment slopes up (angle θ < π/2) or down. A tuple of k images gets the primary
+   label +1 when an odd number of them slope up (a parity of the k intermediate labels). The same
+   score network rates every image, and a small head combines the k scores. End-to-end training
+   sees only the primary label; decomposition also supervises each score with its own label.
+2. **Stocks.** A media reference x (one of d, one-hot) concerns one of k stocks. A linear softmax
+   policy p = softmax(W x) spreads money over the stocks. End-to-end maximises the realised gain
+   p·z, where the concerned stock gains +1 and every other one ±1 at random; decomposition
+   maximises p_y, the weight on the concerned stock y. At W = 0 both gradients have the same
+   mean, but the end-to-end one carries the other k − 1 stocks' noise: its second moment is k
+   times larger, and its signal-to-noise ratio is 1/(kd − 1) against decomposition's 1/(d − 1).
+"""
+
+import math
+
+import torch
+from torch import nn
+from torch.func import functional_call, grad, vmap
+from tqdm.auto import tqdm
+
+from ..checks import nonnegative, positive_int
+
+APPROACHES = ("end-to-end", "decomposition")
+
+
+# ----- k-tuples of line segments ------------------------------------------------------------------
+
+def line_segment_images(n, size=28, seed=0):
+    """n binary images, each with one straight segment, and their intermediate labels.
+
+    As in the paper: θ ~ U(0, π), centre ~ U([0, size]²), length ~ U(5, size − 5) scaled with
+    ``size``/28; the pixels along the segment, rounded down, are set to 1.
+
+    Returns
+    -------
+    images : (n, size, size) float tensor in {0, 1}; labels : (n,) ±1, +1 when θ < π/2.
+    """
+    positive_int("n", n)
+    positive_int("size", size, least=8)
+    g = torch.Generator().manual_seed(seed)
+    theta = torch.rand(n, generator=g) * math.pi
+    centre = torch.rand(n, 2, generator=g) * size
+    scale = size / 28
+    length = 5 * scale + torch.rand(n, generator=g) * (size - 10 * scale)
+    steps = torch.arange(-size, size + 1, dtype=torch.float32) / 2           # half-pixel steps
+    direction = torch.stack([theta.cos(), theta.sin()], 1)
+    points = centre[:, None] + steps[None, :, None] * direction[:, None]      # (n, S, 2)
+    inside = (steps[None].abs() <= length[:, None] / 2) & ((points >= 0) & (points < size)).all(-1)
+    pixels = points.floor().long().clamp(0, size - 1)
+    images = torch.zeros(n, size, size)
+    rows = torch.arange(n)[:, None].expand_as(inside)
+    images[rows[inside], pixels[..., 0][inside], pixels[..., 1][inside]] = 1.0
+    return images, torch.where(theta < math.pi / 2, 1.0, -1.0)
+
+
+def k_tuples(n, k, size=28, seed=0):
+    """n tuples of k line-segment images with intermediate and primary labels.
+
+    Returns
+    -------
+    images : (n, k, size, size); intermediate : (n, k) ±1; primary : (n,) ±1, +1 when an odd
+    number of the k segments slope up.
+    """
+    positive_int("k", k)
+    positive_int("n", n)
+    images, labels = line_segment_images(n * k, size, seed)
+    intermediate = labels.reshape(n, k)
+    primary = torch.where((intermediate > 0).sum(1) % 2 == 1, 1.0, -1.0)
+    return images.reshape(n, k, size, size), intermediate, primary
+
+
+class TupleNet(nn.Module):
+    """The paper's network, scaled by ``channels``: a score network (two 5×5 conv + 2×2 max-pool
+    blocks, then 50 and 100 ReLU units and one output) applied to each image, and a head
+    (sigmoid of the k scores → 100 ReLU units → 1) that predicts the primary label."""
+
+    def __init__(self, k, size=28, channels=16):
+        super().__init__()
+        positive_int("k", k)
+        self.k, self.size = k, size
+        flat = channels * (size // 4) ** 2
+        self.score = nn.Sequential(
+            nn.Conv2d(1, channels, 5, padding=2), nn.MaxPool2d(2), nn.Conv2d(channels, channels, 5, padding=2),
+            nn.MaxPool2d(2), nn.Flatten(), nn.Linear(flat, 50), nn.ReLU(), nn.Linear(50, 100), nn.ReLU(),
+            nn.Linear(100, 1))
+        self.head = nn.Sequential(nn.Linear(k, 100), nn.ReLU(), nn.Linear(100, 1))
+
+    def forward(self, images):
+        """images (n, k, size, size) → (primary output (n,), per-image scores (n, k))."""
+        if images.dim() != 4 or images.shape[1:] != (self.k, self.size, self.size):
+            raise ValueError(f"expected images of shape (n, {self.k}, {self.size}, {self.size}), "
+                             f"got {tuple(images.shape)}")
+        n = len(images)
+        scores = self.score(images.reshape(n * self.k, 1, self.size, self.size)).reshape(n, self.k)
+        return self.head(torch.sigmoid(scores))[:, 0], scores
+
+
+def hinge(output, label):
+    return (1 - output * label).clamp_min(0).mean()
+
+
+def train_tuples(k, iterations, approach="end-to-end", size=28, channels=16, batch_size=200, lr=1e-3, seed=0,
+                 progress=True, record_every=None, test_size=2000):
+    """Train :class:`TupleNet` with Adam, as in the paper: the hinge loss on the primary label, plus
+    (for decomposition) the hinge loss of every score on its intermediate label.
+
+    Returns
+    -------
+    (net, curve): curve lists (iteration, accuracy on the primary label) on ``test_size`` fresh
+    tuples, every ``record_every`` iterations (default iterations // 20) and at the end.
+    """
+    positive_int("iterations", iterations)
+    if approach not in APPROACHES:
+        raise ValueError(f"approach must be one of {APPROACHES}, got {approach!r}")
+    nonnegative("lr", lr, strict=True)
+    torch.manual_seed(seed)
+    net = TupleNet(k, size, channels)
+    opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5)
+    test_images, _, test_primary = k_tuples(test_size, k, size, seed=10_000 + seed)
+    every, curve = record_every or max(1, iterations // 20), []
+    for it in tqdm(range(1, iterations + 1), desc=f"k={k} {approach}", disable=not progress, leave=False):
+        images, intermediate, primary = k_tuples(batch_size, k, size, seed=seed * 1_000_003 + it)
+        output, scores = net(images)
+        loss = hinge(output, primary)
+        if approach == "decomposition":
+            loss = loss + hinge(scores.flatten(), intermediate.flatten())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if it % every == 0 or it == iterations:
+            with torch.no_grad():
+                curve.append((it, float((torch.sign(net(test_images)[0]) == test_primary).float().mean())))
+    return net, curve
+
+
+# ----- stocks -------------------------------------------------------------------------------------
+
+def stocks_market(d, k, seed=0):
+    """The stock y_i that each of the d media references concerns: (d,) ints in [0, k)."""
+    positive_int("d", d)
+    positive_int("k", k)
+    return torch.randint(0, k, (d,), generator=torch.Generator().manual_seed(seed))
+
+
+def stocks_batch(n, market, k, seed=0):
+    """n draws of (reference, gains, concerned stock).
+
+    Returns
+    -------
+    X : (n, d) one-hot references; Z : (n, k) gains, +1 for the concerned stock and ±1 at random
+    for the others; Y : (n, k) one-hot of the concerned stock.
+    """
+    positive_int("n", n)
+    positive_int("k", k)
+    if market.dim() != 1 or market.min() < 0 or market.max() >= k:
+        raise ValueError(f"market must be a 1-D tensor of stocks in [0, {k}), got {market.tolist()[:10]}…")
+    g = torch.Generator().manual_seed(seed)
+    ref = torch.randint(0, len(market), (n,), generator=g)
+    X = nn.functional.one_hot(ref, len(market)).float()
+    Y = nn.functional.one_hot(market[ref], k).float()
+    Z = torch.where(Y > 0, 1.0, torch.randint(0, 2, (n, k), generator=g).float() * 2 - 1)
+    return X, Z, Y
+
+
+class StockPolicy(nn.Module):
+    """p = softmax(W x + b), with W (k, d) and b (k,); zero by default (the uniform portfolio)."""
+
+    def __init__(self, d, k, init_std=0.0):
+        super().__init__()
+        self.linear = nn.Linear(d, k)
+        nn.init.normal_(self.linear.weight, std=init_std) if init_std else nn.init.zeros_(self.linear.weight)
+        nn.init.zeros_(self.linear.bias)
+
+    def forward(self, X):
+        return torch.softmax(self.linear(X), -1)
+
+
+def stocks_loss(policy, X, Z, Y, approach):
+    """−E[p·z] (end-to-end, the realised gain) or −E[p·y] (decomposition, the concerned stock)."""
+    if approach not in APPROACHES:
+        raise ValueError(f"approach must be one of {APPROACHES}, got {approach!r}")
+    return -(policy(X) * (Z if approach == "end-to-end" else Y)).sum(-1).mean()
+
+
+def stocks_gradients(approach, n, d, k, seed=0, policy=None):
+    """(n, k·d) per-sample gradients of :func:`stocks_loss` with respect to W, by autograd, at
+    ``policy`` (default: W = 0, where the closed forms hold)."""
+    if approach not in APPROACHES:
+        raise ValueError(f"approach must be one of {APPROACHES}, got {approach!r}")
+    market = stocks_market(d, k, seed)
+    X, Z, Y = stocks_batch(n, market, k, seed=seed + 1)
+    policy = StockPolicy(d, k) if policy is None else policy
+    params = {name: p.detach() for name, p in policy.named_parameters()}
+
+    def loss(prm, x, z, y):
+        return functional_call(policy, prm, (x[None],)).mul(z if approach == "end-to-end" else y).sum().neg()
+
+    return vmap(grad(loss), in_dims=(None, 0, 0, 0))(params, X, Z, Y)["linear.weight"].reshape(n, -1)
+
+
+def stocks_snr_closed_form(d, k):
+    """SNR ‖E g‖² / E‖g − E g‖² of the per-sample gradient at W = 0 (references uniform over d).
+
+    Both have mean (1/(kd)) Σ_i (e_{y_i} − 𝟙/k) e_iᵀ, with ‖mean‖² = (k − 1)/(k³ d). Decomposition's
+    second moment is (k − 1)/k³, end-to-end's (k − 1)/k², so SNR = 1/(d − 1) and 1/(kd − 1).
+    """
+    positive_int("d", d, least=2)
+    positive_int("k", k, least=2)
+    return {"decomposition": 1 / (d - 1), "end-to-end": 1 / (k * d - 1)}
+
+
+def stocks_second_moment_ratio(k):
+    """E‖g_e2e‖² / E‖g_dec‖² at W = 0: exactly k."""
+    positive_int("k", k, least=2)
+    return float(k)
+
+
+def train_stocks(approach, iterations, d=1000, k=100, batch_size=100, lr=0.1, seed=0, progress=True):
+    """Train :class:`StockPolicy` with Adam on the end-to-end or decomposition loss, as in the
+    paper (d = 1000, k = 100, batch 100, learning rate 0.1).
+
+    Returns
+    -------
+    (policy, curve): curve lists (iteration, −E[p·z], the end-to-end loss both approaches are
+    judged by) on 5 000 fresh draws, 50 times along the way.
+    """
+    positive_int("iterations", iterations)
+    nonnegative("lr", lr, strict=True)
+    market = stocks_market(d, k, seed)
+    torch.manual_seed(seed)
+    policy = StockPolicy(d, k, init_std=d ** -0.5)
+    opt = torch.optim.Adam(policy.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5)
+    X_val, Z_val, Y_val = stocks_batch(5000, market, k, seed=seed + 1)
+    every, curve = max(1, iterations // 50), []
+    for it in tqdm(range(1, iterations + 1), desc=f"stocks {approach}", disable=not progress, leave=False):
+        loss = stocks_loss(policy, *stocks_batch(batch_size, market, k, seed=seed * 1_000_003 + it + 1), approach)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if it % every == 0 or it == iterations:
+            with torch.no_grad():
+                curve.append((it, float(stocks_loss(policy, X_val, Z_val, Y_val, "end-to-end"))))
+    return policy, curve

@@ -1,0 +1,195 @@
+"""Failure 4 of Shalev-Shwartz, Shamir and Shammah (2017): flat activations.
+
+The target is y = u(w*·x + b*) with u a staircase: u(t) = z_i for z_i <= t < z_{i+1}. A model
+ŷ = u(w·x + b) has the right form, but u' = 0 almost everywhere, so the true gradient of any
+loss with respect to (w, b) is zero and gradient descent never moves. The remedies the paper
+compares:
+
+- ``"non-flat"``: replace each step by a steep sigmoid (still nearly flat, so slow, and
+  sensitive to where the bias starts);
+- ``"end-to-end"``: regress y with a ReLU network (blurs the jumps);
+- ``"multi-class"``: classify the step with a ReLU network (ignores the order of the steps);
+- ``"forward-only"``: use u in the forward pass and pass the gradient through it as if it were
+  the identity (a straight-through estimator, Bengio et al. 2013). For the square loss this is
+  the GLMtron/Isotron update w ← w − η (u(w·x + b) − y) x, which converges (the paper's appendix).
+"""
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..checks import nonnegative, positive_int
+
+#: breakpoints z_i of the default staircase, relative to b*: wide and narrow steps, as in the paper.
+STEPS = (-4.0, -3.0, -2.0, -1.2, -0.5, 0.0, 0.4, 0.6, 0.7, 1.5, 2.5, 4.0)
+METHODS = ("true-gradient", "non-flat", "end-to-end", "multi-class", "forward-only")
+
+
+def staircase(t, steps):
+    """u(t) = the largest z in ``steps`` with z <= t (the first step below all of them).
+
+    Parameters
+    ----------
+    t : tensor of any shape; steps : increasing 1-D tensor or sequence of breakpoints.
+
+    Returns
+    -------
+    tensor shaped like t. Its derivative is zero wherever it exists; use :class:`TrueStaircase`
+    or :class:`ForwardOnlyStaircase` to differentiate through it.
+    """
+    z = _as_steps(steps, t)
+    return z[(torch.bucketize(t.detach(), z, right=True) - 1).clamp_min(0)]
+
+
+class TrueStaircase(torch.autograd.Function):
+    """u(t) with its true derivative, 0 (the staircase is flat wherever it is differentiable)."""
+
+    @staticmethod
+    def forward(ctx, t, steps):
+        return staircase(t, steps)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        return torch.zeros_like(grad_out), None
+
+
+class ForwardOnlyStaircase(TrueStaircase):
+    """u(t) forward, the identity backward: the paper's "forward-only" update (straight-through)."""
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        return grad_out, None
+
+
+def smooth_staircase(t, steps, sharpness=5.0, L=10.0):
+    """The paper's non-flat approximation: z_0 + Σ_i Δz_i σ(sharpness (t − m_i) L / Δz_i), with
+    each sigmoid centred at m_i = z_{i+1} − Δz_i / (2L), just below its step."""
+    z = _as_steps(steps, t)
+    dz = z[1:] - z[:-1]
+    centre = z[1:] - dz / (2 * L)
+    return z[0] + (dz * torch.sigmoid(sharpness * (t[..., None] - centre) * L / dz)).sum(-1)
+
+
+def staircase_target(d=100, seed=0, steps=STEPS):
+    """A random target (w*, b*, z): w* ~ N(0, I_d), b* ~ N(0, 1), z = b* + steps."""
+    positive_int("d", d)
+    g = torch.Generator().manual_seed(seed)
+    w, b = torch.randn(d, generator=g), torch.randn(1, generator=g)
+    return w, b, b + torch.as_tensor(steps, dtype=torch.float32)
+
+
+def staircase_dataset(n, target, seed=0):
+    """n points x ~ N(0, I_d / d) (so w*·x is about N(0, 1)) and labels y = u(w*·x + b*).
+
+    Returns
+    -------
+    X : (n, d); y : (n,); t : (n,) the pre-activations w*·x + b*.
+    """
+    positive_int("n", n)
+    w, b, z = target
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, len(w), generator=g) / len(w) ** 0.5
+    t = X @ w + b
+    return X, staircase(t, z), t
+
+
+class StaircaseModel(nn.Module):
+    """The model each method trains; ``forward`` returns the training output, ``predict`` ŷ.
+
+    - true-gradient, non-flat, forward-only: a linear unit w·x + b followed by the staircase
+      (true derivative, sigmoid approximation, identity backward);
+    - end-to-end: a ReLU network d→100→100→100→1;
+    - multi-class: a ReLU network d→100→100→K, one class a step, predicting z of the argmax.
+    """
+
+    def __init__(self, method, d, steps, bias_init=0.0):
+        super().__init__()
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        self.method = method
+        self.register_buffer("z", torch.as_tensor(steps, dtype=torch.float32))
+        if method == "end-to-end":
+            self.net = _mlp(d, 1, 3)
+        elif method == "multi-class":
+            self.net = _mlp(d, len(self.z), 2)
+        else:
+            self.net = nn.Linear(d, 1)
+            nn.init.trunc_normal_(self.net.weight, std=d ** -0.5, a=-2 * d ** -0.5, b=2 * d ** -0.5)
+            nn.init.constant_(self.net.bias, bias_init)
+
+    def forward(self, X):
+        out = self.net(X)
+        if self.method == "multi-class":
+            return out
+        t = out[:, 0]
+        if self.method == "true-gradient":
+            return TrueStaircase.apply(t, self.z)
+        if self.method == "forward-only":
+            return ForwardOnlyStaircase.apply(t, self.z)
+        return smooth_staircase(t, self.z) if self.method == "non-flat" else t
+
+    @torch.no_grad()
+    def predict(self, X):
+        out = self(X)
+        if self.method == "multi-class":
+            return self.z[out.argmax(1)]
+        return staircase(self.net(X)[:, 0], self.z) if self.method == "non-flat" else out
+
+
+def train_staircase(method, iterations, target=None, lr=None, batch_size=256, bias_init=0.0, seed=0, progress=True):
+    """Train one method on fresh batches of the staircase problem with Adam (the paper's setup).
+
+    ``lr`` defaults to 0.01 for non-flat (the paper's) and 3e-3 otherwise (the paper: 1e-3), decayed
+    to zero on a cosine schedule (the paper keeps it constant); ``target`` to
+    :func:`staircase_target` with d = 100.
+
+    Returns
+    -------
+    (model, curve): curve lists (iteration, validation mean squared error of ``model.predict``) on
+    2 000 held-out points, recorded 50 times along the way.
+    """
+    positive_int("iterations", iterations)
+    positive_int("batch_size", batch_size)
+    target = staircase_target() if target is None else target
+    lr = (0.01 if method == "non-flat" else 3e-3) if lr is None else nonnegative("lr", lr, strict=True)
+    torch.manual_seed(seed)
+    model = StaircaseModel(method, len(target[0]), target[2], bias_init)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iterations)
+    X_val, y_val, _ = staircase_dataset(2000, target, seed=seed + 1)
+    g = torch.Generator().manual_seed(seed + 2)
+    every, curve = max(1, iterations // 50), []
+    for it in tqdm(range(1, iterations + 1), desc=f"staircase {method}", disable=not progress, leave=False):
+        X = torch.randn(batch_size, len(target[0]), generator=g) / len(target[0]) ** 0.5
+        y = staircase(X @ target[0] + target[1], target[2])
+        loss = _loss(model, X, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        schedule.step()
+        if it % every == 0 or it == iterations:
+            curve.append((it, float((model.predict(X_val) - y_val).pow(2).mean())))
+    return model, curve
+
+
+def _loss(model, X, y):
+    out = model(X)
+    if model.method == "multi-class":
+        label = (torch.bucketize(y, model.z, right=True) - 1).clamp_min(0)
+        return nn.functional.cross_entropy(out, label)
+    return (out - y).pow(2).mean()
+
+
+def _mlp(d, out, hidden_layers):
+    layers, width = [], d
+    for _ in range(hidden_layers):
+        layers += [nn.Linear(width, 100), nn.ReLU()]
+        width = 100
+    return nn.Sequential(*layers, nn.Linear(width, out))
+
+
+def _as_steps(steps, like):
+    z = torch.as_tensor(steps, dtype=like.dtype, device=like.device)
+    if z.dim() != 1 or len(z) < 2 or not bool((z[1:] > z[:-1]).all()):
+        raise ValueError(f"steps must be a strictly increasing 1-D sequence of at least 2 breakpoints, got {z.tolist()}")
+    return z
