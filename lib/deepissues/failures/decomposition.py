@@ -23,6 +23,7 @@ from torch.func import functional_call, grad, vmap
 from tqdm.auto import tqdm
 
 from ..checks import nonnegative, positive_int
+from ..repro import default_device
 
 APPROACHES = ("end-to-end", "decomposition")
 
@@ -104,26 +105,29 @@ def hinge(output, label):
 
 
 def train_tuples(k, iterations, approach="end-to-end", size=28, channels=16, batch_size=200, lr=1e-3, seed=0,
-                 progress=True, record_every=None, test_size=2000):
+                 progress=True, record_every=None, test_size=2000, device=None):
     """Train :class:`TupleNet` with Adam, as in the paper: the hinge loss on the primary label, plus
     (for decomposition) the hinge loss of every score on its intermediate label.
 
     Returns
     -------
     (net, curve): curve lists (iteration, accuracy on the primary label) on ``test_size`` fresh
-    tuples, every ``record_every`` iterations (default iterations // 20) and at the end.
+    tuples, every ``record_every`` iterations (default iterations // 20) and at the end. Runs on
+    ``device`` (default: a GPU when there is one).
     """
     positive_int("iterations", iterations)
     if approach not in APPROACHES:
         raise ValueError(f"approach must be one of {APPROACHES}, got {approach!r}")
     nonnegative("lr", lr, strict=True)
+    device = default_device() if device is None else torch.device(device)
     torch.manual_seed(seed)
-    net = TupleNet(k, size, channels)
+    net = TupleNet(k, size, channels).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5)
-    test_images, _, test_primary = k_tuples(test_size, k, size, seed=10_000 + seed)
+    test_images, _, test_primary = (t.to(device) for t in k_tuples(test_size, k, size, seed=10_000 + seed))
     every, curve = record_every or max(1, iterations // 20), []
     for it in tqdm(range(1, iterations + 1), desc=f"k={k} {approach}", disable=not progress, leave=False):
-        images, intermediate, primary = k_tuples(batch_size, k, size, seed=seed * 1_000_003 + it)
+        batch = k_tuples(batch_size, k, size, seed=seed * 1_000_003 + it)
+        images, intermediate, primary = (t.to(device) for t in batch)
         output, scores = net(images)
         loss = hinge(output, primary)
         if approach == "decomposition":
@@ -219,9 +223,10 @@ def stocks_second_moment_ratio(k):
     return float(k)
 
 
-def train_stocks(approach, iterations, d=1000, k=100, batch_size=100, lr=0.1, seed=0, progress=True):
-    """Train :class:`StockPolicy` with Adam on the end-to-end or decomposition loss, as in the
-    paper (d = 1000, k = 100, batch 100, learning rate 0.1).
+def train_stocks(approach, iterations, d=1000, k=100, batch_size=100, lr=0.1, optimizer="adam", seed=0,
+                 progress=True):
+    """Train :class:`StockPolicy` on the end-to-end or decomposition loss, by default as in the
+    paper (Adam, d = 1000, k = 100, batch 100, learning rate 0.1); ``optimizer="sgd"`` for plain SGD.
 
     Returns
     -------
@@ -233,7 +238,10 @@ def train_stocks(approach, iterations, d=1000, k=100, batch_size=100, lr=0.1, se
     market = stocks_market(d, k, seed)
     torch.manual_seed(seed)
     policy = StockPolicy(d, k, init_std=d ** -0.5)
-    opt = torch.optim.Adam(policy.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5)
+    if optimizer not in ("adam", "sgd"):
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    opt = torch.optim.Adam(policy.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5) if optimizer == "adam" \
+        else torch.optim.SGD(policy.parameters(), lr=lr)
     X_val, Z_val, Y_val = stocks_batch(5000, market, k, seed=seed + 1)
     every, curve = max(1, iterations // 50), []
     for it in tqdm(range(1, iterations + 1), desc=f"stocks {approach}", disable=not progress, leave=False):
