@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from ..checks import nonnegative, positive_int
 from ..repro import default_device
+from .parities import hinge
 
 APPROACHES = ("end-to-end", "decomposition")
 
@@ -98,10 +99,6 @@ class TupleNet(nn.Module):
         n = len(images)
         scores = self.score(images.reshape(n * self.k, 1, self.size, self.size)).reshape(n, self.k)
         return self.head(torch.sigmoid(scores))[:, 0], scores
-
-
-def hinge(output, label):
-    return (1 - output * label).clamp_min(0).mean()
 
 
 def train_tuples(k, iterations, approach="end-to-end", size=28, channels=16, batch_size=200, lr=1e-3, seed=0,

@@ -80,7 +80,7 @@ def train_parity(d, iterations, batch_size=128, lr=0.01, width=None, seed=0, tes
     curve = []
     for it in tqdm(range(1, iterations + 1), desc=f"parity d={d}", disable=not progress, leave=False):
         X = torch.randint(0, 2, (batch_size, d), generator=g).float() * 2 - 1
-        loss = (1 - parity(X, v) * net(X)[:, 0]).clamp_min(0).mean()
+        loss = hinge(net(X)[:, 0], parity(X, v))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -197,6 +197,11 @@ def _loss_derivative_parts(p, loss):
     d_plus = torch.where(p < 1, -torch.ones_like(p), torch.zeros_like(p))
     d_minus = torch.where(-p < 1, torch.ones_like(p), torch.zeros_like(p))
     return (d_plus + d_minus) / 2, (d_plus - d_minus) / 2
+
+
+def hinge(output, label):
+    """Mean hinge loss max(0, 1 − label · output) for ±1 labels."""
+    return (1 - output * label).clamp_min(0).mean()
 
 
 def _accuracy(net, X, y):
