@@ -26,7 +26,7 @@ class History:
 
 
 def fit(model, x, y, *, loss="cross_entropy", epochs=10, batch_size=64, lr=1e-3, optimizer="adam",
-        weight_decay=0.0, val=None, metric=None, seed=0, progress=True):
+        weight_decay=0.0, val=None, metric=None, seed=0, progress=True, penalty=None, perturb=None):
     """Train ``model`` on (x, y) with mini-batches and return a :class:`History`.
 
     Parameters
@@ -40,6 +40,10 @@ def fit(model, x, y, *, loss="cross_entropy", epochs=10, batch_size=64, lr=1e-3,
     metric : name for :func:`evaluate`; default "accuracy" for cross-entropy, else "rmse".
     seed : int, fixes the order of the mini-batches.
     progress : show a tqdm bar over epochs.
+    penalty : optional callable(model, x_batch) -> scalar tensor added to each batch's loss
+        (a regulariser such as the Cross-Lipschitz penalty).
+    perturb : optional callable(x_batch, y_batch) -> inputs to train on instead (an attack, for
+        adversarial training).
 
     Example
     -------
@@ -62,8 +66,11 @@ def fit(model, x, y, *, loss="cross_entropy", epochs=10, batch_size=64, lr=1e-3,
         order, total = torch.randperm(len(x), generator=generator), 0.0
         for start in range(0, len(x), batch_size):
             batch = order[start:start + batch_size]
+            inputs = x[batch] if perturb is None else perturb(x[batch], y[batch]).detach()
             opt.zero_grad()
-            value = loss_fn(model(x[batch]), y[batch])
+            value = loss_fn(model(inputs), y[batch])
+            if penalty is not None:
+                value = value + penalty(model, inputs)
             value.backward()
             opt.step()
             total += value.item() * len(batch)

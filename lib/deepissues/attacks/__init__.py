@@ -11,9 +11,11 @@ from .evaluation import Transfer, perturbation_norms, robust_accuracy, transfer_
 from .gradient import FGSM, PGD
 from .minimal import DeepFool, MinimalPerturbation
 from .projections import min_norm_step, project_l1_box
+from .fooling import fooling_images
+from .region import RegionAttack
 from .spatial import Spatial, rotate_translate
 from .square import Square
 
 __all__ = ["Attack", "eval_mode", "margin", "FGSM", "PGD", "DeepFool", "CarliniWagnerL2", "MinimalPerturbation",
-           "Square", "Spatial", "rotate_translate", "transfer_attack", "Transfer", "robust_accuracy",
+           "RegionAttack", "fooling_images", "Square", "Spatial", "rotate_translate", "transfer_attack", "Transfer", "robust_accuracy",
            "perturbation_norms", "min_norm_step", "project_l1_box"]

@@ -1,0 +1,46 @@
+"""Fooling images (Nguyen, Yosinski and Clune 2015): inputs that look like nothing, classified
+with near certainty."""
+
+import torch
+
+from ..checks import nonnegative, positive_int
+from .base import eval_mode
+
+
+def fooling_images(model, targets, shape, steps=200, lr=0.05, seed=0):
+    """Start from uniform noise and ascend the log-probability of each target class, staying in
+    [0, 1] (projected Adam steps). Nothing keeps the image near any training input.
+
+    Parameters
+    ----------
+    model : nn.Module returning logits; targets : (N,) int labels wanted.
+    shape : the shape of one input, e.g. (64,) or (1, 8, 8).
+    steps : int >= 1; lr : float > 0, Adam's step size.
+    seed : int, fixes the starting noise.
+
+    Returns
+    -------
+    (images (N, *shape) in [0, 1], confidence (N,) of the target at them).
+
+    Example
+    -------
+    >>> images, conf = fooling_images(model, torch.arange(10), (64,))  # doctest: +SKIP
+    """
+    positive_int("steps", steps)
+    nonnegative("lr", lr, strict=True)
+    if not torch.is_tensor(targets) or targets.dim() != 1 or targets.dtype not in (torch.int64, torch.int32):
+        raise ValueError(f"targets must be a 1-D integer tensor, got {getattr(targets, 'shape', targets)!r}")
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.rand((len(targets), *shape), generator=generator).requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=lr)
+    with eval_mode(model), torch.enable_grad():
+        for _ in range(steps):
+            loss = -model(x).log_softmax(1).gather(1, targets.long()[:, None]).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                x.clamp_(0, 1)
+        with torch.no_grad():
+            conf = model(x).softmax(1).gather(1, targets.long()[:, None])[:, 0]
+    return x.detach(), conf

@@ -1,0 +1,21 @@
+"""Guarantees: certified radii and bounds that no attack can beat, and exact minimal perturbations.
+
+- :mod:`.cross_lipschitz`: Hein and Andriushchenko's (2017) L2 guarantee for one-hidden-layer
+  networks and Gaussian-kernel machines.
+- :mod:`.intervals`: interval bound propagation (Gowal et al. 2018) for L∞ balls.
+- :mod:`.regions`: convex programs on the linear regions of ReLU networks and the exact minimal
+  perturbation of small ones.
+- :mod:`.far_away`: the confidence of a network far from the data (Hein et al. 2019).
+"""
+
+from .cross_lipschitz import (KernelMachine, cross_lipschitz_radius, cross_lipschitz_radius_kernel,
+                              gradient_difference_bound, kernel_gradient_difference_bound, one_hidden_layer,
+                              one_vs_rest_svm)
+from .far_away import confidence_far_away
+from .intervals import certified_accuracy, certified_radius, interval_bounds, margin_lower_bounds
+from .regions import exact_min_perturbation, min_norm_in_polyhedron, region_maps
+
+__all__ = ["KernelMachine", "one_vs_rest_svm", "one_hidden_layer", "cross_lipschitz_radius",
+           "cross_lipschitz_radius_kernel", "gradient_difference_bound", "kernel_gradient_difference_bound",
+           "interval_bounds", "margin_lower_bounds", "certified_accuracy", "certified_radius",
+           "exact_min_perturbation", "min_norm_in_polyhedron", "region_maps", "confidence_far_away"]

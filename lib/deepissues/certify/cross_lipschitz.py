@@ -1,0 +1,266 @@
+"""Hein and Andriushchenko's (2017) Cross-Lipschitz guarantee: a certified L2 radius per point.
+
+For a classifier f: R^d -> R^K that predicts c at x, the decision cannot change for any δ with
+
+    ‖δ‖₂ <= max_{R >= 0} min{ min_{j != c} (f_c(x) − f_j(x)) / max_{y ∈ B(x, R)} ‖∇f_c(y) − ∇f_j(y)‖₂ , R }.
+
+The denominator is bounded in closed form for two model families: one-hidden-layer networks
+with a smooth activation, and Gaussian-kernel machines. The ratio g(R) does not increase with R,
+so the best R is where g(R) = R, found by bisection.
+"""
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..checks import nonnegative, positive_int
+
+SMOOTH = (nn.Softplus, nn.Tanh, nn.Sigmoid)
+
+
+def one_hidden_layer(model):
+    """Split ``model`` into (U, b, activation, W, w0) in float64, f(x) = W σ(U x + b) + w0.
+
+    Accepts ``nn.Sequential(nn.Linear, smooth activation, nn.Linear)`` and, as the degenerate
+    linear case, ``nn.Linear`` or ``nn.Sequential(nn.Linear)`` (then U = I, σ = identity).
+    """
+    layers = list(model) if isinstance(model, nn.Sequential) else [model]
+    if len(layers) == 1 and isinstance(layers[0], nn.Linear):
+        lin = layers[0]
+        d = lin.in_features
+        eye = torch.eye(d, dtype=torch.float64)
+        return eye, torch.zeros(d, dtype=torch.float64), None, *_weights(lin)
+    kinds = [type(layer).__name__ for layer in layers]
+    if len(layers) != 3 or not isinstance(layers[0], nn.Linear) or not isinstance(layers[2], nn.Linear):
+        raise TypeError("the closed-form bound needs a one-hidden-layer network "
+                        f"nn.Sequential(Linear, activation, Linear), got layers {kinds}")
+    if not isinstance(layers[1], SMOOTH):
+        raise TypeError(f"the closed-form bound needs a smooth activation (Softplus, Tanh or Sigmoid), "
+                        f"got {kinds[1]}; ReLU's derivative jumps, so its gradients are not Lipschitz")
+    U, b = _weights(layers[0])
+    W, w0 = _weights(layers[2])
+    return U, b, layers[1], W, w0
+
+
+def _weights(linear):
+    W = linear.weight.detach().double().cpu()
+    b = linear.bias.detach().double().cpu() if linear.bias is not None else torch.zeros(linear.out_features,
+                                                                                        dtype=torch.float64)
+    return W, b
+
+
+def activation_slope(activation, z):
+    """σ'(z) elementwise for Softplus (torch's: the identity above its threshold), Tanh, Sigmoid,
+    or the identity (``activation=None``); differentiable in z."""
+    if activation is None:
+        return torch.ones_like(z)
+    if isinstance(activation, nn.Softplus):
+        beta = activation.beta
+        return torch.where(beta * z > activation.threshold, torch.ones_like(z), torch.sigmoid(beta * z))
+    if isinstance(activation, nn.Tanh):
+        return 1 - torch.tanh(z) ** 2
+    s = torch.sigmoid(z)
+    return s * (1 - s)
+
+
+def derivative_range(activation, lo, hi):
+    """Smallest and largest σ'(z) over z in [lo, hi], elementwise (exact, not a bound).
+
+    Softplus' derivative (a sigmoid) increases; those of tanh and the sigmoid are even and fall
+    with |z|, so the largest value is at the point of [lo, hi] nearest 0.
+    """
+    if activation is None or isinstance(activation, nn.Softplus):
+        return activation_slope(activation, lo), activation_slope(activation, hi)
+    near = torch.where((lo <= 0) & (hi >= 0), torch.zeros_like(lo), torch.minimum(lo.abs(), hi.abs()))
+    far = torch.maximum(lo.abs(), hi.abs())
+    return activation_slope(activation, far), activation_slope(activation, near)
+
+
+def gradient_difference_bound(model, x, radius, c):
+    """Upper bound on max_{y ∈ B(x, R)} ‖∇f_c(y) − ∇f_j(y)‖₂ for every class j.
+
+    With v = w_c − w_j, ∇(f_c − f_j)(y) = Σ_s v_s σ'(u_s·y + b_s) u_s, so its squared norm is
+    Σ_{r,s} v_r v_s ⟨u_r, u_s⟩ t_r t_s with t_s = σ'(u_s·y + b_s) >= 0. Over the ball,
+    u_s·y + b_s moves at most R‖u_s‖ from its value at x, which gives t_s ∈ [a_s, b_s], so
+    t_r t_s ∈ [a_r a_s, b_r b_s]; each term is at most the larger of its values at the two ends.
+    At R = 0 the bound is the exact gradient difference.
+
+    Parameters
+    ----------
+    model : one-hidden-layer network (see :func:`one_hidden_layer`).
+    x : (N, d) tensor; radius : (N,) tensor or float >= 0; c : (N,) classes.
+
+    Returns
+    -------
+    (N, K) float64 tensor; entry [n, j] bounds the pair (c[n], j), and is 0 for j = c[n].
+    """
+    U, b, act, W, _ = one_hidden_layer(model)
+    x = _rows(x, U.shape[1])
+    radius = torch.as_tensor(radius, dtype=torch.float64).expand(len(x))
+    reach = radius[:, None] * U.norm(dim=1)
+    z = x @ U.T + b
+    lo, hi = derivative_range(act, z - reach, z + reach)  # (N, h)
+    gram = U @ U.T
+    v = W[c][:, None, :] - W[None, :, :]  # (N, K, h)
+    out = []
+    for part in torch.split(torch.arange(len(x)), 16):
+        vb, va = v[part] * hi[part, None], v[part] * lo[part, None]
+        terms = torch.maximum(vb[..., :, None] * vb[..., None, :] * gram, va[..., :, None] * va[..., None, :] * gram)
+        out.append(terms.sum((-1, -2)).clamp_min(0).sqrt())
+    return torch.cat(out)
+
+
+def cross_lipschitz_radius(model, x, y=None, steps=50):
+    """Certified L2 radius of a one-hidden-layer smooth network at each point.
+
+    No δ with ‖δ‖₂ below the radius changes the decision (the box [0, 1]^d is not used, so the
+    guarantee holds for every δ in R^d). The radius is 0 where the point is misclassified
+    (``y`` given) and exactly margin / ‖w_c − w_j‖ minimised over j for a linear model.
+
+    Parameters
+    ----------
+    model : ``nn.Sequential(nn.Linear, nn.Softplus | nn.Tanh | nn.Sigmoid, nn.Linear)``, or a
+        linear model.
+    x : (N, d) tensor.
+    y : optional (N,) labels; without them the guarantee is about the predicted class.
+    steps : bisection steps on R.
+
+    Returns
+    -------
+    (N,) float64 tensor of radii.
+
+    Example
+    -------
+    >>> r = cross_lipschitz_radius(mlp([64, 32, 10], "softplus"), x)  # doctest: +SKIP
+    """
+    return _certified_radius(lambda xs, r, c: gradient_difference_bound(model, xs, r, c),
+                             lambda xs: _logits(model, xs), x, y, steps)
+
+
+def _certified_radius(bound, logits_of, x, y, steps):
+    positive_int("steps", steps)
+    logits = logits_of(x)
+    c = logits.argmax(1)
+    rows = torch.arange(len(x))
+    gaps = logits[rows, c][:, None] - logits  # (N, K), gaps[n, c] = 0
+    others = torch.ones_like(gaps, dtype=torch.bool)
+    others[rows, c] = False
+
+    def ratio(radius):
+        den = bound(x, radius, c)  # (N, K)
+        g = torch.where(others, gaps / den.clamp_min(1e-300), torch.full_like(gaps, math.inf))
+        return g.amin(1)
+
+    lo = torch.zeros(len(x), dtype=torch.float64)
+    hi = ratio(lo).clamp(max=1e6)  # g(R) <= g(0), so the crossing lies below g(0)
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        ok = ratio(mid) >= mid
+        lo, hi = torch.where(ok, mid, lo), torch.where(ok, hi, mid)
+    if y is not None:
+        y = torch.as_tensor(y)
+        if y.shape != (len(x),):
+            raise ValueError(f"y must have shape ({len(x)},), got {tuple(y.shape)}")
+        lo = torch.where(c == y.to(c.device), lo, torch.zeros_like(lo))
+    return lo
+
+
+def _rows(x, d):
+    if not torch.is_tensor(x) or x.dim() != 2 or x.shape[1] != d:
+        raise ValueError(f"x must be a (N, {d}) tensor, got "
+                         f"{tuple(x.shape) if torch.is_tensor(x) else type(x).__name__}")
+    return x.detach().double().cpu()
+
+
+def _logits(model, x):
+    U, b, act, W, w0 = one_hidden_layer(model)
+    h = _rows(x, U.shape[1]) @ U.T + b
+    if act is not None:
+        h = act(h)
+    return h @ W.T + w0
+
+
+class KernelMachine(nn.Module):
+    """A Gaussian-kernel classifier f_r(x) = Σ_i α_ri exp(−γ‖x − z_i‖²) + b_r.
+
+    Parameters
+    ----------
+    centers : (n, d) tensor z_i; coef : (K, n) tensor α; bias : (K,) tensor b; gamma : float > 0.
+    """
+
+    def __init__(self, centers, coef, bias, gamma):
+        super().__init__()
+        if coef.dim() != 2 or coef.shape[1] != len(centers) or bias.shape != (coef.shape[0],):
+            raise ValueError(f"coef must be (K, {len(centers)}) and bias (K,), got {tuple(coef.shape)} "
+                             f"and {tuple(bias.shape)}")
+        self.register_buffer("centers", centers.detach().clone().float())
+        self.coef = nn.Parameter(coef.detach().clone().float())
+        self.bias = nn.Parameter(bias.detach().clone().float())
+        self.gamma = nonnegative("gamma", float(gamma), strict=True)
+
+    def kernel(self, x):
+        """(N, n) kernel values exp(−γ‖x − z_i‖²)."""
+        x = x.flatten(1)
+        sq = (x * x).sum(1, keepdim=True) - 2 * x @ self.centers.T + (self.centers ** 2).sum(1)
+        return torch.exp(-self.gamma * sq.clamp_min(0))
+
+    def forward(self, x):
+        return self.kernel(x) @ self.coef.T + self.bias
+
+
+def one_vs_rest_svm(x, y, gamma, C=1.0):
+    """Train K binary Gaussian-kernel SVMs (scikit-learn's ``SVC``), class k against the rest,
+    and return them as one :class:`KernelMachine` whose output k is SVM k's decision function."""
+    from sklearn.svm import SVC
+
+    x_np, y_np = x.detach().cpu().double().numpy(), np.asarray(y)
+    classes = np.unique(y_np)
+    coef, bias = np.zeros((len(classes), len(x_np))), np.zeros(len(classes))
+    for k in classes:
+        svm = SVC(kernel="rbf", gamma=gamma, C=C).fit(x_np, (y_np == k).astype(int))
+        coef[k, svm.support_] = svm.dual_coef_[0]
+        bias[k] = svm.intercept_[0]
+    return KernelMachine(x.detach().cpu(), torch.from_numpy(coef), torch.from_numpy(bias), gamma)
+
+
+def kernel_gradient_difference_bound(machine, x, radius, c):
+    """Upper bound on max_{y ∈ B(x, R)} ‖∇f_c(y) − ∇f_j(y)‖₂ for a :class:`KernelMachine`.
+
+    ∇f_r(y) = −2γ Σ_i α_ri k(y, z_i)(y − z_i), so with β = α_c − α_j the triangle inequality
+    gives 2γ Σ_i |β_i| max t·exp(−γt²) over t = ‖y − z_i‖ ∈ [‖x − z_i‖ − R, ‖x − z_i‖ + R]. The
+    function t·exp(−γt²) rises up to t* = 1/√(2γ) and falls after it. This is looser than the
+    bound in Hein and Andriushchenko (2017), but simple and sound.
+
+    Returns (N, K) float64, entry [n, j] for the pair (c[n], j).
+    """
+    if not isinstance(machine, KernelMachine):
+        raise TypeError(f"expected a KernelMachine, got {type(machine).__name__}")
+    centers, coef = machine.centers.double().cpu(), machine.coef.detach().double().cpu()
+    x = _rows(x, centers.shape[1])
+    radius = torch.as_tensor(radius, dtype=torch.float64).expand(len(x))
+    gamma = machine.gamma
+    dist = torch.cdist(x, centers)  # (N, n)
+    lo = (dist - radius[:, None]).clamp_min(0)
+    hi = dist + radius[:, None]
+    peak = 1 / math.sqrt(2 * gamma)
+    t = torch.where(hi < peak, hi, torch.where(lo > peak, lo, torch.full_like(lo, peak)))
+    phi = t * torch.exp(-gamma * t ** 2)  # (N, n)
+    beta = (coef[c][:, None, :] - coef[None, :, :]).abs()  # (N, K, n)
+    return 2 * gamma * torch.einsum("bkn,bn->bk", beta, phi)
+
+
+def cross_lipschitz_radius_kernel(machine, x, y=None, steps=50):
+    """Certified L2 radius of a Gaussian-kernel machine at each point; see
+    :func:`cross_lipschitz_radius`. ``machine`` is a :class:`KernelMachine`, e.g. from
+    :func:`one_vs_rest_svm`. Returns (N,) float64, 0 where misclassified (``y`` given)."""
+    if not isinstance(machine, KernelMachine):
+        raise TypeError(f"expected a KernelMachine, got {type(machine).__name__}")
+
+    def logits_of(xs):
+        with torch.no_grad():
+            return machine(xs.to(machine.coef.dtype)).double().cpu()
+
+    return _certified_radius(lambda xs, r, c: kernel_gradient_difference_bound(machine, xs, r, c), logits_of,
+                             _rows(x, machine.centers.shape[1]), y, steps)

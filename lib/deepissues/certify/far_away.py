@@ -1,0 +1,36 @@
+"""Confidence far away from the data (Hein, Andriushchenko and Bitterwolf 2019).
+
+A ReLU network is affine on each of finitely many linear regions, and the outermost regions are
+unbounded. Along a ray αx, the logits eventually grow linearly in α, so unless two of them grow
+at the same rate the softmax confidence tends to 1: the network is sure of itself on inputs that
+look like nothing it was trained on.
+"""
+
+import torch
+
+from .. import checks
+
+
+def confidence_far_away(model, x, alphas):
+    """Largest softmax probability of ``model`` on α·x for each α.
+
+    Parameters
+    ----------
+    model : nn.Module returning logits; x : (N, ...) tensor; alphas : sequence of numbers >= 0.
+
+    Returns
+    -------
+    (len(alphas), N) tensor of confidences, and (len(alphas), N) predicted classes.
+    """
+    alphas = [checks.nonnegative("alpha", float(a)) for a in alphas]
+    if not alphas:
+        raise ValueError("alphas must hold at least one value")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            probs = torch.stack([model(a * x).softmax(1) for a in alphas])
+    finally:
+        model.train(was_training)
+    conf, pred = probs.max(2)
+    return conf, pred

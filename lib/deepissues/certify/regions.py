@@ -1,0 +1,191 @@
+"""Convex programs on the linear regions of a ReLU network, and the exact minimal perturbation.
+
+On the region where a ReLU network's activation pattern is fixed, the network is affine and the
+region is a polyhedron. The smallest change δ that keeps x + δ in that region and in the box
+[0, 1]^d while class j overtakes class c is then a convex program: a linear program for the L1
+and L∞ norms (scipy's HiGHS), a least-distance program for L2 (solved exactly through
+non-negative least squares, Lawson and Hanson 1974, ch. 23).
+"""
+
+import heapq
+
+import numpy as np
+import torch
+from scipy.optimize import linprog, nnls
+
+from ..expressivity import relu_layers
+
+NORMS = ("l1", "l2", "linf")
+
+
+def region_maps(steps, pattern):
+    """The affine maps on the region of ``pattern``.
+
+    Parameters
+    ----------
+    steps : output of :func:`deepissues.expressivity.relu_layers`.
+    pattern : (H,) bool array, every ReLU's on/off state, layer by layer.
+
+    Returns
+    -------
+    (G, h, A, c): the region is {z : G z <= h}; on it the logits are A z + c.
+    """
+    d = steps[0][1].shape[1]
+    A, c = np.eye(d), np.zeros(d)
+    rows, rhs, at = [], [], 0
+    for step in steps:
+        if step[0] == "linear":
+            A, c = step[1] @ A, step[1] @ c + step[2]
+            continue
+        on = np.asarray(pattern[at:at + len(c)], dtype=bool)
+        at += len(c)
+        sign = np.where(on, -1.0, 1.0)  # on: pre-activation >= 0, off: <= 0
+        rows.append(sign[:, None] * A)
+        rhs.append(-sign * c)
+        A, c = A * on[:, None], c * on
+    if at != len(pattern):
+        raise ValueError(f"pattern must have one entry per ReLU ({at}), got {len(pattern)}")
+    G = np.concatenate(rows) if rows else np.zeros((0, d))
+    return G, (np.concatenate(rhs) if rhs else np.zeros(0)), A, c
+
+
+def min_norm_in_polyhedron(G, h, lower, upper, norm):
+    """Smallest ‖δ‖ with G δ <= h and lower <= δ <= upper, or None if there is none.
+
+    ``lower <= 0 <= upper`` (for an input x in [0, 1]: −x and 1 − x).
+    """
+    d = len(lower)
+    if norm == "linf":  # variables (δ, t): min t, −t <= δ_i <= t
+        eye = np.eye(d)
+        A_ub = np.block([[G, np.zeros((len(G), 1))], [eye, -np.ones((d, 1))], [-eye, -np.ones((d, 1))]])
+        b_ub = np.concatenate([h, np.zeros(2 * d)])
+        cost = np.r_[np.zeros(d), 1.0]
+        res = linprog(cost, A_ub=A_ub, b_ub=b_ub, bounds=list(zip(lower, upper)) + [(0, None)], method="highs")
+        return res.x[:d] if res.status == 0 else None
+    if norm == "l1":  # δ = p − q with p, q >= 0
+        A_ub = np.hstack([G, -G])
+        bounds = [(0, u) for u in upper] + [(0, -lo) for lo in lower]
+        res = linprog(np.ones(2 * d), A_ub=A_ub, b_ub=h, bounds=bounds, method="highs")
+        return res.x[:d] - res.x[d:] if res.status == 0 else None
+    # L2: least distance programming, min ‖δ‖ s.t. E δ >= f, through NNLS on [E^T; f^T]
+    E = np.vstack([-G, -np.eye(d), np.eye(d)])
+    f = np.concatenate([-h, -upper, lower])
+    scale = max(1.0, np.abs(E).max(), np.abs(f).max())
+    M = np.vstack([E.T, f[None, :]]) / scale
+    target = np.zeros(d + 1)
+    target[-1] = 1.0
+    u, _ = nnls(M, target, maxiter=50 * M.shape[1])
+    r = M @ u - target
+    if abs(r[-1]) < 1e-12:
+        return None
+    delta = -r[:d] / r[-1]
+    slack = (E @ delta - f).min()
+    return delta if slack >= -1e-7 * scale else None
+
+
+def crossing_step(G, h, A, c, x, cls, other, norm, margin=0.0):
+    """Smallest δ keeping x + δ in the region {G z <= h} ∩ [0, 1]^d with logit ``other`` at least
+    ``margin`` above logit ``cls`` (affine logits A z + c there), or None."""
+    w = A[other] - A[cls]
+    G_all = np.vstack([G, -w[None, :]])
+    h_all = np.concatenate([h - G @ x, [(w @ x + c[other] - c[cls]) - margin]])
+    return min_norm_in_polyhedron(G_all, h_all, -x, 1 - x, norm)
+
+
+def norm_np(delta, norm):
+    return float(np.abs(delta).sum() if norm == "l1" else np.sqrt((delta ** 2).sum()) if norm == "l2"
+                 else np.abs(delta).max())
+
+
+def exact_min_perturbation(model, x, norm="l2", max_regions=20000):
+    """The exact minimal perturbation of a small ReLU network, region by region.
+
+    Regions are visited in order of their distance from x (Dijkstra on the graph in which two
+    regions are neighbours when their patterns differ in one unit). In each, the convex program
+    gives the closest point where another class ties with the prediction. The search stops once
+    the next region is farther than the best point found: along the segment from x to the optimum
+    every region is nearer than the optimum and each one is reached from the previous one by one
+    flip, so nothing nearer can be missed (for networks in general position).
+
+    Parameters
+    ----------
+    model : nn.Sequential of nn.Linear and nn.ReLU, returning logits.
+    x : (N, d) tensor in [0, 1].
+    norm : "l1", "l2" or "linf".
+    max_regions : raise instead of answering if a point needs more regions than this.
+
+    Returns
+    -------
+    (distances, x_boundary): (N,) float64 tensor and (N, d) float64 tensor of the closest points
+    of the decision boundary (within the box; inf and x itself where the box holds none).
+    """
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+    steps = relu_layers(model)
+    x = _check_points(x, steps[0][1].shape[1])
+    distances, points = [], []
+    for point in x:
+        dist, best = _exact_one(steps, point, norm, max_regions)
+        distances.append(dist)
+        points.append(best)
+    return torch.tensor(distances, dtype=torch.float64), torch.from_numpy(np.stack(points))
+
+
+def _exact_one(steps, x, norm, max_regions):
+    pattern = tuple(pattern_of(steps, x))
+    cls = int(np.argmax(_logits(steps, x)))
+    best, best_point = np.inf, x.copy()
+    heap, seen, visited = [(0.0, pattern)], {pattern}, 0
+    while heap:
+        dist, pattern = heapq.heappop(heap)
+        if dist >= best:
+            break
+        visited += 1
+        if visited > max_regions:
+            raise RuntimeError(f"more than max_regions={max_regions} regions lie nearer than the best point; "
+                               "the network is too large for the exact search")
+        G, h, A, c = region_maps(steps, pattern)
+        for other in range(len(c)):
+            if other == cls:
+                continue
+            delta = crossing_step(G, h, A, c, x, cls, other, norm)
+            if delta is not None and norm_np(delta, norm) < best:
+                best, best_point = norm_np(delta, norm), x + delta
+        for unit in range(len(pattern)):
+            flipped = pattern[:unit] + (not pattern[unit],) + pattern[unit + 1:]
+            if flipped in seen:
+                continue
+            seen.add(flipped)
+            G2, h2, _, _ = region_maps(steps, flipped)
+            delta = min_norm_in_polyhedron(G2, h2 - G2 @ x, -x, 1 - x, norm)
+            if delta is not None and norm_np(delta, norm) < best:
+                heapq.heappush(heap, (norm_np(delta, norm), flipped))
+    return best, best_point
+
+
+def pattern_of(steps, x):
+    """(H,) bool activation pattern of one input x (a float64 array) under ``steps``."""
+    bits, z = [], x
+    for step in steps:
+        if step[0] == "linear":
+            z = step[1] @ z + step[2]
+        else:
+            bits.append(z > 0)
+            z = np.maximum(z, 0)
+    return np.concatenate(bits) if bits else np.zeros(0, dtype=bool)
+
+
+def _logits(steps, x):
+    z = x
+    for step in steps:
+        z = step[1] @ z + step[2] if step[0] == "linear" else np.maximum(z, 0)
+    return z
+
+
+def _check_points(x, d):
+    if not torch.is_tensor(x) or x.dim() != 2 or x.shape[1] != d:
+        raise ValueError(f"x must be a (N, {d}) tensor, got "
+                         f"{tuple(x.shape) if torch.is_tensor(x) else type(x).__name__}")
+    if float(x.min()) < 0 or float(x.max()) > 1:
+        raise ValueError(f"x must lie in [0, 1], got values in [{float(x.min()):.4g}, {float(x.max()):.4g}]")
+    return x.detach().cpu().double().numpy()

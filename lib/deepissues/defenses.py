@@ -1,0 +1,141 @@
+"""Defences: adversarial training (Madry et al. 2018), defensive distillation (Papernot et al.
+2016) and the Cross-Lipschitz regulariser (Hein and Andriushchenko 2017).
+
+All three train through :func:`deepissues.training.fit`, so they share its progress bar and
+:class:`~deepissues.training.History`.
+"""
+
+import torch
+from torch import nn
+
+from .attacks import Attack
+from .certify.cross_lipschitz import activation_slope, one_hidden_layer
+from .checks import nonnegative
+from .training import fit
+
+
+def adversarial_training(model, x, y, attack, **fit_kwargs):
+    """Madry et al.'s adversarial training: every mini-batch is replaced by the attack's
+    adversarial version of it before the gradient step, so the network minimises the loss at
+    the worst point of each ball that the attack can find.
+
+    Parameters
+    ----------
+    model : nn.Module returning logits; x : (N, ...) in [0, 1]; y : (N,) labels.
+    attack : a bounded :class:`~deepissues.attacks.Attack` built on ``model`` (e.g. PGD), called
+        afresh on every batch; it puts the model in eval mode while it runs.
+    fit_kwargs : passed to :func:`~deepissues.training.fit` (epochs, lr, ...).
+
+    Returns
+    -------
+    :class:`~deepissues.training.History`.
+
+    Example
+    -------
+    >>> adversarial_training(net, x, y, PGD(net, eps=0.1, alpha=0.025, steps=7))  # doctest: +SKIP
+    """
+    if not isinstance(attack, Attack) or attack.model is not model:
+        raise ValueError("attack must be an Attack built on the model being trained")
+
+    def perturb(xb, yb):
+        out = attack(xb, yb)
+        if isinstance(out, tuple):
+            raise TypeError(f"adversarial training needs a bounded attack returning x_adv; "
+                            f"{type(attack).__name__} returns (x_adv, success)")
+        return out
+
+    return fit(model, x, y, perturb=perturb, **fit_kwargs)
+
+
+def soft_cross_entropy(temperature=1.0):
+    """Loss(logits, targets) = mean over points of −Σ_k p_k log softmax(logits / T)_k, where the
+    targets p are probabilities (N, K) or labels (N,)."""
+    temperature = nonnegative("temperature", temperature, strict=True)
+
+    def loss(logits, targets):
+        log_p = (logits / temperature).log_softmax(1)
+        if targets.dim() == 1:
+            return nn.functional.nll_loss(log_p, targets)
+        return -(targets * log_p).sum(1).mean()
+
+    return loss
+
+
+def distill(teacher, student, x, temperature, **fit_kwargs):
+    """Defensive distillation: train ``student`` on the teacher's softmax at temperature T.
+
+    The teacher should itself have been trained with ``loss=soft_cross_entropy(T)`` on the
+    labels. Both are trained at T and the student is *used* at T = 1, that is on its raw logits,
+    which training at T has made about T times larger: the softmax saturates and the gradient of
+    the cross-entropy vanishes. That is what stops gradient attacks on the raw loss, and why
+    Carlini and Wagner's attack on the logits is not stopped.
+
+    Parameters
+    ----------
+    teacher, student : nn.Modules returning logits; x : (N, ...) training inputs.
+    temperature : float > 0.
+    fit_kwargs : passed to :func:`~deepissues.training.fit`; ``val`` must be labels-based.
+
+    Returns
+    -------
+    :class:`~deepissues.training.History`.
+    """
+    temperature = nonnegative("temperature", temperature, strict=True)
+    was_training = teacher.training
+    teacher.eval()
+    with torch.no_grad():
+        soft = (teacher(x) / temperature).softmax(1)
+    teacher.train(was_training)
+    return fit(student, x, soft, loss=soft_cross_entropy(temperature), metric="accuracy", **fit_kwargs)
+
+
+def input_jacobian(model, x, create_graph=False):
+    """(N, K, d) gradients of every output with respect to the flattened input, by autograd."""
+    x = x.detach().requires_grad_(True)
+    out = model(x)
+    rows = [torch.autograd.grad(out[:, k].sum(), x, create_graph=create_graph, retain_graph=True)[0].flatten(1)
+            for k in range(out.shape[1])]
+    return torch.stack(rows, 1)
+
+
+def cross_lipschitz_penalty(model, x, method="auto"):
+    """Hein and Andriushchenko's regulariser Ω = 1/(n K²) Σ_i Σ_{l,m} ‖∇f_l(x_i) − ∇f_m(x_i)‖².
+
+    It is differentiable in the model's parameters, so it can be added to a training loss
+    (``fit(..., penalty=lambda m, xb: lam * cross_lipschitz_penalty(m, xb))``). The double sum
+    is computed as 2K Σ_l ‖∇f_l‖² − 2‖Σ_l ∇f_l‖², which needs K gradients, not K².
+
+    Parameters
+    ----------
+    model : nn.Module returning (N, K) outputs; x : (N, ...) inputs.
+    method : "closed_form" for a one-hidden-layer network f = W σ(Ux + b) + w0, whose gradients
+        are W diag(σ'(Ux + b)) U; "autograd" for any model; "auto" picks the first when it applies.
+
+    Returns
+    -------
+    scalar tensor.
+    """
+    if method not in ("auto", "closed_form", "autograd"):
+        raise ValueError(f"method must be 'auto', 'closed_form' or 'autograd', got {method!r}")
+    if method == "auto":
+        try:
+            one_hidden_layer(model)
+            method = "closed_form"
+        except TypeError:
+            method = "autograd"
+    jac = _closed_form_jacobian(model, x) if method == "closed_form" else input_jacobian(model, x, True)
+    k = jac.shape[1]
+    total = 2 * k * jac.pow(2).sum((1, 2)) - 2 * jac.sum(1).pow(2).sum(1)
+    return total.mean() / k ** 2
+
+
+def _closed_form_jacobian(model, x):
+    one_hidden_layer(model)  # raises a clear error for other architectures
+    layers = list(model) if isinstance(model, nn.Sequential) else [model]
+    if len(layers) == 1:
+        return layers[0].weight.expand(len(x), -1, -1)
+    first, act, last = layers
+    x = x.flatten(1)
+    slope = activation_slope(act, first(x))
+    return torch.einsum("kh,nh,hd->nkd", last.weight, slope, first.weight)
+
