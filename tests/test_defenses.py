@@ -1,0 +1,107 @@
+"""Defences are checked by what they do to attacks, and the regulariser against its definition."""
+
+import pytest
+import torch
+from torch import nn
+
+from deepissues import attacks as A
+from deepissues import data
+from deepissues.defenses import (adversarial_training, cross_lipschitz_penalty, distill, input_jacobian,
+                                 soft_cross_entropy)
+from deepissues.nets import mlp
+from deepissues.repro import seed_everything
+from deepissues.training import evaluate, fit
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.digits()
+
+
+def _brute_force_penalty(model, x):
+    jac = input_jacobian(model, x)  # (N, K, d)
+    k = jac.shape[1]
+    total = sum((jac[:, l] - jac[:, m]).pow(2).sum(1) for l in range(k) for m in range(k))
+    return total.mean() / k ** 2
+
+
+@pytest.mark.parametrize("activation", [nn.Softplus(), nn.Softplus(beta=3.0), nn.Tanh(), nn.Sigmoid(), None])
+def test_cross_lipschitz_penalty_closed_form_equals_autograd_and_the_double_sum(activation):
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(7, 9), activation, nn.Linear(9, 4)) if activation else nn.Linear(7, 4)
+    net = net.double()
+    x = torch.randn(11, 7, dtype=torch.float64)
+    closed = cross_lipschitz_penalty(net, x, "closed_form")
+    assert float(closed) == pytest.approx(float(cross_lipschitz_penalty(net, x, "autograd")), rel=1e-10)
+    assert float(closed) == pytest.approx(float(_brute_force_penalty(net, x)), rel=1e-10)
+    # its parameter gradients agree too, so training with either is the same
+    g1 = torch.autograd.grad(closed, list(net.parameters()), allow_unused=True)
+    g2 = torch.autograd.grad(cross_lipschitz_penalty(net, x, "autograd"), list(net.parameters()), allow_unused=True)
+    for a, b in zip(g1, g2):
+        if a is not None and b is not None:
+            assert torch.allclose(a, b, atol=1e-9)
+
+
+def test_cross_lipschitz_penalty_works_on_any_model_by_autograd():
+    torch.manual_seed(0)
+    net = mlp([5, 6, 6, 3], "tanh").double()
+    x = torch.randn(4, 5, dtype=torch.float64)
+    assert float(cross_lipschitz_penalty(net, x)) == pytest.approx(float(_brute_force_penalty(net, x)), rel=1e-10)
+    with pytest.raises(TypeError, match="one-hidden-layer"):
+        cross_lipschitz_penalty(net, x, "closed_form")
+    with pytest.raises(ValueError, match="method must be"):
+        cross_lipschitz_penalty(net, x, "exact")
+
+
+def test_adversarial_training_raises_robust_accuracy_at_a_small_clean_cost(digits):
+    d = digits
+    x, y = d.x_test[:300], d.y_test[:300]
+    seed_everything(0)
+    standard = mlp([64, 64, 10])
+    fit(standard, d.x_train, d.y_train, epochs=30, lr=3e-3, progress=False)
+    seed_everything(0)
+    robust = mlp([64, 64, 10])
+    adversarial_training(robust, d.x_train, d.y_train, A.PGD(robust, eps=0.1, alpha=0.03, steps=7),
+                         epochs=30, lr=3e-3, progress=False)
+
+    def pgd_accuracy(net):
+        return A.robust_accuracy(net, A.PGD(net, eps=0.1, alpha=0.025, steps=20), x, y)
+
+    assert pgd_accuracy(robust) > pgd_accuracy(standard) + 0.15
+    assert evaluate(robust, x, y) > evaluate(standard, x, y) - 0.05
+
+
+def test_adversarial_training_needs_a_bounded_attack_on_the_same_model(digits):
+    net, other = mlp([64, 10]), mlp([64, 10])
+    with pytest.raises(ValueError, match="built on the model"):
+        adversarial_training(net, digits.x_train, digits.y_train, A.PGD(other, eps=0.1))
+    with pytest.raises(TypeError, match="bounded attack"):
+        adversarial_training(net, digits.x_train[:8], digits.y_train[:8], A.DeepFool(net), epochs=1, progress=False)
+
+
+def test_soft_cross_entropy_is_cross_entropy_at_temperature():
+    torch.manual_seed(0)
+    logits, y = torch.randn(6, 4) * 5, torch.randint(0, 4, (6,))
+    loss = soft_cross_entropy(7.0)
+    expected = nn.functional.cross_entropy(logits / 7.0, y)
+    assert float(loss(logits, y)) == pytest.approx(float(expected), rel=1e-6)
+    assert float(loss(logits, nn.functional.one_hot(y, 4).float())) == pytest.approx(float(expected), rel=1e-6)
+    with pytest.raises(ValueError, match="temperature"):
+        soft_cross_entropy(0)
+
+
+def test_distillation_masks_gradients_and_carlini_wagner_breaks_it(digits):
+    d, temperature = digits, 100
+    x, y = d.x_test[:200], d.y_test[:200]
+    seed_everything(0)
+    teacher = mlp([64, 64, 10])
+    fit(teacher, d.x_train, d.y_train, loss=soft_cross_entropy(temperature), epochs=100, lr=1e-2, progress=False)
+    seed_everything(1)
+    student = mlp([64, 64, 10])
+    distill(teacher, student, d.x_train, temperature, epochs=100, lr=1e-2, progress=False)
+    assert evaluate(student, x, y) > 0.9
+    # the raw loss has exactly zero gradient at most points: the softmax saturates in float32
+    grad, _ = A.FGSM(student).loss_gradient(x, y)
+    assert (grad.flatten(1).abs().amax(1) == 0).float().mean() > 0.8
+    assert A.robust_accuracy(student, A.FGSM(student, eps=0.1), x, y) > 0.85
+    assert A.robust_accuracy(student, A.CarliniWagnerL2(student, steps=100), x, y, eps=1.0, norm="l2") < 0.1
