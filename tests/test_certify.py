@@ -125,6 +125,9 @@ def test_kernel_bound_dominates_sampled_gradients_and_no_attack_beats_its_radius
     machine = C.one_vs_rest_svm(d.x_train[:600], d.y_train[:600], gamma=0.05, C=10.0).double()
     x, y = d.x_test[:40].double(), d.y_test[:40]
     c = machine(x).argmax(1)
+    jac_x = torch.func.vmap(torch.func.jacrev(lambda p: machine(p[None])[0]))(x)
+    exact = (jac_x[torch.arange(40), c][:, None] - jac_x).norm(dim=2)
+    assert torch.allclose(C.kernel_gradient_difference_bound(machine, x, 0.0, c), exact, atol=1e-10)
     bound = C.kernel_gradient_difference_bound(machine, x, 0.5, c)
     for n in range(0, 40, 8):
         directions = torch.randn(2000, 64, dtype=torch.float64)
