@@ -240,7 +240,7 @@ def test_exact_minimal_perturbation_of_a_linear_model_is_the_closed_form():
     x = torch.full((1, 3), 0.5)
     dist, _ = C.exact_min_perturbation(lin, x, "l2")
     w = lin[0].weight[0] - lin[0].weight[1]
-    margin = abs(float(lin(x)[0, 0] - lin(x)[0, 1]))
+    margin = abs(float((lin(x)[0, 0] - lin(x)[0, 1]).detach()))
     assert float(dist[0]) == pytest.approx(margin / float(w.norm()), rel=1e-6)
     dist_inf, _ = C.exact_min_perturbation(lin, x, "linf")
     assert float(dist_inf[0]) == pytest.approx(margin / float(w.abs().sum()), rel=1e-6)
