@@ -233,14 +233,14 @@ def test_exact_minimal_perturbation_matches_a_dense_grid(norm):
 
 def test_exact_minimal_perturbation_of_a_linear_model_is_the_closed_form():
     torch.manual_seed(0)
-    lin = nn.Sequential(nn.Linear(3, 2))
+    lin = nn.Sequential(nn.Linear(3, 2)).requires_grad_(False)
     with torch.no_grad():
         lin[0].weight.copy_(torch.tensor([[1.0, -2.0, 0.5], [-1.0, 1.0, 0.0]]) * 0.3)
         lin[0].bias.copy_(torch.tensor([0.05, 0.0]))
     x = torch.full((1, 3), 0.5)
     dist, _ = C.exact_min_perturbation(lin, x, "l2")
     w = lin[0].weight[0] - lin[0].weight[1]
-    margin = abs(float((lin(x)[0, 0] - lin(x)[0, 1]).detach()))
+    margin = abs(float(lin(x)[0, 0] - lin(x)[0, 1]))
     assert float(dist[0]) == pytest.approx(margin / float(w.norm()), rel=1e-6)
     dist_inf, _ = C.exact_min_perturbation(lin, x, "linf")
     assert float(dist_inf[0]) == pytest.approx(margin / float(w.abs().sum()), rel=1e-6)
