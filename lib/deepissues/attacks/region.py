@@ -12,7 +12,7 @@ import torch
 from ..checks import nonnegative, positive_int
 from ..certify.regions import crossing_step, norm_np, pattern_of, region_maps
 from ..expressivity import relu_layers
-from .base import Attack, check_norm
+from .base import Attack, check_norm, norm_of
 from .minimal import DeepFool
 
 
@@ -20,14 +20,14 @@ class RegionAttack(Attack):
     """The region attack: convex programs on sampled linear regions.
 
     Each point starts from the regions of x itself and, with ``init="deepfool"``, of DeepFool's
-    adversarial input; the region of a DeepFool point holds DeepFool's own solution, so the
-    attack never ends farther than DeepFool. Then, ``steps`` times, ``samples`` points are drawn:
+    adversarial input, which is also the first best point: the attack never ends farther than
+    DeepFool. Then, ``steps`` times, ``samples`` points are drawn:
     half on the segment from x to the best point so far, half uniformly in a ball of radius
     ``spread`` × ‖best − x‖ around it. Only the ``top_classes`` classes with the largest logits at
     a sample are tried as the new label.
 
-    The program asks another logit to beat the prediction by a small margin, so that the
-    returned point is adversarial in float32, not just on the boundary.
+    The program asks another logit to beat the prediction by a small margin, and a solution
+    counts only if the model, in its own precision, gets the point wrong.
 
     Returns ``(x_adv, success)``, as foolbox does.
 
@@ -49,7 +49,7 @@ class RegionAttack(Attack):
     def __init__(self, model, norm="l2", steps=10, samples=10, spread=0.5, top_classes=3, init="deepfool",
                  seed=0):
         super().__init__(model)
-        self.steps_ = relu_layers(model)  # checks the architecture
+        self._layers = relu_layers(model)  # also checks the architecture
         self.norm = check_norm(norm)
         self.steps = positive_int("steps", steps)
         self.samples = positive_int("samples", samples)
@@ -60,38 +60,39 @@ class RegionAttack(Attack):
         self.init = init
         self.seed = seed
 
-    def __repr__(self):
-        return (f"RegionAttack(norm={self.norm!r}, steps={self.steps}, samples={self.samples}, "
-                f"spread={self.spread}, top_classes={self.top_classes}, init={self.init!r})")
-
     def attack(self, x, y):
         if x.dim() != 2:
             raise ValueError(f"the region attack takes flat inputs (N, d), got shape {tuple(x.shape)}")
+        x_adv, best = x.clone(), torch.full((len(x),), float("inf"), dtype=torch.float64)
         starts = [x]
         if self.init == "deepfool":
-            starts.append(DeepFool(self.model, norm="l2" if self.norm == "l1" else self.norm)(x, y)[0])
+            x_df, ok = DeepFool(self.model, norm="l2" if self.norm == "l1" else self.norm)(x, y)
+            x_adv[ok] = x_df[ok]
+            best[ok] = norm_of(x_df[ok] - x[ok], self.norm).double().cpu()
+            starts.append(x_df)
         rng = np.random.default_rng(self.seed)
         x_np = x.detach().cpu().double().numpy()
         with torch.no_grad():
             scale = self.model(x).abs().amax(1).clamp_min(0.1).cpu().numpy()
-        adv = x_np.copy()
-        best = np.full(len(x), np.inf)
         labels = y.cpu().numpy()
         for i in range(len(x)):
             candidates = [s[i].detach().cpu().double().numpy() for s in starts]
             for step in range(self.steps + 1):
                 for z in candidates:
                     delta = self._best_in_region(x_np[i], z, labels[i], 1e-5 * scale[i])
-                    if delta is not None and norm_np(delta, self.norm) < best[i]:
-                        best[i], adv[i] = norm_np(delta, self.norm), x_np[i] + delta
+                    if delta is None or norm_np(delta, self.norm) >= best[i]:
+                        continue
+                    # keep only points the model really gets wrong in its own precision
+                    point = torch.from_numpy(x_np[i] + delta).to(x).clamp(0, 1)[None]
+                    if self.is_adversarial(point, y[i:i + 1])[0]:
+                        best[i], x_adv[i] = norm_np(delta, self.norm), point[0]
                 if step < self.steps:
-                    candidates = self._sample(rng, x_np[i], adv[i], best[i])
-        x_adv = torch.from_numpy(adv).to(x.dtype).to(x.device).clamp(0, 1)
-        success = self.is_adversarial(x_adv, y) & torch.from_numpy(np.isfinite(best)).to(x.device)
-        return torch.where(success[:, None], x_adv, x), success
+                    candidates = self._sample(rng, x_np[i], x_adv[i].detach().cpu().double().numpy(), float(best[i]))
+        success = best.isfinite().to(x.device)
+        return x_adv, success
 
     def _best_in_region(self, x, z, label, margin):
-        G, h, A, c = region_maps(self.steps_, pattern_of(self.steps_, z))
+        G, h, A, c = region_maps(self._layers, pattern_of(self._layers, z))
         logits = A @ z + c
         rivals = [j for j in np.argsort(-logits) if j != label][: self.top_classes]
         best = None
