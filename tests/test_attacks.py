@@ -300,3 +300,17 @@ def test_bad_input_gets_a_clear_error(digits_mlp):
         A.DeepFool(model, norm="l1")
     with pytest.raises(ValueError, match="image_shape"):
         A.Square(model, eps=0.1, image_shape=(1, 4, 4))(x, y)
+
+
+def test_minimal_norms_keeps_the_smallest_success_per_point():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+    x, y = torch.rand(20, 6), torch.randint(0, 3, (20,))
+    deepfool, carlini = A.DeepFool(net), A.CarliniWagnerL2(net, steps=30, search_steps=3)
+    separate = []
+    for attack in (deepfool, carlini):
+        x_adv, ok = attack(x, y)
+        separate.append(torch.where(ok, (x_adv - x).norm(dim=1), torch.full((20,), float("inf"))))
+    assert torch.equal(A.minimal_norms([deepfool, carlini], x, y, "l2"), torch.minimum(*separate))
+    with pytest.raises(TypeError, match="bounded attack"):
+        A.minimal_norms([A.PGD(net)], x, y)

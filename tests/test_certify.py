@@ -333,3 +333,11 @@ def test_fooling_images_reach_high_confidence_for_every_class(relu_net):
     assert images.min() >= 0 and images.max() <= 1
     assert (conf > 0.99).all()
     assert torch.allclose(conf, net(images).softmax(1)[torch.arange(10), torch.arange(10)], atol=1e-6)
+
+
+def test_dropout_layers_count_as_the_identity_for_the_guarantee():
+    torch.manual_seed(0)
+    with_dropout = mlp([6, 8, 3], "softplus", dropout=0.5).eval()
+    plain = nn.Sequential(with_dropout[0], with_dropout[1], with_dropout[3])
+    x = torch.rand(10, 6)
+    assert torch.equal(C.cross_lipschitz_radius(with_dropout, x), C.cross_lipschitz_radius(plain, x))

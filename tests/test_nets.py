@@ -34,3 +34,12 @@ def test_mlp_bad_input():
         mlp([2, 2, 2], activation=3)
     with pytest.raises(ValueError, match="init must be one of"):
         mlp([2, 2], init="xavier")
+
+
+def test_mlp_puts_dropout_after_every_activation():
+    net = mlp([3, 5, 4, 2], activation="softplus", dropout=0.5)
+    assert [type(m).__name__ for m in net] == ["Linear", "Softplus", "Dropout", "Linear", "Softplus", "Dropout",
+                                               "Linear"]
+    assert net[2].p == 0.5
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
+        mlp([3, 2], dropout=1.0)

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from .attacks import Attack
-from .certify.cross_lipschitz import activation_slope, one_hidden_layer
+from .certify.cross_lipschitz import activation_slope, hidden_layers, one_hidden_layer
 from .checks import nonnegative
 from .training import fit
 
@@ -110,6 +110,8 @@ def cross_lipschitz_penalty(model, x, method="auto"):
     model : nn.Module returning (N, K) outputs; x : (N, ...) inputs.
     method : "closed_form" for a one-hidden-layer network f = W σ(Ux + b) + w0, whose gradients
         are W diag(σ'(Ux + b)) U; "autograd" for any model; "auto" picks the first when it applies.
+        The closed form treats Dropout layers as the identity (eval mode); autograd applies
+        them as the model's mode says.
 
     Returns
     -------
@@ -131,7 +133,7 @@ def cross_lipschitz_penalty(model, x, method="auto"):
 
 def _closed_form_jacobian(model, x):
     one_hidden_layer(model)  # raises a clear error for other architectures
-    layers = list(model) if isinstance(model, nn.Sequential) else [model]
+    layers = hidden_layers(model)
     if len(layers) == 1:
         return layers[0].weight.expand(len(x), -1, -1)
     first, act, last = layers

@@ -9,7 +9,7 @@ ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "softplu
 INITS = ("default", "he")
 
 
-def mlp(widths, activation="relu", init="default", bias_std=0.0):
+def mlp(widths, activation="relu", init="default", bias_std=0.0, dropout=0.0):
     """A fully connected network: Linear, activation, ..., Linear (no activation at the end).
 
     Parameters
@@ -19,6 +19,7 @@ def mlp(widths, activation="relu", init="default", bias_std=0.0):
     init : "default" keeps PyTorch's initialisation; "he" draws weights from N(0, 2 / fan_in)
         and biases from N(0, bias_std^2), as Hanin and Rolnick (2019) do.
     bias_std : float >= 0, used with init="he".
+    dropout : float in [0, 1), the rate of an nn.Dropout after every activation (none at 0).
 
     Returns
     -------
@@ -37,11 +38,15 @@ def mlp(widths, activation="relu", init="default", bias_std=0.0):
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
     if bias_std < 0:
         raise ValueError(f"bias_std must be >= 0, got {bias_std}")
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     layers = []
     for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
         layers.append(nn.Linear(n_in, n_out))
         if i < len(widths) - 2:
             layers.append(make())
+            if dropout:
+                layers.append(nn.Dropout(dropout))
     model = nn.Sequential(*layers)
     if init == "he":
         he_init_(model, bias_std)

@@ -7,7 +7,7 @@ class configured in its constructor and called as ``atk(x, y)``. Bounded attacks
 
 from .base import Attack, eval_mode, margin
 from .carlini import CarliniWagnerL2
-from .evaluation import Transfer, perturbation_norms, robust_accuracy, transfer_attack
+from .evaluation import Transfer, minimal_norms, perturbation_norms, robust_accuracy, transfer_attack
 from .gradient import FGSM, PGD
 from .minimal import DeepFool, MinimalPerturbation
 from .projections import min_norm_step, project_l1_box
@@ -18,4 +18,4 @@ from .square import Square
 
 __all__ = ["Attack", "eval_mode", "margin", "FGSM", "PGD", "DeepFool", "CarliniWagnerL2", "MinimalPerturbation",
            "RegionAttack", "fooling_images", "Square", "Spatial", "rotate_translate", "transfer_attack", "Transfer", "robust_accuracy",
-           "perturbation_norms", "min_norm_step", "project_l1_box"]
+           "perturbation_norms", "minimal_norms", "min_norm_step", "project_l1_box"]

@@ -19,6 +19,30 @@ def perturbation_norms(x, x_adv):
             "l2": norm_of(delta, "l2"), "linf": norm_of(delta, "linf")}
 
 
+def minimal_norms(attacks, x, y, norm="l2"):
+    """Per point, the smallest ``norm`` of an adversarial change that any of the minimal-norm
+    ``attacks`` found; inf where none succeeded.
+
+    Parameters
+    ----------
+    attacks : sequence of attacks that return ``(x_adv, success)``.
+    x : (N, ...) in [0, 1]; y : (N,) labels; norm : "l1", "l2" or "linf".
+
+    Returns
+    -------
+    (N,) float tensor.
+    """
+    best = torch.full((len(x),), float("inf"), device=x.device)
+    for attack in attacks:
+        out = attack(x, y)
+        if not isinstance(out, tuple):
+            raise TypeError(f"{type(attack).__name__} is a bounded attack; minimal_norms needs attacks that "
+                            "return (x_adv, success)")
+        x_adv, success = out
+        best = torch.where(success, torch.minimum(best, norm_of(x_adv - x, norm)), best)
+    return best
+
+
 def predict(model, x):
     with torch.no_grad(), eval_mode(model):
         return model(x).argmax(1)

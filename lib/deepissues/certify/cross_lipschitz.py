@@ -25,8 +25,10 @@ def one_hidden_layer(model):
 
     Accepts ``nn.Sequential(nn.Linear, smooth activation, nn.Linear)`` and, as the degenerate
     linear case, ``nn.Linear`` or ``nn.Sequential(nn.Linear)`` (then U = I, σ = identity).
+    Dropout layers are skipped: the bound is about the network in eval mode, where they are the
+    identity.
     """
-    layers = list(model) if isinstance(model, nn.Sequential) else [model]
+    layers = hidden_layers(model)
     if len(layers) == 1 and isinstance(layers[0], nn.Linear):
         lin = layers[0]
         d = lin.in_features
@@ -42,6 +44,12 @@ def one_hidden_layer(model):
     U, b = _weights(layers[0])
     W, w0 = _weights(layers[2])
     return U, b, layers[1], W, w0
+
+
+def hidden_layers(model):
+    """The layers of ``model`` without its Dropout layers."""
+    layers = list(model) if isinstance(model, nn.Sequential) else [model]
+    return [layer for layer in layers if not isinstance(layer, nn.Dropout)]
 
 
 def _weights(linear):
