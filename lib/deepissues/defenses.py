@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from .attacks import Attack
-from .certify.cross_lipschitz import activation_slope, hidden_layers, one_hidden_layer
+from .certify.cross_lipschitz import activation_slope, layers_without_dropout, one_hidden_layer
 from .checks import nonnegative
 from .training import fit
 
@@ -133,7 +133,7 @@ def cross_lipschitz_penalty(model, x, method="auto"):
 
 def _closed_form_jacobian(model, x):
     one_hidden_layer(model)  # raises a clear error for other architectures
-    layers = hidden_layers(model)
+    layers = layers_without_dropout(model)
     if len(layers) == 1:
         return layers[0].weight.expand(len(x), -1, -1)
     first, act, last = layers

@@ -28,7 +28,7 @@ def one_hidden_layer(model):
     Dropout layers are skipped: the bound is about the network in eval mode, where they are the
     identity.
     """
-    layers = hidden_layers(model)
+    layers = layers_without_dropout(model)
     if len(layers) == 1 and isinstance(layers[0], nn.Linear):
         lin = layers[0]
         d = lin.in_features
@@ -46,7 +46,7 @@ def one_hidden_layer(model):
     return U, b, layers[1], W, w0
 
 
-def hidden_layers(model):
+def layers_without_dropout(model):
     """The layers of ``model`` without its Dropout layers."""
     layers = list(model) if isinstance(model, nn.Sequential) else [model]
     return [layer for layer in layers if not isinstance(layer, nn.Dropout)]
