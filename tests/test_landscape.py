@@ -1,0 +1,171 @@
+"""Loss slices and Hessian tools against a dense Hessian, exact symmetries and closed forms."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from deepissues.curvature import Hessian, hvp, smoothed_density
+from deepissues.landscape import interpolate, loss_line, loss_plane, random_direction
+from deepissues.nets import mlp
+
+# torch.func.hessian registers jvp decompositions through torch.jit.script, which warns
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+
+
+def _problem(seed=0):
+    torch.manual_seed(seed)
+    net = mlp([10, 30, 20, 3], "tanh").double()  # 1013 parameters
+    x, y = torch.randn(64, 10, dtype=torch.float64), torch.randint(0, 3, (64,))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for _ in range(200):  # near a minimum, where the spectrum has a bulk and outliers
+        opt.zero_grad()
+        nn.functional.cross_entropy(net(x), y).backward()
+        opt.step()
+    return net, (x, y)
+
+
+def _dense_hessian(net, data):
+    x, y = data
+    names = [n for n, _ in net.named_parameters()]
+    shapes = [p.shape for p in net.parameters()]
+    flat = torch.cat([p.detach().reshape(-1) for p in net.parameters()])
+
+    def loss(theta):
+        params, at = {}, 0
+        for n, s in zip(names, shapes):
+            params[n] = theta[at:at + s.numel()].view(s)
+            at += s.numel()
+        return nn.functional.cross_entropy(torch.func.functional_call(net, params, (x,)), y)
+
+    return torch.func.hessian(loss)(flat)
+
+
+@pytest.fixture(scope="module")
+def problem():
+    net, data = _problem()
+    return net, data, _dense_hessian(net, data)
+
+
+def test_hvp_equals_the_dense_hessian_times_v(problem):
+    net, (x, y), H = problem
+    v = torch.randn(H.shape[0], dtype=torch.float64)
+    params = list(net.parameters())
+    parts, at = [], 0
+    for p in params:
+        parts.append(v[at:at + p.numel()].view_as(p))
+        at += p.numel()
+    got = torch.cat([t.reshape(-1) for t in hvp(nn.functional.cross_entropy(net(x), y), params, parts)])
+    assert torch.allclose(got, H @ v, atol=1e-10)
+
+
+def test_top_eigenvalues_match_eigvalsh_within_thirty_products(problem):
+    net, data, H = problem
+    exact = torch.linalg.eigvalsh(H).flip(0)[:3].numpy()
+    hessian = Hessian(net, nn.functional.cross_entropy, data)
+    values, vectors = hessian.eigenvalues(top_n=3, iterations=30)
+    assert hessian.products <= 30
+    np.testing.assert_allclose(values, exact, rtol=1e-3)
+    # the eigenvectors are unit vectors with H v = λ v
+    for value, vector in zip(values, vectors):
+        assert float(vector.norm()) == pytest.approx(1.0, abs=1e-6)
+        assert float((H @ vector - value * vector).norm()) < 1e-2 * abs(value)
+
+
+def test_hutchinson_trace_is_within_three_standard_errors(problem):
+    net, data, H = problem
+    estimate, stderr = Hessian(net, nn.functional.cross_entropy, data).trace(probes=200)
+    assert stderr > 0
+    assert abs(estimate - float(H.trace())) < 3 * stderr
+
+
+def test_spectral_density_integrates_to_one_and_matches_the_spectrum(problem):
+    net, data, H = problem
+    nodes, weights = Hessian(net, nn.functional.cross_entropy, data).density(iterations=40, probes=3)
+    assert nodes.shape == weights.shape == (3, 40)
+    np.testing.assert_allclose(weights.sum(1), 1.0, atol=1e-8)
+    exact = torch.linalg.eigvalsh(H).numpy()
+    assert nodes.max() == pytest.approx(exact.max(), rel=1e-3)  # the extreme Ritz values converge first
+    grid = np.linspace(exact.min() - 1, exact.max() + 1, 4001)
+    curve = smoothed_density(nodes, weights, grid, sigma=0.05)
+    assert np.trapezoid(curve, grid) == pytest.approx(1.0, abs=1e-3)
+    # SLQ's quadrature reproduces the first moments of the spectrum: mean eigenvalue = tr(H)/n
+    assert float((weights * nodes).sum(1).mean()) == pytest.approx(exact.mean(), abs=0.5 * exact.std())
+
+
+def _relu_net_and_rescaled(c=3.0):
+    torch.manual_seed(0)
+    net = mlp([5, 12, 3])
+    scaled = mlp([5, 12, 3])
+    with torch.no_grad():
+        scaled[0].weight.copy_(c * net[0].weight)
+        scaled[0].bias.copy_(c * net[0].bias)
+        scaled[2].weight.copy_(net[2].weight / c)
+        scaled[2].bias.copy_(net[2].bias)
+    return net, scaled
+
+
+def test_filter_normalised_slices_ignore_relu_rescaling():
+    net, scaled = _relu_net_and_rescaled()
+    data = (torch.randn(50, 5), torch.randint(0, 3, (50,)))
+    loss = nn.functional.cross_entropy
+    _, original = loss_line(net, random_direction(net, "filter", seed=1), loss, data, steps=11, distance=1.0)
+    _, rescaled = loss_line(scaled, random_direction(scaled, "filter", seed=1), loss, data, steps=11, distance=1.0)
+    np.testing.assert_allclose(original, rescaled, atol=1e-5)
+    _, raw = loss_line(scaled, random_direction(scaled, None, seed=1), loss, data, steps=11, distance=1.0)
+    _, raw_original = loss_line(net, random_direction(net, None, seed=1), loss, data, steps=11, distance=1.0)
+    assert np.abs(raw - raw_original).max() > 1e-2
+
+
+def test_filter_normalisation_matches_each_neuron_and_zeroes_biases():
+    net = mlp([5, 12, 3])
+    d = random_direction(net, "filter")
+    assert torch.allclose(d["0.weight"].norm(dim=1), net[0].weight.norm(dim=1))
+    assert torch.all(d["0.bias"] == 0) and torch.all(d["2.bias"] == 0)
+    conv = nn.Sequential(nn.Conv2d(1, 4, 3))
+    dc = random_direction(conv, "filter")
+    assert torch.allclose(dc["0.weight"].flatten(1).norm(dim=1), conv[0].weight.flatten(1).norm(dim=1))
+
+
+def test_loss_plane_is_centred_on_the_model_and_agrees_with_the_line():
+    torch.manual_seed(0)
+    net = mlp([5, 8, 3], "tanh")
+    data = (torch.randn(30, 5), torch.randint(0, 3, (30,)))
+    loss = nn.functional.cross_entropy
+    d1, d2 = random_direction(net, seed=1), random_direction(net, seed=2)
+    alphas, betas, grid = loss_plane(net, d1, d2, loss, data, distance=0.5, steps=5, progress=False)
+    assert alphas[2] == 0 and betas[2] == 0
+    assert grid[2, 2] == pytest.approx(loss(net(data[0]), data[1]).item(), abs=1e-6)
+    _, line = loss_line(net, d1, loss, data, steps=5, distance=0.5)
+    np.testing.assert_allclose(grid[:, 2], line, atol=1e-6)
+
+
+def test_interpolation_ends_at_both_models():
+    torch.manual_seed(0)
+    a, b = mlp([5, 8, 3]), mlp([5, 8, 3])
+    data = (torch.randn(30, 5), torch.randint(0, 3, (30,)))
+    loss = nn.functional.cross_entropy
+    alphas, losses = interpolate(a, b, loss, data, steps=11)
+    assert losses[0] == pytest.approx(loss(a(data[0]), data[1]).item(), abs=1e-6)
+    assert losses[-1] == pytest.approx(loss(b(data[0]), data[1]).item(), abs=1e-6)
+    with pytest.raises(ValueError, match="same parameters"):
+        interpolate(a, mlp([5, 9, 3]), loss, data)
+
+
+def test_slices_reject_bad_input():
+    net = mlp([5, 8, 3])
+    data = (torch.randn(10, 5), torch.randint(0, 3, (10,)))
+    loss = nn.functional.cross_entropy
+    with pytest.raises(ValueError, match="exactly the model's parameters"):
+        loss_line(net, {"0.weight": torch.zeros(8, 5)}, loss, data)
+    other = random_direction(mlp([5, 9, 3]))
+    with pytest.raises(ValueError, match="shape"):
+        loss_line(net, other, loss, data)
+    with torch.no_grad():
+        net[0].weight[3] = 0
+    with pytest.raises(ValueError, match="zero norm"):
+        random_direction(net, "filter")
+    with pytest.raises(ValueError, match="at least one example"):
+        loss_line(net, random_direction(net, None), loss, (data[0][:0], data[1][:0]))
+    with pytest.raises(ValueError, match="at least one example"):
+        Hessian(net, loss, (data[0][:0], data[1][:0]))

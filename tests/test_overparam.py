@@ -1,0 +1,79 @@
+"""Auer's construction against its predicted count; random features against exact interpolation."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from deepissues import data
+from deepissues.local_minima import auer_dataset, auer_local_minima, neuron_loss, predicted_minima
+from deepissues.nets import mlp
+from deepissues.overparam import feature_rank, prune_by_magnitude, random_features_fit
+
+
+@pytest.mark.parametrize("n_per_axis, d", [(5, 1), (7, 1), (5, 2), (3, 2)])
+def test_auer_construction_has_the_predicted_number_of_minima(n_per_axis, d):
+    X, y = auer_dataset(n_per_axis, d, spacing=2.0)
+    minima = auer_local_minima(X, y, np.linspace(-14, 4, 500 if d == 1 else 260))
+    assert len(minima) == predicted_minima(n_per_axis * d, d) == n_per_axis ** d
+    # each minimum sits near one dip per coordinate, w_j · exp(spacing · t) ≈ logit(0.8), and
+    # every combination of dips appears once
+    logit = np.log(0.8 / 0.2)
+    dips = {tuple(np.round((np.log(logit) - np.log(w)) / 2.0).astype(int)) for w in minima}
+    assert dips == set(itertools.product(range(n_per_axis), repeat=d))
+
+
+def test_close_examples_merge_the_minima():
+    X, y = auer_dataset(5, 2, spacing=0.5)
+    assert len(auer_local_minima(X, y, np.linspace(-14, 4, 260))) < 25
+
+
+def test_neuron_loss_is_the_square_loss_of_a_logistic_neuron():
+    X, y = auer_dataset(3, 2, 1.0)
+    w = np.array([0.3, -1.2])
+    expected = sum((1 / (1 + np.exp(-w @ x)) - 0.8) ** 2 for x in X.numpy())
+    assert float(neuron_loss(w, X, y)) == pytest.approx(expected, rel=1e-12)
+
+
+def test_auer_inputs_are_checked():
+    with pytest.raises(ValueError, match="spacing"):
+        auer_dataset(3, 2, 0.0)
+    with pytest.raises(ValueError, match="increasing"):
+        auer_local_minima(*auer_dataset(3, 1, 2.0), np.array([1.0, 0.0, 2.0]))
+
+
+def test_random_features_wider_than_the_data_fit_any_labels():
+    d = data.digits()
+    x, y = d.x_train[:120], d.y_train[:120]
+    random_labels = torch.randint(0, 10, (120,), generator=torch.Generator().manual_seed(0))
+    for labels in (y, random_labels):
+        model, residual = random_features_fit(200, "sigmoid", x, labels, classes=10)
+        assert residual < 1e-6
+        assert (model(x).argmax(1) == labels).all()
+        assert feature_rank(model, x) == 120
+    model, residual = random_features_fit(40, "sigmoid", x, random_labels, classes=10)
+    assert feature_rank(model, x) == 40 and residual > 0.1
+
+
+def test_random_features_reject_mismatched_data():
+    with pytest.raises(ValueError, match="N rows"):
+        random_features_fit(10, "relu", torch.rand(5, 3), torch.zeros(4, dtype=torch.long))
+    with pytest.raises(ValueError, match="activation"):
+        random_features_fit(10, "swish", torch.rand(5, 3), torch.zeros(5, dtype=torch.long))
+
+
+def test_magnitude_pruning_removes_the_smallest_weights_globally():
+    torch.manual_seed(0)
+    net = mlp([20, 30, 5])
+    pruned, removed = prune_by_magnitude(net, 0.9)
+    weights = torch.cat([p.flatten() for p in pruned.parameters() if p.dim() >= 2])
+    original = torch.cat([p.detach().flatten() for p in net.parameters() if p.dim() >= 2])
+    assert removed == pytest.approx(0.9, abs=1e-3)
+    assert float((weights == 0).float().mean()) == pytest.approx(removed)
+    kept = weights != 0
+    assert original[kept].abs().min() >= original[~kept].abs().max()  # the largest ones survive
+    assert torch.equal(pruned[0].bias, net[0].bias)  # biases kept, the original untouched
+    assert (net[0].weight != 0).all()
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        prune_by_magnitude(net, 1.0)
