@@ -4,7 +4,7 @@
 
 Prints, for one-hidden-layer networks of growing width: the time of the exact minimal
 perturbation (L2 and L∞) per point; the Cross-Lipschitz radius per point; and for the
-64-64-10 network of chapter 03 the region attack against DeepFool and C&W (time and median L2).
+64-64-10 network of chapter 06 the region attack against DeepFool and C&W (time and median L2).
 """
 
 import time
