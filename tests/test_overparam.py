@@ -9,7 +9,8 @@ import torch
 from deepissues import data
 from deepissues.local_minima import auer_dataset, auer_local_minima, neuron_loss, predicted_minima
 from deepissues.nets import mlp
-from deepissues.overparam import feature_rank, prune_by_magnitude, random_features_fit
+from deepissues.training import fit
+from deepissues.overparam import SkipNet, feature_rank, fit_output_layer, prune_by_magnitude, random_features_fit
 
 
 @pytest.mark.parametrize("n_per_axis, d", [(5, 1), (7, 1), (5, 2), (3, 2)])
@@ -77,3 +78,30 @@ def test_magnitude_pruning_removes_the_smallest_weights_globally():
     assert (net[0].weight != 0).all()
     with pytest.raises(ValueError, match=r"\[0, 1\)"):
         prune_by_magnitude(net, 1.0)
+
+
+def test_skip_units_at_least_n_let_least_squares_fit_random_labels():
+    d = data.digits()
+    x = d.x_train[:150]
+    random_labels = torch.randint(0, 10, (150,), generator=torch.Generator().manual_seed(1))
+    torch.manual_seed(0)
+    wide = SkipNet(64, 10, width=16, n_skip=160, activation="softplus")
+    assert fit_output_layer(wide, x, random_labels, classes=10) < 1e-6
+    assert (wide(x).argmax(1) == random_labels).all()
+    narrow = SkipNet(64, 10, width=16, n_skip=0, activation="softplus")
+    assert fit_output_layer(narrow, x, random_labels, classes=10) > 0.1  # 17 features cannot fit 150 points
+    assert [type(m).__name__ for m in narrow.children()] == ["Linear", "Linear", "Softplus", "Linear"]
+    with pytest.raises(TypeError, match="features"):
+        fit_output_layer(mlp([64, 10]), x, random_labels)
+
+
+def test_pruned_weights_stay_zero_when_the_copy_is_fine_tuned():
+    torch.manual_seed(0)
+    d = data.digits()
+    net = mlp([64, 32, 10])
+    pruned, _ = prune_by_magnitude(net, 0.8)
+    zero = [p.detach() == 0 for p in pruned.parameters() if p.dim() >= 2]
+    fit(pruned, d.x_train, d.y_train, epochs=3, lr=1e-2, progress=False)
+    after = [p.detach() for p in pruned.parameters() if p.dim() >= 2]
+    assert all(torch.all(w[z] == 0) for w, z in zip(after, zero))
+    assert any(torch.any(w[~z] != 0) for w, z in zip(after, zero))

@@ -64,3 +64,28 @@ def test_training_bad_input():
         fit(model, torch.zeros(3, 2), torch.zeros(3, 1), loss="mse", epochs=0, progress=False)
     with pytest.raises(ValueError, match="metric must be"):
         evaluate(model, torch.zeros(3, 2), torch.zeros(3, 1), metric="f1")
+
+
+def test_fit_hooks_add_the_penalty_perturb_the_batches_and_stop_early():
+    x, y = torch.rand(40, 4), torch.randint(0, 2, (40,))
+    runs = {}
+    for name, kwargs in {"plain": {}, "penalty": {"penalty": lambda m, xb: torch.tensor(5.0)}}.items():
+        torch.manual_seed(0)
+        runs[name] = fit(nn.Linear(4, 2), x, y, epochs=3, batch_size=10, progress=False, **kwargs).loss
+    np.testing.assert_allclose(np.array(runs["penalty"]) - np.array(runs["plain"]), 5.0, rtol=1e-6)
+    seen = []
+
+    def perturb(xb, yb):
+        seen.append(len(xb))
+        return torch.zeros_like(xb)
+
+    model = nn.Linear(4, 2)
+    fit(model, x, y, epochs=2, batch_size=10, progress=False, perturb=perturb)
+    assert seen == [10] * 8
+    asked = []
+
+    def stop_after_four(model):
+        asked.append(model)
+        return len(asked) == 4
+
+    assert len(fit(nn.Linear(4, 2), x, y, epochs=50, progress=False, stop=stop_after_four)) == 4

@@ -45,17 +45,26 @@ def random_features_fit(width, activation, X, y, seed=0, classes=None):
     if X.dim() != 2 or len(X) == 0 or len(X) != len(y):
         raise ValueError(f"X must be (N, d) with N >= 1 and y must have N rows, got {tuple(X.shape)} "
                          f"and {tuple(y.shape)}")
-    targets = nn.functional.one_hot(y.long(), classes or int(y.max()) + 1).double() if y.dim() == 1 else y.double()
+    targets = _targets(y, classes)
     features = random_features(width, activation, X.shape[1], seed)
-    with torch.no_grad():
-        phi = torch.cat([features(X).double(), torch.ones(len(X), 1, dtype=torch.float64)], 1)
-    solution = torch.linalg.lstsq(phi, targets, driver="gelsd").solution  # minimum norm
     head = nn.Linear(width, targets.shape[1])
     with torch.no_grad():
-        head.weight.copy_(solution[:-1].T)
-        head.bias.copy_(solution[-1])
-    residual = float((phi @ solution - targets).abs().max())
+        residual = _least_squares_into(head, features(X), targets)
     return nn.Sequential(*features, head), residual
+
+
+def _targets(y, classes):
+    return nn.functional.one_hot(y.long(), classes or int(y.max()) + 1).double() if y.dim() == 1 else y.double()
+
+
+def _least_squares_into(head, features, targets):
+    """Set the Linear layer ``head`` to the minimum-norm least-squares fit of ``targets`` on
+    ``features`` (with a bias); return the largest absolute residual."""
+    phi = torch.cat([features.double(), torch.ones(len(features), 1, dtype=torch.float64)], 1)
+    solution = torch.linalg.lstsq(phi, targets, driver="gelsd").solution
+    head.weight.copy_(solution[:-1].T)
+    head.bias.copy_(solution[-1])
+    return float((phi @ solution - targets).abs().max())
 
 
 def feature_rank(model, X, layer=-2, tol=None):
@@ -72,7 +81,9 @@ def prune_by_magnitude(model, fraction):
     """A copy of ``model`` with the smallest ``fraction`` of its weights set to zero.
 
     The threshold is global over the weight matrices and kernels (parameters with dim >= 2);
-    biases are kept, as Han et al. (2016) do. Returns (pruned model, fraction actually removed).
+    biases are kept, as Han et al. (2016) do. The pruned weights get a gradient hook that zeroes
+    their gradient, so that fine-tuning the copy (Han et al. retrain after pruning) keeps them
+    at zero with SGD or Adam. Returns (pruned model, fraction actually removed).
     """
     nonnegative("fraction", fraction)
     if fraction >= 1:
@@ -92,4 +103,51 @@ def prune_by_magnitude(model, fraction):
             mask = p.abs() <= threshold
             removed += int(mask.sum())
             p[mask] = 0
+            p.register_hook(lambda grad, keep=~mask: grad * keep)
     return pruned, removed / len(magnitudes)
+
+
+class SkipNet(nn.Module):
+    """A fully connected network whose output also reads ``n_skip`` units of the first hidden
+    layer directly, as in Nguyen, Mukkamala and Hein (2019): with n_skip >= N such skip units,
+    the loss has no suboptimal strict local minima.
+
+    The first hidden layer has ``n_skip + width`` units; its first ``n_skip`` go straight to the
+    output, the other ``width`` feed a second hidden layer of ``width`` units, which feeds the
+    output too. With ``n_skip = 0`` it is a plain two-hidden-layer network.
+
+    Parameters
+    ----------
+    d_in, n_classes, width, n_skip : ints; activation : name from ``nets.ACTIVATIONS``.
+    """
+
+    def __init__(self, d_in, n_classes, width=32, n_skip=0, activation="sigmoid"):
+        super().__init__()
+        positive_int("width", width)
+        positive_int("n_skip", n_skip, least=0)
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        self.n_skip = n_skip
+        self.first = nn.Linear(d_in, n_skip + width)
+        self.second = nn.Linear(width, width)
+        self.act = ACTIVATIONS[activation]()
+        self.out = nn.Linear(n_skip + width, n_classes)
+
+    def features(self, x):
+        """(N, n_skip + width): the skip units, then the last hidden layer: what the output reads."""
+        h1 = self.act(self.first(x))
+        h2 = self.act(self.second(h1[:, self.n_skip:]))
+        return torch.cat([h1[:, :self.n_skip], h2], 1)
+
+    def forward(self, x):
+        return self.out(self.features(x))
+
+
+def fit_output_layer(model, X, y, classes=None):
+    """"rand" in Nguyen et al.: keep every weight up to the output as it is (random at
+    initialisation) and set the output layer ``model.out`` to the minimum-norm least-squares fit
+    of one-hot targets on ``model.features(X)``. Returns the largest absolute training residual."""
+    if not hasattr(model, "features") or not isinstance(getattr(model, "out", None), nn.Linear):
+        raise TypeError("model must have a features(x) method and an nn.Linear output layer .out")
+    with torch.no_grad():
+        return _least_squares_into(model.out, model.features(X), _targets(y, classes))

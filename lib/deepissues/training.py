@@ -26,7 +26,7 @@ class History:
 
 
 def fit(model, x, y, *, loss="cross_entropy", epochs=10, batch_size=64, lr=1e-3, optimizer="adam",
-        weight_decay=0.0, val=None, metric=None, seed=0, progress=True, penalty=None, perturb=None):
+        weight_decay=0.0, val=None, metric=None, seed=0, progress=True, penalty=None, perturb=None, stop=None):
     """Train ``model`` on (x, y) with mini-batches and return a :class:`History`.
 
     Parameters
@@ -44,6 +44,8 @@ def fit(model, x, y, *, loss="cross_entropy", epochs=10, batch_size=64, lr=1e-3,
         (a regulariser such as the Cross-Lipschitz penalty).
     perturb : optional callable(x_batch, y_batch) -> inputs to train on instead (an attack, for
         adversarial training).
+    stop : optional callable(model) -> bool, asked after every epoch; training ends at the first
+        True, so ``len(history)`` is the number of epochs run.
 
     Example
     -------
@@ -78,6 +80,8 @@ def fit(model, x, y, *, loss="cross_entropy", epochs=10, batch_size=64, lr=1e-3,
         if val is not None:
             history.log(f"val_{metric}", evaluate(model, *val, metric=metric))
         bar.set_postfix(loss=f"{history.loss[-1]:.4g}")
+        if stop is not None and stop(model):
+            break
     return history
 
 
