@@ -9,7 +9,6 @@ perturbation (L2 and L∞) per point; the Cross-Lipschitz radius per point; and 
 
 import time
 
-import torch
 
 from deepissues import attacks as A
 from deepissues import certify as C

@@ -1,7 +1,6 @@
 """Failure families 1 (linear-periodic), 2, 3 and 4, each against a closed form, brute force or a
 property that does not come from the code under test."""
 
-import math
 
 import numpy as np
 import pytest

@@ -169,3 +169,13 @@ def test_slices_reject_bad_input():
         loss_line(net, random_direction(net, None), loss, (data[0][:0], data[1][:0]))
     with pytest.raises(ValueError, match="at least one example"):
         Hessian(net, loss, (data[0][:0], data[1][:0]))
+
+
+def test_hessian_products_switch_dropout_off_and_restore_the_mode():
+    torch.manual_seed(0)
+    net = mlp([5, 16, 3], "tanh", dropout=0.5).double().train()
+    data = (torch.randn(20, 5, dtype=torch.float64), torch.randint(0, 3, (20,)))
+    hessian = Hessian(net, nn.functional.cross_entropy, data)
+    v = torch.randn(hessian.size, dtype=torch.float64)
+    assert torch.equal(hessian.matvec(v), hessian.matvec(v))  # no random dropout masks
+    assert net.training

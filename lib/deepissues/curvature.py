@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from .checks import positive_int
+from .training import eval_mode
 
 
 def hvp(loss, params, v):
@@ -59,8 +60,9 @@ class Hessian:
     def matvec(self, v):
         """H·v for a flat vector v (size,)."""
         x, y = self.data
-        loss = self.loss_fn(self.model(x), y)
-        parts = hvp(loss, self.params, list(self._unflatten(v)))
+        with eval_mode(self.model):  # dropout off, as PyHessian does
+            loss = self.loss_fn(self.model(x), y)
+            parts = hvp(loss, self.params, list(self._unflatten(v)))
         self.products += 1
         return torch.cat([p.reshape(-1) for p in parts]).detach()
 

@@ -11,7 +11,7 @@ from torch import nn
 from .attacks import Attack
 from .certify.cross_lipschitz import activation_slope, layers_without_dropout, one_hidden_layer
 from .checks import nonnegative
-from .training import fit
+from .training import eval_mode, fit
 
 
 def adversarial_training(model, x, y, attack, **fit_kwargs):
@@ -81,11 +81,8 @@ def distill(teacher, student, x, temperature, **fit_kwargs):
     :class:`~deepissues.training.History`.
     """
     temperature = nonnegative("temperature", temperature, strict=True)
-    was_training = teacher.training
-    teacher.eval()
-    with torch.no_grad():
+    with torch.no_grad(), eval_mode(teacher):
         soft = (teacher(x) / temperature).softmax(1)
-    teacher.train(was_training)
     return fit(student, x, soft, loss=soft_cross_entropy(temperature), metric="accuracy", **fit_kwargs)
 
 

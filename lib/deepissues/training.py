@@ -1,5 +1,6 @@
 """Training and evaluation with a progress bar and a history of losses and metrics."""
 
+import contextlib
 from dataclasses import dataclass, field
 
 import torch
@@ -8,6 +9,17 @@ from tqdm.auto import tqdm
 
 LOSSES = {"cross_entropy": nn.functional.cross_entropy, "mse": nn.functional.mse_loss}
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+
+
+@contextlib.contextmanager
+def eval_mode(model):
+    """Put ``model`` in eval mode and restore its previous mode afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 @dataclass
@@ -92,13 +104,8 @@ def evaluate(model, x, y, metric="accuracy"):
     Returns a float.
     """
     _check_xy(x, y)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            out = model(x)
-    finally:
-        model.train(was_training)
+    with torch.no_grad(), eval_mode(model):
+        out = model(x)
     if metric == "accuracy":
         return (out.argmax(dim=1) == y).float().mean().item()
     if metric == "mse":

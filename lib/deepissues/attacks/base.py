@@ -1,10 +1,11 @@
 """What every attack shares: input checks, eval mode, the margin, and the last shrink to the boundary."""
 
-import contextlib
 import math
 
 import torch
 from torch import nn
+
+from ..training import eval_mode
 
 NORMS = ("l1", "l2", "linf")
 
@@ -64,17 +65,6 @@ class Attack:
         tol = 1e-5 * logits.abs().amax(1).clamp_min(0.1)
         m = margin(logits, y)
         return m > tol if self.targeted else m < -tol
-
-
-@contextlib.contextmanager
-def eval_mode(model):
-    """Put ``model`` in eval mode and restore its previous mode afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
 
 
 def check_inputs(model, x, y):

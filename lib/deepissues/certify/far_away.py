@@ -9,6 +9,7 @@ look like nothing it was trained on.
 import torch
 
 from .. import checks
+from ..training import eval_mode
 
 
 def confidence_far_away(model, x, alphas):
@@ -25,12 +26,7 @@ def confidence_far_away(model, x, alphas):
     alphas = [checks.nonnegative("alpha", float(a)) for a in alphas]
     if not alphas:
         raise ValueError("alphas must hold at least one value")
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            probs = torch.stack([model(a * x).softmax(1) for a in alphas])
-    finally:
-        model.train(was_training)
+    with torch.no_grad(), eval_mode(model):
+        probs = torch.stack([model(a * x).softmax(1) for a in alphas])
     conf, pred = probs.max(2)
     return conf, pred
