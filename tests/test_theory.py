@@ -1,11 +1,12 @@
 """Matrix factorisation against the convex nuclear-norm optimum; the dropout closed form against
-a numerical minimiser and Monte Carlo."""
+a numerical minimiser and Monte Carlo; the random ReLU layer's closed forms against Monte Carlo."""
 
 import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from deepissues.theory import (dropout_loss_sample, dropout_objective, dropout_solution, equalising_rotation,
+from deepissues.theory import (angle_through_depth, dropout_loss_sample, dropout_objective, dropout_solution,
+                               equalising_rotation, random_relu_layer_stats, relu_layer_cosine, relu_layer_distance,
                                factorized_solution, nuclear_norm_solution)
 
 
@@ -88,3 +89,23 @@ def test_theory_rejects_bad_input():
         dropout_objective(np.ones((2, 3)), np.ones((3, 1)), np.ones((3, 1)), 0.5)
     with pytest.raises(ValueError, match="r must be"):
         dropout_solution(np.ones((2, 2)), 0.5, 0)
+
+
+@pytest.mark.parametrize("theta", [0.0, np.pi / 6, np.pi / 2, 2.5, np.pi])
+def test_random_relu_layer_matches_the_closed_forms_within_three_standard_errors(theta):
+    stats = random_relu_layer_stats(theta, width=4000, trials=200)
+    assert abs(stats["cosine"] - relu_layer_cosine(theta)) <= 3 * stats["cosine_se"] + 1e-12
+    assert abs(stats["distance"] - relu_layer_distance(1.0, 1.0, theta)) <= 3 * stats["distance_se"] + 1e-12
+
+
+def test_closed_forms_at_the_ends_and_through_depth():
+    assert relu_layer_cosine(0.0) == pytest.approx(1.0) and relu_layer_cosine(np.pi) == pytest.approx(0.0, abs=1e-15)
+    assert relu_layer_cosine(np.pi / 2) == pytest.approx(1 / np.pi)
+    assert relu_layer_distance(2.0, 2.0, 0.0) == pytest.approx(0.0)
+    angles = angle_through_depth(np.pi / 2, 8)
+    assert angles[0] == pytest.approx(np.pi / 2) and len(angles) == 9
+    assert np.all(np.diff(angles) < 0)  # every layer shrinks the angle
+    with pytest.raises(ValueError, match=r"\[0, pi\]"):
+        relu_layer_cosine(4.0)
+    with pytest.raises(ValueError, match="width"):
+        random_relu_layer_stats(1.0, width=0)

@@ -1,0 +1,71 @@
+"""What a random Gaussian ReLU layer does to distances and angles (Giryes, Sapiro and Bronstein
+2016), in closed form and by Monte Carlo.
+
+For a layer z ↦ max(0, Wz) with i.i.d. N(0, 1/m) weights (m units) and two inputs at angle θ,
+as m grows (the arc-cosine kernel of Cho and Saul 2009):
+- ‖relu(Wx)‖² → ‖x‖²/2;
+- ⟨relu(Wx), relu(Wy)⟩ → ‖x‖‖y‖ (sin θ + (π − θ) cos θ) / (2π);
+so the cosine of the output angle is (sin θ + (π − θ) cos θ)/π and the squared distance is
+(‖x‖² + ‖y‖²)/2 − ‖x‖‖y‖ (sin θ + (π − θ) cos θ)/π. Angles shrink: every layer pulls points
+together, the more so the smaller the angle was already in relative terms.
+"""
+
+import numpy as np
+
+from ..checks import positive_int
+
+
+def relu_layer_cosine(theta):
+    """Expected cosine between the outputs of a wide random Gaussian ReLU layer for inputs at
+    angle θ in [0, π]: (sin θ + (π − θ) cos θ)/π."""
+    theta = _angle(theta)
+    return (np.sin(theta) + (np.pi - theta) * np.cos(theta)) / np.pi
+
+
+def relu_layer_distance(norm_x, norm_y, theta):
+    """Expected squared distance between the outputs (weights N(0, 1/m)) for inputs of norms
+    ``norm_x``, ``norm_y`` at angle θ."""
+    theta = _angle(theta)
+    return (norm_x ** 2 + norm_y ** 2) / 2 - norm_x * norm_y * (np.sin(theta) + (np.pi - theta) * np.cos(theta)) / np.pi
+
+
+def angle_through_depth(theta, depth):
+    """The angle after each of ``depth`` wide random ReLU layers, by iterating the cosine map:
+    an array of depth + 1 angles, the first being θ."""
+    positive_int("depth", depth, least=0)
+    angles = [float(_angle(theta))]
+    for _ in range(depth):
+        angles.append(float(np.arccos(np.clip(relu_layer_cosine(angles[-1]), -1, 1))))
+    return np.array(angles)
+
+
+def random_relu_layer_stats(theta, width, trials=200, dim=50, seed=0):
+    """Monte Carlo over random layers: for two unit inputs at angle θ in R^dim and ``trials``
+    draws of W (width × dim, entries N(0, 1/width)), the mean and standard error of the output
+    cosine and of the squared output distance.
+
+    Returns dict with "cosine", "cosine_se", "distance", "distance_se"."""
+    theta = _angle(theta)
+    positive_int("width", width)
+    positive_int("trials", trials, least=2)
+    positive_int("dim", dim, least=2)
+    rng = np.random.default_rng(seed)
+    x = np.zeros(dim)
+    x[0] = 1.0
+    y = np.zeros(dim)
+    y[0], y[1] = np.cos(theta), np.sin(theta)
+    W = rng.normal(scale=1 / np.sqrt(width), size=(trials, width, dim))
+    fx, fy = np.maximum(W @ x, 0), np.maximum(W @ y, 0)
+    # the cosine of one layer's outputs; both norms are positive unless every unit is off
+    norms = np.linalg.norm(fx, axis=1) * np.linalg.norm(fy, axis=1)
+    cosine = np.sum(fx * fy, axis=1) / np.where(norms > 0, norms, 1.0)
+    distance = np.sum((fx - fy) ** 2, axis=1)
+    return {"cosine": cosine.mean(), "cosine_se": cosine.std(ddof=1) / np.sqrt(trials),
+            "distance": distance.mean(), "distance_se": distance.std(ddof=1) / np.sqrt(trials)}
+
+
+def _angle(theta):
+    theta = np.asarray(theta, dtype=float)
+    if np.any(theta < -1e-12) or np.any(theta > np.pi + 1e-12):
+        raise ValueError(f"theta must be an angle in [0, pi], got {theta}")
+    return np.clip(theta, 0, np.pi)
