@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from deepissues.theory import (angle_through_depth, dropout_loss_sample, dropout_objective, dropout_solution,
+from deepissues.theory import (angle_through_depth, angles_through_random_layers, dropout_loss_sample, pairwise_angles, dropout_objective, dropout_solution,
                                equalising_rotation, random_relu_layer_stats, relu_layer_cosine, relu_layer_distance,
                                factorized_solution, nuclear_norm_solution)
 
@@ -109,3 +109,12 @@ def test_closed_forms_at_the_ends_and_through_depth():
         relu_layer_cosine(4.0)
     with pytest.raises(ValueError, match="width"):
         random_relu_layer_stats(1.0, width=0)
+
+
+def test_random_layers_on_two_points_follow_the_iterated_map():
+    x = np.array([[1.0, 0.0, 0.0], [np.cos(1.2), np.sin(1.2), 0.0]])
+    angles = angles_through_random_layers(x, depth=2, width=5000, seed=0)
+    assert angles[0][0] == pytest.approx(1.2)
+    np.testing.assert_allclose([a[0] for a in angles], angle_through_depth(1.2, 2), atol=0.04)
+    with pytest.raises(ValueError, match="non-zero rows"):
+        pairwise_angles(np.zeros((3, 2)))

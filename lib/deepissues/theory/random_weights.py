@@ -69,3 +69,28 @@ def _angle(theta):
     if np.any(theta < -1e-12) or np.any(theta > np.pi + 1e-12):
         raise ValueError(f"theta must be an angle in [0, pi], got {theta}")
     return np.clip(theta, 0, np.pi)
+
+
+def pairwise_angles(z):
+    """Angles between all pairs of rows of z (N, d), as a flat array over i < j."""
+    z = np.asarray(z, dtype=float)
+    norms = np.linalg.norm(z, axis=1, keepdims=True)
+    if z.ndim != 2 or len(z) < 2 or np.any(norms == 0):
+        raise ValueError(f"z must hold at least two non-zero rows (N, d), got shape {z.shape}")
+    unit = z / norms
+    return np.arccos(np.clip(unit @ unit.T, -1, 1))[np.triu_indices(len(z), 1)]
+
+
+def angles_through_random_layers(x, depth, width, seed=0):
+    """Push the rows of x through ``depth`` random ReLU layers of ``width`` units (weights
+    N(0, 1/fan_in), no bias) and return the pairwise angles before and after each layer: a list
+    of depth + 1 flat arrays, in the order of :func:`pairwise_angles`."""
+    positive_int("depth", depth, least=0)
+    positive_int("width", width)
+    rng = np.random.default_rng(seed)
+    z = np.asarray(x, dtype=float)
+    angles = [pairwise_angles(z)]
+    for _ in range(depth):
+        z = np.maximum(z @ rng.normal(scale=1 / np.sqrt(z.shape[1]), size=(z.shape[1], width)), 0)
+        angles.append(pairwise_angles(z))
+    return angles
