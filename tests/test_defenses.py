@@ -6,7 +6,8 @@ from torch import nn
 
 from deepissues import attacks as A
 from deepissues import data
-from deepissues.defenses import (adversarial_training, cross_lipschitz_penalty, distill, input_jacobian,
+from deepissues.attacks.minimal import logits_and_jacobian
+from deepissues.defenses import (adversarial_training, cross_lipschitz_penalty, distill,
                                  soft_cross_entropy)
 from deepissues.nets import mlp
 from deepissues.repro import seed_everything
@@ -19,7 +20,7 @@ def digits():
 
 
 def _brute_force_penalty(model, x):
-    jac = input_jacobian(model, x)  # (N, K, d)
+    _, jac = logits_and_jacobian(model, x)  # (N, K, d)
     k = jac.shape[1]
     total = sum((jac[:, l] - jac[:, m]).pow(2).sum(1) for l in range(k) for m in range(k))
     return total.mean() / k ** 2

@@ -105,3 +105,14 @@ def test_pruned_weights_stay_zero_when_the_copy_is_fine_tuned():
     after = [p.detach() for p in pruned.parameters() if p.dim() >= 2]
     assert all(torch.all(w[z] == 0) for w, z in zip(after, zero))
     assert any(torch.any(w[~z] != 0) for w, z in zip(after, zero))
+
+
+def test_random_features_are_fixed_by_their_seed_and_leave_the_global_generator_alone():
+    x, y = torch.rand(5, 4), torch.tensor([0, 1, 0, 1, 1])
+    torch.manual_seed(123)
+    first, _ = random_features_fit(20, "tanh", x, y, seed=7)
+    after = torch.rand(3)
+    torch.manual_seed(123)
+    assert torch.equal(after, torch.rand(3))  # fitting drew nothing from the global generator
+    second, _ = random_features_fit(20, "tanh", x, y, seed=7)
+    assert torch.equal(first[0].weight, second[0].weight)

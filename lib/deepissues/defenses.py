@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from .attacks import Attack
+from .attacks.minimal import logits_and_jacobian
 from .certify.cross_lipschitz import activation_slope, layers_without_dropout, one_hidden_layer
 from .checks import nonnegative
 from .training import eval_mode, fit
@@ -86,15 +87,6 @@ def distill(teacher, student, x, temperature, **fit_kwargs):
     return fit(student, x, soft, loss=soft_cross_entropy(temperature), metric="accuracy", **fit_kwargs)
 
 
-def input_jacobian(model, x, create_graph=False):
-    """(N, K, d) gradients of every output with respect to the flattened input, by autograd."""
-    x = x.detach().requires_grad_(True)
-    out = model(x)
-    rows = [torch.autograd.grad(out[:, k].sum(), x, create_graph=create_graph, retain_graph=True)[0].flatten(1)
-            for k in range(out.shape[1])]
-    return torch.stack(rows, 1)
-
-
 def cross_lipschitz_penalty(model, x, method="auto"):
     """Hein and Andriushchenko's regulariser Ω = 1/(n K²) Σ_i Σ_{l,m} ‖∇f_l(x_i) − ∇f_m(x_i)‖².
 
@@ -122,7 +114,7 @@ def cross_lipschitz_penalty(model, x, method="auto"):
             method = "closed_form"
         except TypeError:
             method = "autograd"
-    jac = _closed_form_jacobian(model, x) if method == "closed_form" else input_jacobian(model, x, True)
+    jac = _closed_form_jacobian(model, x) if method == "closed_form" else logits_and_jacobian(model, x, create_graph=True)[1]
     k = jac.shape[1]
     total = 2 * k * jac.pow(2).sum((1, 2)) - 2 * jac.sum(1).pow(2).sum(1)
     return total.mean() / k ** 2

@@ -22,8 +22,9 @@ def random_features(width, activation, d_in, seed=0):
     positive_int("width", width)
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-    torch.manual_seed(seed)
-    layer = nn.Sequential(nn.Linear(d_in, width), ACTIVATIONS[activation]())
+    with torch.random.fork_rng():  # a fixed draw that leaves the caller's random state alone
+        torch.manual_seed(seed)
+        layer = nn.Sequential(nn.Linear(d_in, width), ACTIVATIONS[activation]())
     return layer.requires_grad_(False)
 
 
@@ -47,7 +48,8 @@ def random_features_fit(width, activation, X, y, seed=0, classes=None):
                          f"and {tuple(y.shape)}")
     targets = _targets(y, classes)
     features = random_features(width, activation, X.shape[1], seed)
-    head = nn.Linear(width, targets.shape[1])
+    with torch.random.fork_rng():  # its initial values are overwritten, so draw nothing globally
+        head = nn.Linear(width, targets.shape[1])
     with torch.no_grad():
         residual = _least_squares_into(head, features(X), targets)
     return nn.Sequential(*features, head), residual
