@@ -1,12 +1,14 @@
 """Results from the mathematics of deep learning (Vidal, Bruna, Giryes and Soatto 2017), one
 module per topic."""
 
+from .decomposition import error_decomposition, least_squares_gradient_descent, random_relu_features, tanh_teacher
 from .factorisation import (dropout_loss_sample, dropout_objective, dropout_solution, dropout_threshold,
                             equalising_rotation, factorized_objective, factorized_solution, nuclear_norm_solution)
 from .random_weights import (angle_through_depth, angles_through_random_layers, pairwise_angles,
                              random_relu_layer_stats, relu_layer_cosine, relu_layer_distance)
 
-__all__ = ["relu_layer_cosine", "relu_layer_distance", "angle_through_depth", "random_relu_layer_stats",
+__all__ = ["error_decomposition", "least_squares_gradient_descent", "random_relu_features", "tanh_teacher",
+           "relu_layer_cosine", "relu_layer_distance", "angle_through_depth", "random_relu_layer_stats",
            "pairwise_angles", "angles_through_random_layers",
            "nuclear_norm_solution", "factorized_objective", "factorized_solution", "dropout_objective",
            "dropout_loss_sample", "dropout_solution", "dropout_threshold", "equalising_rotation"]
