@@ -17,16 +17,20 @@ import numpy as np
 from ..checks import nonnegative, positive_int
 
 
-def random_relu_features(d_in, width, seed=0):
+def random_relu_features(d_in, width, seed=0, bias_std=0.3):
     """A frozen random ReLU layer x ↦ max(0, xA + b), A (d_in, width) with N(0, 1/d_in) entries
-    and b with N(0, 1) entries: a callable from (N, d_in) to (N, width).
+    and b with N(0, bias_std²) entries: a callable from (N, d_in) to (N, width).
+
+    Small biases keep every unit active on a good share of the inputs: a unit that fires on only
+    a handful of training points makes the least-squares fit unstable, and one such draw then
+    dominates an average of generalisation errors.
 
     The classes are nested: for one seed, the first k features are the same at every width >= k,
     so a wider model can do everything a narrower one can."""
     positive_int("d_in", d_in)
     positive_int("width", width)
     rng = np.random.default_rng(seed)
-    units = [(rng.normal(scale=1 / np.sqrt(d_in), size=d_in), rng.normal()) for _ in range(width)]
+    units = [(rng.normal(scale=1 / np.sqrt(d_in), size=d_in), bias_std * rng.normal()) for _ in range(width)]
     A, b = np.stack([a for a, _ in units], 1), np.array([c for _, c in units])
     return lambda x: np.maximum(_inputs(x, d_in) @ A + b, 0)
 
