@@ -1,0 +1,239 @@
+"""The energy landscape seen at a scale: local entropy, Entropy-SGD (Chaudhari et al. 2017) and
+measures of flatness.
+
+The local entropy of a loss f at x, at inverse temperature β and scope γ, is
+
+    F(x; γ) = log ∫ exp(−β f(x') − β γ/2 ‖x − x'‖²) dx' − (d/2) log(2π / (βγ))
+            = log E_{x' ~ N(x, I/(βγ))} exp(−β f(x')),
+
+normalised here so that a flat loss f ≡ 0 has F = 0. −F/β is a smoothed loss: a wide valley keeps
+it low, a sharp one does not, even if the sharp one is deeper. Its gradient is
+∇F = −βγ (x − ⟨x'⟩), the mean taken under the Gibbs measure ∝ exp(−β f(x') − βγ/2‖x − x'‖²),
+which Entropy-SGD estimates with a few steps of stochastic-gradient Langevin dynamics.
+"""
+
+import math
+
+import torch
+
+from ..checks import nonnegative, positive_int
+
+
+class EntropySGD(torch.optim.Optimizer):
+    """Entropy-SGD, Algorithm 1 of Chaudhari et al. (2017), in the ``torch.optim`` style.
+
+    Each ``step(closure)`` runs ``langevin_steps`` steps of SGLD on x' from x,
+
+        x' ← x' − η' (∇f(x') − γ (x − x')) + √η' · noise · N(0, I),     μ ← (1 − α) μ + α x',
+
+    each calling ``closure`` (which should draw a fresh minibatch, zero the gradients, compute the
+    loss at the current parameters, call backward and return it), then moves the weights back to x
+    and takes the local-entropy step x ← x − lr (x − μ), along ∇F/(βγ). The scope grows as
+    γ_t = gamma (1 + scoping)^t with the number t of steps taken ("γ scoping").
+
+    Parameters
+    ----------
+    params : iterable of parameters or parameter groups.
+    lr : float > 0, the outer learning rate η; gamma : float > 0, γ_0; scoping : float >= 0, γ_1.
+    langevin_steps : int L >= 1; langevin_lr : float > 0, η'; noise : float >= 0, ε, the thermal
+        noise (SGLD samples the Gibbs measure at temperature ε²/2).
+    alpha : float in (0, 1], the weight of the newest x' in the running mean μ.
+
+    The outer step follows the authors' code: the paper writes x ← x − η γ (x − μ), and the code
+    folds γ into the learning rate, so that lr = 1 moves x to μ whatever the scope. Unlike their
+    code, there is no momentum or weight decay (add a penalty to the loss instead).
+
+    Example
+    -------
+    >>> opt = EntropySGD(model.parameters(), lr=1.0, gamma=0.03)  # doctest: +SKIP
+    >>> def closure():
+    ...     opt.zero_grad(); loss = loss_fn(model(xb), yb); loss.backward(); return loss
+    >>> opt.step(closure)  # doctest: +SKIP
+    """
+
+    def __init__(self, params, lr=1.0, gamma=0.03, scoping=1e-3, langevin_steps=20, langevin_lr=0.1,
+                 noise=1e-4, alpha=0.75):
+        nonnegative("lr", lr, strict=True)
+        nonnegative("gamma", gamma, strict=True)
+        nonnegative("scoping", scoping)
+        positive_int("langevin_steps", langevin_steps)
+        nonnegative("langevin_lr", langevin_lr, strict=True)
+        nonnegative("noise", noise)
+        if not 0 < alpha <= 1:
+            raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+        super().__init__(params, dict(lr=lr, gamma=gamma, scoping=scoping, langevin_steps=langevin_steps,
+                                      langevin_lr=langevin_lr, noise=noise, alpha=alpha))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """One outer step; returns the mean of the losses the closure returned."""
+        if closure is None:
+            raise ValueError("EntropySGD needs a closure that recomputes the loss: step(closure)")
+        losses = []
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.requires_grad]
+            state = self.state[params[0]] if params else {}
+            gamma = group["gamma"] * (1 + group["scoping"]) ** state.get("t", 0)
+            anchors = [p.detach().clone() for p in params]
+            means = [p.detach().clone() for p in params]
+            for _ in range(group["langevin_steps"]):
+                with torch.enable_grad():
+                    losses.append(float(closure().detach()))
+                for p, x, mu in zip(params, anchors, means):
+                    drift = (p.grad if p.grad is not None else torch.zeros_like(p)) - gamma * (x - p)
+                    p.add_(drift, alpha=-group["langevin_lr"])
+                    p.add_(torch.randn_like(p), alpha=math.sqrt(group["langevin_lr"]) * group["noise"])
+                    mu.mul_(1 - group["alpha"]).add_(p, alpha=group["alpha"])
+            for p, x, mu in zip(params, anchors, means):
+                p.copy_(x - group["lr"] * (x - mu))
+            if params:
+                state["t"] = state.get("t", 0) + 1
+        return sum(losses) / len(losses) if losses else None
+
+
+def local_entropy(loss, x, gamma, beta=1.0, samples=4096, seed=0):
+    """Monte Carlo estimate of the normalised local entropy F(x; γ) = log E exp(−β f(x')),
+    x' ~ N(x, I / (βγ)).
+
+    Parameters
+    ----------
+    loss : callable taking a (S, d) tensor of points to their (S,) losses.
+    x : (d,) tensor; gamma, beta : floats > 0; samples : int; seed : fixes the draws.
+
+    Returns
+    -------
+    (F, standard_error): floats; the error is the delta-method one, from the spread of the
+    weights exp(−β f).
+    """
+    x = _point(x)
+    nonnegative("gamma", gamma, strict=True)
+    nonnegative("beta", beta, strict=True)
+    positive_int("samples", samples, least=2)
+    generator = torch.Generator().manual_seed(seed)
+    points = x + torch.randn(samples, len(x), generator=generator, dtype=x.dtype) / math.sqrt(beta * gamma)
+    with torch.no_grad():
+        values = torch.as_tensor(loss(points), dtype=torch.float64).reshape(-1)
+    if len(values) != samples:
+        raise ValueError(f"loss must map (S, d) points to (S,) losses, got {len(values)} values for S={samples}")
+    log_weights = -beta * values
+    estimate = torch.logsumexp(log_weights, 0) - math.log(samples)
+    weights = torch.exp(log_weights - log_weights.max())
+    standard_error = weights.std() / (weights.mean() * math.sqrt(samples))
+    return float(estimate), float(standard_error)
+
+
+def sharpness(loss, x, radius, steps=50, restarts=4, seed=0):
+    """The largest rise of the loss on a Euclidean ball, max_{‖δ‖ ≤ radius} f(x + δ) − f(x), found by
+    projected gradient ascent from random starts (a lower bound: every value is one the loss
+    takes), as in Keskar et al. (2017) but with an L2 ball.
+
+    Parameters
+    ----------
+    loss : callable taking a (d,) tensor to a scalar tensor (differentiable).
+    x : (d,) tensor; radius : float > 0; steps, restarts : ints; seed : fixes the starts.
+
+    Returns
+    -------
+    float.
+    """
+    x = _point(x)
+    nonnegative("radius", radius, strict=True)
+    positive_int("steps", steps)
+    positive_int("restarts", restarts)
+    generator = torch.Generator().manual_seed(seed)
+    base = float(loss(x))
+    best = 0.0
+    for _ in range(restarts):
+        delta = torch.randn(len(x), generator=generator, dtype=x.dtype)
+        delta *= radius / delta.norm()
+        for _ in range(steps):
+            delta.requires_grad_(True)
+            grad, = torch.autograd.grad(loss(x + delta), delta)
+            with torch.no_grad():
+                delta = delta + radius * grad / grad.norm().clamp_min(1e-30)
+                delta *= (radius / delta.norm()).clamp(max=1.0)
+        with torch.no_grad():
+            best = max(best, float(loss(x + delta)) - base)
+    return best
+
+
+def flat_loss(model, loss_fn, data):
+    """The training loss as a function of a flat parameter vector, for ``local_entropy`` and
+    ``sharpness``: returns (loss_at, x0), where ``loss_at`` takes (d,) or (S, d) vectors and x0 is
+    the model's current parameters, flattened. The model is not changed."""
+    x, y = data
+    if len(x) == 0:
+        raise ValueError("data must hold at least one example")
+    names = [n for n, _ in model.named_parameters()]
+    shapes = [p.shape for _, p in model.named_parameters()]
+    x0 = torch.cat([p.detach().reshape(-1) for p in model.parameters()]).double()
+
+    def one(vector):
+        parts = torch.split(vector.to(x.dtype), [math.prod(s) for s in shapes])
+        params = {n: part.reshape(s) for n, part, s in zip(names, parts, shapes)}
+        return loss_fn(torch.func.functional_call(model, params, (x,)), y)
+
+    def loss_at(vectors):
+        if vectors.dim() == 1:
+            return one(vectors)
+        return torch.stack([one(v) for v in vectors])
+
+    return loss_at, x0
+
+
+def _point(x):
+    x = torch.as_tensor(x)
+    if x.dim() != 1 or len(x) == 0:
+        raise ValueError(f"x must be a (d,) vector, got shape {tuple(x.shape)}")
+    return x.double() if not x.is_floating_point() else x
+
+
+def double_well(x, sharp=(-1.0, 0.3, 1.2), wide=(2.0, 1.5, 1.0)):
+    """A 1-D loss with a sharp, deeper minimum and a wide, shallower one: minus the sum of two
+    Gaussian bumps, each given as (centre, width, depth). Works elementwise on tensors."""
+    bump = lambda c, w, h: h * torch.exp(-(x - c) ** 2 / (2 * w ** 2))
+    return -bump(*sharp) - bump(*wide)
+
+
+def double_well_finals(method, start, trials=200, rounds=50, langevin_steps=20, lr=0.05, gradient_noise=1.0,
+                       seed=0, **entropy_sgd):
+    """Where ``trials`` independent runs on ``double_well`` end, all from ``start``, with the same
+    number (rounds × langevin_steps) of noisy gradients each.
+
+    method : "sgd" (step ``lr``), "langevin" (SGD plus the same thermal noise as Entropy-SGD's
+        inner loop, √lr · noise · N(0, 1)) or "entropy-sgd" (``EntropySGD`` with langevin_lr=lr and
+        the keyword arguments ``entropy_sgd``).
+    gradient_noise : every gradient gets gradient_noise · N(0, 1) added, as a minibatch would.
+
+    Returns (trials,) float64 tensor of final positions.
+    """
+    if method not in ("sgd", "langevin", "entropy-sgd"):
+        raise ValueError(f"method must be 'sgd', 'langevin' or 'entropy-sgd', got {method!r}")
+    positive_int("trials", trials)
+    positive_int("rounds", rounds)
+    nonnegative("gradient_noise", gradient_noise)
+    noise = entropy_sgd.get("noise", 1e-4)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        x = torch.full((trials,), float(start), dtype=torch.float64, requires_grad=True)
+        if method == "entropy-sgd":
+            optimiser = EntropySGD([x], langevin_steps=langevin_steps, langevin_lr=lr, **entropy_sgd)
+        else:
+            optimiser = torch.optim.SGD([x], lr=lr)
+
+        def closure():  # the runs are independent: each coordinate of x is one run
+            optimiser.zero_grad()
+            loss = (double_well(x) + gradient_noise * torch.randn(trials, dtype=torch.float64) * x).sum()
+            loss.backward()
+            return loss
+
+        for _ in range(rounds if method == "entropy-sgd" else rounds * langevin_steps):
+            if method == "entropy-sgd":
+                optimiser.step(closure)
+                continue
+            closure()
+            optimiser.step()
+            if method == "langevin":
+                with torch.no_grad():
+                    x.add_(torch.randn(trials, dtype=torch.float64), alpha=math.sqrt(lr) * noise)
+    return x.detach()

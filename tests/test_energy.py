@@ -1,0 +1,133 @@
+"""Local entropy against its closed form for a quadratic and quadrature in 1-D; sharpness
+against the top eigenvalue; Entropy-SGD against plain gradient descent where they must agree,
+and against SGD on a double well."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from scipy.integrate import quad
+
+from deepissues.nets import mlp
+from deepissues.theory import (EntropySGD, double_well, double_well_finals, flat_loss, local_entropy,
+                               sharpness)
+
+H = torch.tensor([4.0, 1.0, 0.25], dtype=torch.float64)
+
+
+def quadratic(points):
+    return 0.5 * (points ** 2 * H).sum(-1)
+
+
+def test_local_entropy_of_a_quadratic_matches_its_closed_form():
+    x, gamma, beta = torch.tensor([0.3, -1.0, 2.0], dtype=torch.float64), 0.5, 2.0
+    estimate, se = local_entropy(quadratic, x, gamma, beta, samples=200000)
+    ratio = H / gamma
+    closed = float((-0.5 * torch.log1p(ratio) - beta * H * x ** 2 / (2 * (1 + ratio))).sum())
+    assert abs(estimate - closed) < 4 * se + 1e-3
+
+
+def test_local_entropy_matches_quadrature_on_the_double_well():
+    gamma, beta = 1.0, 4.0
+    for x0 in (-1.0, 0.0, 2.0):
+        integrand = lambda t: math.exp(-beta * float(double_well(torch.tensor(t))) - beta * gamma * (t - x0) ** 2 / 2)
+        with warnings.catch_warnings():  # quad's roundoff notice on the narrow bump; the value is fine
+            warnings.simplefilter("ignore")
+            area = quad(integrand, -15, 15, points=[-1, 2], limit=200)[0]
+        exact = math.log(area) - 0.5 * math.log(2 * math.pi / (beta * gamma))
+        estimate, se = local_entropy(lambda p: double_well(p[:, 0]), torch.tensor([x0], dtype=torch.float64), gamma,
+                                     beta, samples=100000)
+        assert abs(estimate - exact) < 4 * se + 1e-3
+
+
+def test_the_wide_valley_has_more_local_entropy_until_the_scope_shrinks_to_a_point():
+    def entropies(gamma):
+        return [local_entropy(lambda p: double_well(p[:, 0]), torch.tensor([c], dtype=torch.float64), gamma)[0]
+                for c in (-1.0, 2.0)]
+    assert double_well(torch.tensor(-1.0)) < double_well(torch.tensor(2.0))
+    sharp, wide = entropies(1.0)
+    assert wide > sharp + 0.1
+    sharp, wide = entropies(1e4)  # F -> -beta f(x) as gamma grows: the deeper minimum wins again
+    assert sharp > wide + 0.2
+
+
+def test_sharpness_of_a_quadratic_is_half_the_top_eigenvalue_times_r_squared():
+    x, r = torch.zeros(3, dtype=torch.float64), 0.1
+    found = sharpness(quadratic, x, r)
+    assert found == pytest.approx(0.5 * 4.0 * r ** 2, rel=1e-4)
+    deltas = torch.randn(2000, 3, dtype=torch.float64)
+    deltas *= r * torch.rand(2000, 1, dtype=torch.float64) / deltas.norm(dim=1, keepdim=True)
+    assert found >= float(quadratic(deltas).max())
+
+
+def _quadratic_run(optimiser, x, steps, closure_calls):
+    def closure():
+        optimiser.zero_grad()
+        loss = quadratic(x)
+        loss.backward()
+        closure_calls.append(1)
+        return loss
+    for _ in range(steps):
+        optimiser.step(closure)
+    return x.detach().clone()
+
+
+def test_one_langevin_step_without_noise_is_a_gradient_step():
+    x = torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64, requires_grad=True)
+    calls = []
+    end = _quadratic_run(EntropySGD([x], lr=1.0, langevin_steps=1, langevin_lr=0.1, noise=0.0, alpha=1.0), x, 5, calls)
+    assert torch.allclose(end, torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64) * (1 - 0.1 * H) ** 5)
+    assert len(calls) == 5
+
+
+def test_noiseless_inner_loop_matches_its_linear_recursion_with_scoping():
+    lr, gamma, scoping, eta, steps, alpha = 0.7, 0.5, 0.1, 0.05, 10, 0.75
+    x = torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64, requires_grad=True)
+    end = _quadratic_run(EntropySGD([x], lr=lr, gamma=gamma, scoping=scoping, langevin_steps=steps, langevin_lr=eta,
+                                    noise=0.0, alpha=alpha), x, 3, [])
+    h, w = H.numpy(), np.array([1.0, -2.0, 3.0])
+    for t in range(3):
+        g, inner, mean = gamma * (1 + scoping) ** t, w.copy(), w.copy()
+        for _ in range(steps):
+            inner = inner - eta * (h * inner - g * (w - inner))
+            mean = (1 - alpha) * mean + alpha * inner
+        w = w - lr * (w - mean)
+    assert np.allclose(end.numpy(), w, atol=1e-12)
+
+
+def test_entropy_sgd_lands_in_the_wide_valley_more_often_than_sgd():
+    barrier = -0.3  # the top between the two basins of double_well
+    sgd = (double_well_finals("sgd", -0.5) > barrier).double().mean()
+    entropy = (double_well_finals("entropy-sgd", -0.5, gamma=0.1, scoping=0.03, noise=1.0) > barrier).double().mean()
+    assert entropy > sgd + 0.3
+
+
+def test_flat_loss_is_the_models_loss_at_its_parameters_and_moves_with_them():
+    torch.manual_seed(0)
+    model = mlp([4, 6, 3])
+    x, y = torch.randn(10, 4), torch.randint(0, 3, (10,))
+    loss_at, x0 = flat_loss(model, torch.nn.functional.cross_entropy, (x, y))
+    assert float(loss_at(x0).detach()) == pytest.approx(float(torch.nn.functional.cross_entropy(model(x), y).detach()), rel=1e-6)
+    step = 0.1 * torch.randn_like(x0)
+    with torch.no_grad():
+        torch.nn.utils.vector_to_parameters((x0 + step).float(), model.parameters())
+    assert float(loss_at(x0 + step).detach()) == pytest.approx(float(torch.nn.functional.cross_entropy(model(x), y).detach()), rel=1e-5)
+    assert loss_at(torch.stack([x0, x0 + step])).shape == (2,)
+
+
+def test_bad_input_is_refused():
+    x = torch.zeros(2, requires_grad=True)
+    with pytest.raises(ValueError, match="closure"):
+        EntropySGD([x]).step()
+    with pytest.raises(ValueError, match="alpha"):
+        EntropySGD([x], alpha=1.5)
+    with pytest.raises(ValueError, match="gamma"):
+        EntropySGD([x], gamma=0)
+    with pytest.raises(ValueError, match="x must be"):
+        local_entropy(quadratic, torch.zeros(2, 3), 1.0)
+    with pytest.raises(ValueError, match="loss must map"):
+        local_entropy(lambda p: p.sum(), torch.zeros(3), 1.0)
+    with pytest.raises(ValueError, match="method"):
+        double_well_finals("adam", 0.0)
