@@ -11,7 +11,7 @@ import torch
 from scipy.integrate import quad
 
 from deepissues.nets import mlp
-from deepissues.theory import (EntropySGD, double_well, double_well_finals, flat_loss, local_entropy,
+from deepissues.theory import (EntropySGD, double_well, double_well_finals, fit_entropy_sgd, flat_loss, flatness, local_entropy,
                                sharpness)
 
 H = torch.tensor([4.0, 1.0, 0.25], dtype=torch.float64)
@@ -131,3 +131,28 @@ def test_bad_input_is_refused():
         local_entropy(lambda p: p.sum(), torch.zeros(3), 1.0)
     with pytest.raises(ValueError, match="method"):
         double_well_finals("adam", 0.0)
+
+
+def test_flatness_of_a_linear_least_squares_model_at_its_minimum_is_known_in_closed_form():
+    torch.manual_seed(0)
+    X = torch.randn(50, 3, dtype=torch.float64)
+    model = torch.nn.Linear(3, 1, bias=False).double()
+    y = model(X).detach()  # the model sits at the minimum, loss 0
+    measures = flatness(model, torch.nn.functional.mse_loss, (X, y), gamma=10.0, radius=0.2)
+    h = np.linalg.eigvalsh(2 * X.T.numpy() @ X.numpy() / 50)
+    assert measures["top eigenvalue"] == pytest.approx(h[-1], rel=1e-6)
+    assert measures["trace"] == pytest.approx(h.sum(), rel=0.15)
+    assert 0.995 * 0.5 * h[-1] * 0.2 ** 2 <= measures["sharpness"] <= 0.5 * h[-1] * 0.2 ** 2 + 1e-12
+    assert measures["local entropy"] == pytest.approx(-0.5 * np.log1p(h / 10.0).sum(), abs=0.02)
+
+
+def test_fit_entropy_sgd_lowers_the_loss_and_stops_when_asked():
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 4), torch.randint(0, 2, (64,))
+    model = mlp([4, 16, 2])
+    before = float(torch.nn.functional.cross_entropy(model(x), y).detach())
+    losses = fit_entropy_sgd(model, x, y, rounds=30, batch_size=16, progress=False, lr=1.0, gamma=0.03, langevin_lr=0.1)
+    after = float(torch.nn.functional.cross_entropy(model(x), y).detach())
+    assert len(losses) == 30 and after < before - 0.05
+    rounds = fit_entropy_sgd(model, x, y, rounds=30, progress=False, stop=lambda m: True)
+    assert len(rounds) == 1

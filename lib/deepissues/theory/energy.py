@@ -15,8 +15,10 @@ which Entropy-SGD estimates with a few steps of stochastic-gradient Langevin dyn
 import math
 
 import torch
+from tqdm.auto import tqdm
 
 from ..checks import nonnegative, positive_int
+from ..curvature import Hessian
 
 
 class EntropySGD(torch.optim.Optimizer):
@@ -237,3 +239,44 @@ def double_well_finals(method, start, trials=200, rounds=50, langevin_steps=20, 
                 with torch.no_grad():
                     x.add_(torch.randn(trials, dtype=torch.float64), alpha=math.sqrt(lr) * noise)
     return x.detach()
+
+
+def fit_entropy_sgd(model, x, y, rounds, batch_size=32, loss_fn=torch.nn.functional.cross_entropy, seed=0,
+                    progress=True, stop=None, **entropy_sgd):
+    """Train ``model`` with ``EntropySGD`` for at most ``rounds`` outer steps; every inner step
+    draws a fresh random minibatch of ``batch_size`` from (x, y). ``stop(model) -> bool`` is asked
+    after every round, as in ``training.fit``. Keyword arguments go to EntropySGD.
+    Returns the list of the mean inner losses, one per round run."""
+    positive_int("rounds", rounds)
+    positive_int("batch_size", batch_size)
+    if len(x) != len(y) or len(x) == 0:
+        raise ValueError(f"x and y must hold the same positive number of examples, got {len(x)} and {len(y)}")
+    optimiser = EntropySGD(model.parameters(), **entropy_sgd)
+    generator = torch.Generator().manual_seed(seed)
+
+    def closure():
+        batch = torch.randint(len(x), (batch_size,), generator=generator)
+        optimiser.zero_grad()
+        loss = loss_fn(model(x[batch]), y[batch])
+        loss.backward()
+        return loss
+
+    model.train()
+    losses = []
+    for _ in tqdm(range(rounds), desc="Entropy-SGD", disable=not progress, leave=False):
+        losses.append(optimiser.step(closure))
+        if stop is not None and stop(model):
+            break
+    return losses
+
+
+def flatness(model, loss_fn, data, gamma=100.0, radius=0.5, seed=0):
+    """Four measures of how flat the loss is at the model's parameters: the top Hessian eigenvalue
+    and the Hessian trace (``curvature.Hessian``), the sharpness on an L2 ball of ``radius`` and
+    the local entropy at scope ``gamma`` (β = 1). Returns a dict of floats."""
+    hessian = Hessian(model, loss_fn, data)
+    loss_at, x0 = flat_loss(model, loss_fn, data)
+    return {"top eigenvalue": float(hessian.eigenvalues(top_n=1, iterations=20, seed=seed)[0][0]),
+            "trace": hessian.trace(probes=50, seed=seed)[0],
+            "sharpness": sharpness(loss_at, x0, radius, steps=20, restarts=2, seed=seed),
+            "local entropy": local_entropy(loss_at, x0, gamma, samples=256, seed=seed)[0]}
