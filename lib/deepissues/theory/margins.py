@@ -1,0 +1,80 @@
+"""Margins and Jacobians (Sokolić, Giryes, Sapiro and Rodrigues 2017).
+
+A classifier's input margin at x, the distance to the nearest input it classifies differently,
+bounds its robustness and, through the number of such balls needed to cover the data, its
+generalisation error. The input margin is at least the output margin divided by how fast the
+outputs can change: if ‖J(z)‖₂ ≤ L on the segment from x to x + δ, the gap
+f_y − f_j, whose gradient is (e_y − e_j)ᵀJ with norm ≤ √2 ‖J‖₂, falls by at most √2 L ‖δ‖, so
+
+    ‖δ‖ ≥ (f_y(x) − max_{j≠y} f_j(x)) / (√2 L)
+
+for every δ that changes the decision. Penalising ‖J‖_F at the training points (which bounds
+‖J‖₂) is the Jacobian regulariser.
+"""
+
+import math
+
+import torch
+
+from ..attacks.minimal import logits_and_jacobian
+
+
+def jacobian_norm(model, x, ord="fro"):
+    """Per-sample norm of the Jacobian of the logits with respect to the input.
+
+    Parameters
+    ----------
+    model : nn.Module mapping (N, ...) inputs to (N, K) logits; x : (N, ...) tensor.
+    ord : "fro" (Frobenius) or 2 (spectral).
+
+    Returns
+    -------
+    (N,) tensor.
+    """
+    if ord not in ("fro", 2):
+        raise ValueError(f"ord must be 'fro' or 2, got {ord!r}")
+    _, jac = logits_and_jacobian(model, x)
+    return jac.flatten(1).norm(dim=1) if ord == "fro" else torch.linalg.matrix_norm(jac, ord=2)
+
+
+def jacobian_penalty(model, x):
+    """The Jacobian regulariser: the mean over x of ‖J(x)‖_F², differentiable in the model's
+    parameters. Its signature fits ``training.fit(..., penalty=...)`` once scaled, e.g.
+    ``penalty=lambda m, xb: 0.1 * jacobian_penalty(m, xb)``."""
+    _, jac = logits_and_jacobian(model, x, create_graph=True)
+    return jac.pow(2).sum((1, 2)).mean()
+
+
+def output_margin(logits, y):
+    """f_y − max_{j≠y} f_j for each row: (N, K) logits and (N,) labels to (N,); negative where the
+    point is misclassified."""
+    if logits.dim() != 2 or logits.shape[1] < 2 or y.shape != (len(logits),):
+        raise ValueError(f"logits must be (N, K) with K >= 2 and y (N,), got {tuple(logits.shape)} and {tuple(y.shape)}")
+    true = logits.gather(1, y.view(-1, 1)).squeeze(1)
+    others = logits.clone()
+    others.scatter_(1, y.view(-1, 1), -math.inf)
+    return true - others.amax(1)
+
+
+def jacobian_margin_bound(model, x, y, jacobian_bound=None):
+    """The input-margin bound output margin / (√2 L), 0 where x is misclassified.
+
+    Parameters
+    ----------
+    model, x : as for ``jacobian_norm``; y : (N,) labels.
+    jacobian_bound : None, a float or an (N,) tensor: L, a bound on ‖J‖₂ over the region the
+        perturbations may reach. None takes ‖J(x)‖₂ at the point itself, which makes the result
+        a first-order estimate for a non-linear model and an exact bound for an affine one.
+
+    Returns
+    -------
+    (N,) tensor.
+    """
+    logits, jac = logits_and_jacobian(model, x)
+    if jacobian_bound is None:
+        lipschitz = torch.linalg.matrix_norm(jac, ord=2)
+    else:
+        lipschitz = torch.as_tensor(jacobian_bound, dtype=logits.dtype)
+        if (lipschitz <= 0).any():
+            raise ValueError("jacobian_bound must be > 0")
+    return output_margin(logits, y).clamp_min(0) / (math.sqrt(2) * lipschitz)

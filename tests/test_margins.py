@@ -1,0 +1,102 @@
+"""Jacobian norms against autograd's full Jacobian; the margin bound against the exact distance
+to a linear model's decision boundary and, with a global Lipschitz bound, against every input
+DeepFool finds for a ReLU network."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from deepissues.attacks import DeepFool
+from deepissues.nets import mlp
+from deepissues.theory import jacobian_margin_bound, jacobian_norm, jacobian_penalty, output_margin
+
+
+def _net(seed=0, activation="tanh"):
+    torch.manual_seed(seed)
+    return mlp([5, 8, 8, 3], activation=activation).double()
+
+
+def test_jacobian_norm_equals_autograds_full_jacobian():
+    model, x = _net(), torch.randn(6, 5, dtype=torch.float64)
+    full = [torch.autograd.functional.jacobian(model, x[i:i + 1])[0, :, 0, :] for i in range(6)]
+    assert torch.allclose(jacobian_norm(model, x), torch.stack([j.norm() for j in full]), atol=1e-12)
+    assert torch.allclose(jacobian_norm(model, x, ord=2), torch.stack([torch.linalg.matrix_norm(j, 2) for j in full]),
+                          atol=1e-12)
+
+
+def test_jacobian_penalty_is_the_mean_squared_norm_and_has_correct_gradients():
+    model, x = _net(1), torch.randn(4, 5, dtype=torch.float64)
+    assert jacobian_penalty(model, x).item() == pytest.approx(float((jacobian_norm(model, x) ** 2).mean()), rel=1e-12)
+    weight = model[0].weight
+    assert torch.autograd.gradcheck(lambda w: _penalty_with_first_weight(model, x, w), (weight.detach().clone().requires_grad_(),))
+
+
+def _penalty_with_first_weight(model, x, w):
+    params = dict(model.named_parameters())
+    params["0.weight"] = w
+    wrapped = lambda inputs: torch.func.functional_call(model, params, (inputs,))
+    return jacobian_penalty(wrapped, x)
+
+
+def test_output_margin_by_brute_force():
+    logits, y = torch.tensor([[3.0, 1.0, 2.5], [0.0, 2.0, 1.0]]), torch.tensor([0, 2])
+    assert torch.allclose(output_margin(logits, y), torch.tensor([0.5, -1.0]))
+
+
+def _linear(weight, bias):
+    model = nn.Linear(weight.shape[1], weight.shape[0]).double()
+    with torch.no_grad():
+        model.weight.copy_(weight)
+        model.bias.copy_(bias)
+    return model
+
+
+def _exact_linear_margin(model, x, y):
+    logits, W = model(x).detach(), model.weight.detach()
+    gaps = [(logits[:, c] - logits[:, j]) / (W[c] - W[j]).norm() for c, j in
+            ((c, j) for c in range(W.shape[0]) for j in range(W.shape[0]))]
+    K = W.shape[0]
+    table = torch.stack(gaps, 1).view(-1, K, K)
+    table[:, torch.arange(K), torch.arange(K)] = math.inf
+    return table[torch.arange(len(x)), y].amin(1).clamp_min(0)
+
+
+def test_margin_bound_is_tight_for_a_symmetric_two_class_linear_model():
+    torch.manual_seed(2)
+    w = torch.randn(1, 4, dtype=torch.float64)
+    model = _linear(torch.cat([w, -w]), torch.tensor([0.3, -0.3], dtype=torch.float64))
+    x = torch.randn(20, 4, dtype=torch.float64)
+    y = model(x).argmax(1)
+    assert torch.allclose(jacobian_margin_bound(model, x, y), _exact_linear_margin(model, x, y), atol=1e-12)
+
+
+def test_margin_bound_never_exceeds_the_exact_margin_of_a_multiclass_linear_model():
+    torch.manual_seed(3)
+    model = _linear(torch.randn(5, 6, dtype=torch.float64), torch.randn(5, dtype=torch.float64))
+    x = torch.randn(200, 6, dtype=torch.float64)
+    y = torch.randint(0, 5, (200,))
+    bound, exact = jacobian_margin_bound(model, x, y), _exact_linear_margin(model, x, y)
+    assert (bound <= exact + 1e-12).all() and (bound[exact == 0] == 0).all() and (bound > 0).any()
+
+
+def test_with_a_global_lipschitz_bound_no_deepfool_point_lies_inside_the_margin_bound():
+    model = _net(4, activation="relu")
+    lipschitz = math.prod(torch.linalg.matrix_norm(m.weight.detach(), 2).item() for m in model if isinstance(m, nn.Linear))
+    x = torch.rand(100, 5, dtype=torch.float64)
+    y = model(x).argmax(1)
+    bound = jacobian_margin_bound(model, x, y, jacobian_bound=lipschitz)
+    x_adv, success = DeepFool(model, steps=100, overshoot=0.02)(x, y)
+    assert success.sum() > 50 and (bound > 0).all()
+    assert ((x_adv - x).flatten(1).norm(dim=1)[success] >= bound[success]).all()
+
+
+def test_bad_input_is_refused():
+    model, x = _net(), torch.randn(3, 5, dtype=torch.float64)
+    with pytest.raises(ValueError, match="ord"):
+        jacobian_norm(model, x, ord=1)
+    with pytest.raises(ValueError, match="logits must be"):
+        output_margin(torch.zeros(3), torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ValueError, match="jacobian_bound"):
+        jacobian_margin_bound(model, x, torch.zeros(3, dtype=torch.long), jacobian_bound=0.0)
