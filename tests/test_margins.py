@@ -10,7 +10,8 @@ from torch import nn
 
 from deepissues.attacks import DeepFool
 from deepissues.nets import mlp
-from deepissues.theory import jacobian_margin_bound, jacobian_norm, jacobian_penalty, output_margin
+from deepissues.theory import (jacobian_margin_bound, jacobian_norm, jacobian_penalty, lipschitz_upper_bound,
+                               margin_report, output_margin)
 
 
 def _net(seed=0, activation="tanh"):
@@ -83,13 +84,30 @@ def test_margin_bound_never_exceeds_the_exact_margin_of_a_multiclass_linear_mode
 
 def test_with_a_global_lipschitz_bound_no_deepfool_point_lies_inside_the_margin_bound():
     model = _net(4, activation="relu")
-    lipschitz = math.prod(torch.linalg.matrix_norm(m.weight.detach(), 2).item() for m in model if isinstance(m, nn.Linear))
+    lipschitz = lipschitz_upper_bound(model)
     x = torch.rand(100, 5, dtype=torch.float64)
     y = model(x).argmax(1)
     bound = jacobian_margin_bound(model, x, y, jacobian_bound=lipschitz)
     x_adv, success = DeepFool(model, steps=100, overshoot=0.02)(x, y)
     assert success.sum() > 50 and (bound > 0).all()
     assert ((x_adv - x).flatten(1).norm(dim=1)[success] >= bound[success]).all()
+
+
+def test_lipschitz_upper_bound_dominates_every_sampled_jacobian():
+    model = _net(5, activation="relu")
+    x = 3 * torch.randn(2000, 5, dtype=torch.float64)
+    assert jacobian_norm(model, x, ord=2).max() <= lipschitz_upper_bound(model)
+    with pytest.raises(TypeError, match="1-Lipschitz"):
+        lipschitz_upper_bound(nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2), nn.Linear(2, 2)))
+
+
+def test_margin_report_orders_the_three_margins_soundly():
+    model = _net(4, activation="relu")
+    x = torch.rand(80, 5, dtype=torch.float64)
+    y = model(x).argmax(1)
+    report = margin_report(model, x, y)
+    assert len(report["distance"]) > 40 and all(len(v) == len(report["distance"]) for v in report.values())
+    assert (report["global"] <= report["distance"] + 1e-9).all() and (report["global"] <= report["estimate"] + 1e-12).all()
 
 
 def test_bad_input_is_refused():

@@ -6,11 +6,13 @@ from .energy import (EntropySGD, double_well, double_well_finals, fit_entropy_sg
                      sharpness)
 from .factorisation import (dropout_loss_sample, dropout_objective, dropout_solution, dropout_threshold,
                             equalising_rotation, factorized_objective, factorized_solution, nuclear_norm_solution)
-from .margins import jacobian_margin_bound, jacobian_norm, jacobian_penalty, output_margin
+from .margins import (jacobian_margin_bound, jacobian_norm, jacobian_penalty, lipschitz_upper_bound, margin_report,
+                      output_margin)
 from .random_weights import (angle_through_depth, angles_through_random_layers, pairwise_angles,
                              random_relu_layer_stats, relu_layer_cosine, relu_layer_distance)
 
 __all__ = ["jacobian_norm", "jacobian_penalty", "output_margin", "jacobian_margin_bound",
+           "lipschitz_upper_bound", "margin_report",
            "EntropySGD", "double_well", "double_well_finals", "flat_loss", "local_entropy", "sharpness",
            "fit_entropy_sgd", "flatness",
            "error_decomposition", "least_squares_gradient_descent", "random_relu_features", "tanh_teacher",

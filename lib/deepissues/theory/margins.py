@@ -16,7 +16,8 @@ import math
 
 import torch
 
-from ..attacks.minimal import logits_and_jacobian
+from ..attacks.base import margin
+from ..attacks.minimal import DeepFool, logits_and_jacobian
 
 
 def jacobian_norm(model, x, ord="fro"):
@@ -50,10 +51,7 @@ def output_margin(logits, y):
     point is misclassified."""
     if logits.dim() != 2 or logits.shape[1] < 2 or y.shape != (len(logits),):
         raise ValueError(f"logits must be (N, K) with K >= 2 and y (N,), got {tuple(logits.shape)} and {tuple(y.shape)}")
-    true = logits.gather(1, y.view(-1, 1)).squeeze(1)
-    others = logits.clone()
-    others.scatter_(1, y.view(-1, 1), -math.inf)
-    return true - others.amax(1)
+    return margin(logits, y)
 
 
 def jacobian_margin_bound(model, x, y, jacobian_bound=None):
@@ -78,3 +76,30 @@ def jacobian_margin_bound(model, x, y, jacobian_bound=None):
         if (lipschitz <= 0).any():
             raise ValueError("jacobian_bound must be > 0")
     return output_margin(logits, y).clamp_min(0) / (math.sqrt(2) * lipschitz)
+
+
+def lipschitz_upper_bound(model):
+    """The product of the spectral norms of the Linear layers of an nn.Sequential whose other
+    layers are 1-Lipschitz activations (ReLU, tanh, ...): a bound on ‖J(x)‖₂ at every x."""
+    if not isinstance(model, torch.nn.Sequential):
+        raise TypeError(f"model must be an nn.Sequential, got {type(model).__name__}")
+    bound = 1.0
+    for layer in model:
+        if isinstance(layer, torch.nn.Linear):
+            bound *= torch.linalg.matrix_norm(layer.weight.detach().double(), ord=2).item()
+        elif not isinstance(layer, (torch.nn.ReLU, torch.nn.Tanh, torch.nn.Sigmoid, torch.nn.Softplus, torch.nn.Identity)):
+            raise TypeError(f"only Linear layers and 1-Lipschitz activations are supported, got {type(layer).__name__}")
+    return bound
+
+
+def margin_report(model, x, y, steps=100):
+    """Input margins three ways, at the points of (x, y) that the model classifies correctly and
+    where DeepFool succeeds: "distance" DeepFool's distance to the boundary inside [0, 1]^d (an
+    upper bound on the margin), "estimate" the first-order m(x)/(√2‖J(x)‖₂), and "global" the sound
+    bound with ``lipschitz_upper_bound``. Returns a dict of (n,) tensors."""
+    right = model(x).argmax(1) == y
+    x_right, y_right = x[right], y[right]
+    x_adv, hit = DeepFool(model, steps=steps)(x_right, y_right)
+    return {"distance": (x_adv - x_right).flatten(1).norm(dim=1)[hit].detach(),
+            "estimate": jacobian_margin_bound(model, x_right, y_right)[hit],
+            "global": jacobian_margin_bound(model, x_right, y_right, lipschitz_upper_bound(model))[hit]}
