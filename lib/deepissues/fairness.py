@@ -1,0 +1,139 @@
+"""Bias learned from data, and the group-fairness criteria of the recidivism debate.
+
+A data set with a *spurious* attribute (a bright corner patch on the digits) that agrees with the
+label in training at a chosen strength, and not at test time; the usual group metrics, named
+and defined as in fairlearn (``demographic_parity_difference``, ``equalized_odds_difference``);
+calibration by group; and Chouldechova's (2017) identity, which shows why calibration (predictive
+parity) and equal error rates cannot all hold when the groups' base rates differ.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import data
+
+
+@dataclass
+class GroupSplit:
+    """A binary task with a group attribute: ``x_*`` (N, 64), ``y_*`` and ``g_*`` (N,) int64."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    g_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    g_test: torch.Tensor
+
+
+def spurious_digits(strength, seed=0, patch=2):
+    """Digits labelled y = 1 if the digit is 5 or more, with a group g marked by a bright
+    ``patch`` × ``patch`` square in the top-left corner (where digits are blank).
+
+    In training g = y with probability ``strength`` (0.5: independent, 1: the patch gives the
+    label away); at test time g is independent of y. Returns a :class:`GroupSplit`.
+    """
+    if not 0 <= strength <= 1:
+        raise ValueError(f"strength must be in [0, 1], got {strength!r}")
+    if not 1 <= patch <= 4:
+        raise ValueError(f"patch must be 1 to 4 pixels wide, got {patch!r}")
+    digits = data.digits(seed=seed)
+    generator = torch.Generator().manual_seed(seed)
+    parts = []
+    for x, digit, agree in ((digits.x_train, digits.y_train, strength), (digits.x_test, digits.y_test, 0.5)):
+        y = (digit >= 5).long()
+        same = torch.rand(len(y), generator=generator) < agree
+        g = torch.where(same, y, 1 - y)
+        images = x.clone().view(-1, 8, 8)
+        images[g == 1, :patch, :patch] = 1.0
+        parts += [images.view(-1, 64), y, g]
+    return GroupSplit(*parts)
+
+
+def group_confusion(y_true, y_pred, sensitive_features):
+    """{group: 2×2 array [[TN, FP], [FN, TP]]} for binary labels and predictions."""
+    y_true, y_pred, groups = _arrays(y_true, y_pred, sensitive_features)
+    return {g: np.array([[np.sum((y_true == t) & (y_pred == p) & (groups == g)) for p in (0, 1)] for t in (0, 1)])
+            for g in np.unique(groups)}
+
+
+def group_rates(y_true, y_pred, sensitive_features):
+    """{group: dict of "selection rate", "TPR", "FPR", "FNR", "PPV", "base rate", "accuracy"},
+    all read off the group's confusion matrix (nan where a denominator is 0)."""
+    rates = {}
+    for g, ((tn, fp), (fn, tp)) in group_confusion(y_true, y_pred, sensitive_features).items():
+        n = tn + fp + fn + tp
+        ratio = lambda a, b: a / b if b else float("nan")
+        rates[g] = {"selection rate": (fp + tp) / n, "TPR": ratio(tp, tp + fn), "FPR": ratio(fp, fp + tn),
+                    "FNR": ratio(fn, tp + fn), "PPV": ratio(tp, tp + fp), "base rate": (fn + tp) / n,
+                    "accuracy": (tn + tp) / n}
+    return rates
+
+
+def demographic_parity_difference(y_true, y_pred, *, sensitive_features):
+    """Largest minus smallest selection rate P(ŷ = 1 | group), as fairlearn defines it."""
+    rates = group_rates(y_true, y_pred, sensitive_features).values()
+    selection = [r["selection rate"] for r in rates]
+    return float(max(selection) - min(selection))
+
+
+def equalized_odds_difference(y_true, y_pred, *, sensitive_features):
+    """The larger of the between-group ranges of the true- and false-positive rates, as in
+    fairlearn: 0 when the classifier has equal error rates in every group."""
+    rates = list(group_rates(y_true, y_pred, sensitive_features).values())
+    spread = lambda key: max(r[key] for r in rates) - min(r[key] for r in rates)
+    return float(max(spread("TPR"), spread("FPR")))
+
+
+def calibration_by_group(y_true, scores, *, sensitive_features, bins=10):
+    """For each group, per score bin on [0, 1]: the mean score, the observed rate of y = 1 and
+    the count. Calibrated scores have the first two equal in every group.
+
+    Returns {group: (mean_score, observed_rate, count)}, arrays of length ``bins`` (nan where
+    a bin is empty)."""
+    y_true, scores, groups = _arrays(y_true, scores, sensitive_features, binary_second=False)
+    if scores.min() < 0 or scores.max() > 1:
+        raise ValueError(f"scores must lie in [0, 1], got range [{scores.min()}, {scores.max()}]")
+    which = np.minimum((scores * bins).astype(int), bins - 1)
+    result = {}
+    for g in np.unique(groups):
+        inside = groups == g
+        count = np.bincount(which[inside], minlength=bins)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.bincount(which[inside], weights=scores[inside], minlength=bins) / count
+            rate = np.bincount(which[inside], weights=y_true[inside], minlength=bins) / count
+        result[g] = (mean, rate, count)
+    return result
+
+
+def chouldechova_fpr(base_rate, ppv, fnr):
+    """The false-positive rate that a group's base rate p, positive predictive value and
+    false-negative rate force (Chouldechova 2017): FPR = p/(1 − p) · (1 − PPV)/PPV · (1 − FNR).
+    Two groups with equal PPV and FNR but different p must therefore have different FPR."""
+    return base_rate / (1 - base_rate) * (1 - ppv) / ppv * (1 - fnr)
+
+
+def calibrated_scores(base_rates, n=20000, concentration=4.0, seed=0):
+    """Synthetic risk scores that are calibrated in every group by construction: group k's scores
+    are Beta distributed with mean base_rates[k], and each outcome is Bernoulli(score).
+
+    Returns (scores, outcomes, groups): (n · len(base_rates),) arrays."""
+    base_rates = np.asarray(base_rates, dtype=float)
+    if base_rates.ndim != 1 or np.any((base_rates <= 0) | (base_rates >= 1)):
+        raise ValueError(f"base_rates must be a list of probabilities in (0, 1), got {base_rates}")
+    rng = np.random.default_rng(seed)
+    scores = np.concatenate([rng.beta(concentration * p, concentration * (1 - p), size=n) for p in base_rates])
+    outcomes = (rng.random(len(scores)) < scores).astype(int)
+    return scores, outcomes, np.repeat(np.arange(len(base_rates)), n)
+
+
+def _arrays(first, second, groups, binary_second=True):
+    arrays = [np.asarray(a.detach().cpu() if isinstance(a, torch.Tensor) else a).reshape(-1) for a in (first, second, groups)]
+    if not len(arrays[0]) == len(arrays[1]) == len(arrays[2]) or len(arrays[0]) == 0:
+        raise ValueError(f"labels, predictions and groups must be non-empty and of one length, got "
+                         f"{[len(a) for a in arrays]}")
+    for name, a in (("y_true", arrays[0]), ("y_pred", arrays[1]))[: 2 if binary_second else 1]:
+        if not np.isin(a, (0, 1)).all():
+            raise ValueError(f"{name} must hold binary labels 0/1, got values {np.unique(a)[:5]}")
+    return arrays[0].astype(int), arrays[1].astype(float if not binary_second else int), arrays[2]

@@ -1,0 +1,76 @@
+"""Group metrics against hand-computed confusion matrices and fairlearn; Chouldechova's identity
+on arbitrary confusion matrices; calibrated synthetic scores; the spurious-patch digits."""
+
+import numpy as np
+import pytest
+
+from deepissues.fairness import (calibrated_scores, calibration_by_group, chouldechova_fpr, demographic_parity_difference,
+                                 equalized_odds_difference, group_confusion, group_rates, spurious_digits)
+
+Y = np.array([0, 0, 1, 1, 1, 0, 1, 0, 0, 1])
+P = np.array([0, 1, 1, 0, 1, 0, 1, 1, 0, 0])
+G = np.array(["a", "a", "a", "a", "a", "b", "b", "b", "b", "b"])
+
+
+def test_confusion_and_rates_by_hand():
+    confusion = group_confusion(Y, P, G)
+    # group a: y 0,0,1,1,1 / p 0,1,1,0,1 -> TN 1, FP 1, FN 1, TP 2; group b: y 0,1,0,0,1 / p 0,1,1,0,0 -> TN 2, FP 1, FN 1, TP 1
+    assert np.array_equal(confusion["a"], [[1, 1], [1, 2]]) and np.array_equal(confusion["b"], [[2, 1], [1, 1]])
+    rates = group_rates(Y, P, G)
+    assert rates["a"]["TPR"] == pytest.approx(2 / 3) and rates["b"]["FPR"] == pytest.approx(1 / 3)
+    assert rates["a"]["selection rate"] == pytest.approx(3 / 5) and rates["b"]["selection rate"] == pytest.approx(2 / 5)
+    assert demographic_parity_difference(Y, P, sensitive_features=G) == pytest.approx(0.2)
+    # TPR: 2/3 vs 1/2, FPR: 1/2 vs 1/3 -> both ranges 1/6
+    assert equalized_odds_difference(Y, P, sensitive_features=G) == pytest.approx(1 / 6)
+
+
+def test_metrics_agree_with_fairlearn():
+    from fairlearn import metrics
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        y, p, g = rng.integers(0, 2, 300), rng.integers(0, 2, 300), rng.integers(0, 3, 300)
+        assert demographic_parity_difference(y, p, sensitive_features=g) == pytest.approx(
+            metrics.demographic_parity_difference(y, p, sensitive_features=g), abs=1e-12)
+        assert equalized_odds_difference(y, p, sensitive_features=g) == pytest.approx(
+            metrics.equalized_odds_difference(y, p, sensitive_features=g), abs=1e-12)
+
+
+def test_chouldechovas_identity_holds_on_any_confusion_matrix():
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        y, p = rng.integers(0, 2, 200), rng.integers(0, 2, 200)
+        r = group_rates(y, p, np.zeros(200))[0]
+        assert r["FPR"] == pytest.approx(chouldechova_fpr(r["base rate"], r["PPV"], r["FNR"]), rel=1e-12)
+
+
+def test_calibrated_scores_are_calibrated_in_every_group_yet_error_rates_differ():
+    scores, outcomes, groups = calibrated_scores([0.3, 0.6], n=40000)
+    for mean, rate, count in calibration_by_group(outcomes, scores, sensitive_features=groups).values():
+        full = count > 200
+        se = np.sqrt(mean[full] * (1 - mean[full]) / count[full])
+        assert np.all(np.abs(rate[full] - mean[full]) < 4 * se + 1e-3)
+    rates = group_rates(outcomes, (scores > 0.5).astype(int), groups)
+    assert rates[1]["FPR"] > rates[0]["FPR"] + 0.1 and rates[0]["FNR"] > rates[1]["FNR"] + 0.1
+
+
+def test_spurious_digits_agree_at_the_chosen_strength_in_training_only():
+    d = spurious_digits(0.9)
+    assert float((d.g_train == d.y_train).float().mean()) == pytest.approx(0.9, abs=0.03)
+    assert float((d.g_test == d.y_test).float().mean()) == pytest.approx(0.5, abs=0.06)
+    corner = d.x_train.view(-1, 8, 8)[:, :2, :2].amin((1, 2))
+    assert bool(((corner == 1) == (d.g_train == 1)).all())
+    assert bool(((d.y_test == 1) == (spurious_digits(0.5).y_test == 1)).all())
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(ValueError, match="strength"):
+        spurious_digits(1.5)
+    with pytest.raises(ValueError, match="one length"):
+        group_confusion([0, 1], [0], [0, 0])
+    with pytest.raises(ValueError, match="binary"):
+        demographic_parity_difference([0, 2], [0, 1], sensitive_features=[0, 1])
+    with pytest.raises(ValueError, match="scores must lie"):
+        calibration_by_group([0, 1], [0.5, 1.5], sensitive_features=[0, 0])
+    with pytest.raises(ValueError, match="base_rates"):
+        calibrated_scores([0.0, 0.5])
