@@ -1,0 +1,68 @@
+"""Learning without labels, then with a few: an autoencoder as the pretext task, and a linear
+probe on its code ("the revolution will not be supervised", LeCun).
+
+A linear autoencoder's optimum is the principal subspace (Baldi and Hornik 1989), so PCA is the
+reference the tests hold it to; the ReLU autoencoder used in the book is its nonlinear version.
+"""
+
+import numpy as np
+import torch
+from torch import nn
+
+from .checks import positive_int
+from .training import fit
+
+
+def autoencoder(d_in, code, hidden=64, activation=nn.ReLU):
+    """(encoder, model): encoder d_in → hidden → code, decoder code → hidden → d_in, with
+    ``activation`` between layers (None for a linear autoencoder with no hidden layer)."""
+    positive_int("d_in", d_in)
+    positive_int("code", code)
+    if activation is None:
+        encoder, decoder = nn.Linear(d_in, code), nn.Linear(code, d_in)
+    else:
+        positive_int("hidden", hidden)
+        encoder = nn.Sequential(nn.Linear(d_in, hidden), activation(), nn.Linear(hidden, code))
+        decoder = nn.Sequential(activation(), nn.Linear(code, hidden), activation(), nn.Linear(hidden, d_in))
+    return encoder, nn.Sequential(encoder, decoder)
+
+
+def pretrain_autoencoder(x, code=16, hidden=64, epochs=150, lr=3e-3, activation=nn.ReLU, seed=0, progress=True):
+    """Train an autoencoder on the unlabelled rows of x (N, d) with the squared error; return its
+    encoder, frozen and in eval mode, and the final reconstruction error (mean over entries)."""
+    if x.dim() != 2 or len(x) == 0:
+        raise ValueError(f"x must be (N, d) with N >= 1, got {tuple(x.shape)}")
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        encoder, model = autoencoder(x.shape[1], code, hidden, activation)
+        fit(model, x, x, loss="mse", epochs=epochs, lr=lr, seed=seed, progress=progress)
+    with torch.no_grad():
+        error = float(((model(x) - x) ** 2).mean())
+    return encoder.eval().requires_grad_(False), error
+
+
+def few_labels(y, per_class, seed=0):
+    """Indices of ``per_class`` examples of every class in y, drawn without replacement."""
+    positive_int("per_class", per_class)
+    y = np.asarray(y)
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for c in np.unique(y):
+        members = np.flatnonzero(y == c)
+        if len(members) < per_class:
+            raise ValueError(f"class {c} has {len(members)} examples, fewer than per_class={per_class}")
+        chosen.append(rng.choice(members, per_class, replace=False))
+    return np.concatenate(chosen)
+
+
+def linear_probe(features_train, y_train, features_test, y_test):
+    """Test accuracy of a multinomial logistic regression fitted on frozen features (scikit-learn,
+    L2 penalty C = 1)."""
+    from sklearn.linear_model import LogisticRegression
+
+    as_numpy = lambda a: a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
+    train, test = as_numpy(features_train), as_numpy(features_test)
+    if train.ndim != 2 or test.ndim != 2 or train.shape[1] != test.shape[1]:
+        raise ValueError(f"features must be (N, k) with the same k, got {train.shape} and {test.shape}")
+    probe = LogisticRegression(max_iter=3000).fit(train, as_numpy(y_train))
+    return float(probe.score(test, as_numpy(y_test)))
