@@ -1,0 +1,117 @@
+"""`make assignments` with the real nbgrader: the release holds no solution code, the teacher's
+version autogrades to full marks, the untouched release to zero without crashing, and a wrong
+answer loses exactly its own check. The Colab install cell is run with Colab mocked."""
+
+import importlib.util
+import subprocess
+import sys
+import types
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tools import assignments
+
+ROOT = Path(__file__).resolve().parents[1]
+NAME = "12-global-optimality-dropout"  # the fastest chapter, with two graded exercises
+FIND_SPEC = importlib.util.find_spec
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    root = tmp_path_factory.mktemp("course")
+    assignments.write_course(root, [ROOT / "notebooks" / f"{NAME}.md"])
+    assignments.release(root, NAME)
+    return root
+
+
+def _solution_lines(notebook):
+    lines = set()
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            body = cell.source.split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
+            lines |= {line.strip() for line in body.splitlines() if line.strip()}
+    return lines
+
+
+def _autograde(course, student, notebook, monkeypatch):
+    from nbgrader.api import Gradebook
+
+    monkeypatch.setenv("DEEPISSUES_CLAIMS_DIR", str(course / "claims"))
+    target = course / "submitted" / student / NAME / f"{NAME}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, target)
+    assignments.nbgrader(course, "db", "student", "add", student)
+    assignments.nbgrader(course, "autograde", NAME, "--student", student, "--force")
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission_notebook(NAME, NAME, student)
+        return {grade.name: (grade.score, grade.max_score) for grade in submission.grades if grade.max_score}
+
+
+def _read(course, version):
+    return nbformat.read(course / version / NAME / f"{NAME}.ipynb", as_version=4)
+
+
+def test_the_release_holds_no_solution_code(course):
+    source, release = _read(course, "source"), _read(course, "release")
+    hidden = _solution_lines(source)
+    assert len(hidden) >= 2
+    text = "\n".join(cell.source for cell in release.cells)
+    assert not [line for line in hidden if line in text]
+    assert text.count("raise NotImplementedError()") == 2
+    with zipfile.ZipFile(course / "zips" / f"{NAME}.zip") as archive:
+        assert archive.namelist() == [f"{NAME}/{NAME}.ipynb"]
+
+
+def test_the_teachers_version_gets_full_marks(course, monkeypatch):
+    grades = _autograde(course, "teacher", _read(course, "source"), monkeypatch)
+    assert len(grades) == 2 and all(score == top == 1 for score, top in grades.values())
+
+
+def test_the_untouched_release_gets_zero_for_every_check(course, monkeypatch):
+    grades = _autograde(course, "blank", _read(course, "release"), monkeypatch)
+    assert len(grades) == 2 and all(score == 0 for score, _ in grades.values())
+
+
+def test_a_wrong_answer_loses_only_its_own_check(course, monkeypatch):
+    notebook = _read(course, "source")
+    answer = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == f"{NAME}-answer-2")
+    answer.source = "### BEGIN SOLUTION\nranks_by_theta = [10, 2]\n### END SOLUTION"
+    grades = _autograde(course, "wrong", notebook, monkeypatch)
+    assert grades[f"{NAME}-check-2"][0] == 0 and grades[f"{NAME}-check-1"][0] == 1
+
+
+def test_every_chapter_converts_with_graded_checks_and_no_solution_prose():
+    for chapter in sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.md")):
+        notebook = assignments.nbgrader_source(chapter, url="https://example.org/repo", tag="v0")
+        kinds = [cell.metadata.get("nbgrader", {}) for cell in notebook.cells]
+        assert sum(k.get("grade", False) for k in kinds) >= 1 and sum(k.get("solution", False) for k in kinds) >= 1
+        markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+        assert "{solution-start}" not in markdown and "{exercise-start}" not in markdown, chapter.name
+    prose = "Only the generalisation error changes"  # a sentence from a hidden solution of chapter 11
+    assert prose in (ROOT / "notebooks" / "11-error-decomposition.md").read_text()
+    chapter11 = assignments.nbgrader_source(ROOT / "notebooks" / "11-error-decomposition.md", url="u", tag="t")
+    assert prose not in "\n".join(c.source for c in chapter11.cells)
+
+
+def _run_install_cell(monkeypatch, on_colab, installed):
+    calls = []
+    monkeypatch.setattr(subprocess, "check_call", lambda command: calls.append(command))
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "deepissues" and not installed else FIND_SPEC(name, *a))
+    if on_colab:
+        monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    else:
+        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    exec(assignments.INSTALL_CELL.format(url="https://example.org/repo", tag="v9.9"), {})
+    return calls
+
+
+def test_the_install_cell_installs_only_on_colab_when_missing_pinned_to_the_tag(monkeypatch):
+    calls = _run_install_cell(monkeypatch, on_colab=True, installed=False)
+    assert len(calls) == 1 and calls[0][-1] == "deepissues @ git+https://example.org/repo@v9.9"
+    assert not any("torch" in part or "reinstall" in part or part == "--upgrade" for part in calls[0])
+    assert _run_install_cell(monkeypatch, on_colab=True, installed=True) == []
+    assert _run_install_cell(monkeypatch, on_colab=False, installed=False) == []
