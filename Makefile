@@ -8,13 +8,17 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check
 INSTALL_BOOK := $(VENV)/.installed-book
 INSTALL_TEST := $(VENV)/.installed-test
 
-.PHONY: book test assignments clean
+.PHONY: book test assignments mirrors clean
 
 book: $(INSTALL_BOOK)
 	DEEPISSUES_STATIC=1 $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going --all
 
 test: $(INSTALL_TEST)
 	$(BIN)/python -m pytest
+
+# the chapters' .ipynb mirrors on the branch ipynb, where the Colab buttons point
+mirrors: book
+	tools/publish_mirrors.sh
 
 # nbgrader course directory _build/assignments: source (teachers), release (students), zips
 assignments: $(INSTALL_TEST)

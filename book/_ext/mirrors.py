@@ -1,0 +1,53 @@
+"""Jupyter-notebook mirrors of the chapters, for Colab and for download.
+
+The chapters are jupytext Markdown files, which Colab cannot open. This extension
+- writes notebooks/NN-topic.ipynb (outputs stripped) next to each chapter's HTML page;
+- points the page's ".ipynb" download button at that file;
+- points the Colab launch button at the same file on the branch ``ipynb_mirror_branch``
+  (default "ipynb"), which ``make mirrors`` fills from the built book.
+"""
+
+import re
+from pathlib import Path
+
+import jupytext
+import nbformat
+
+CHAPTERS = "notebooks/"
+
+
+def _is_chapter(pagename):
+    return pagename.startswith(CHAPTERS)
+
+
+def retarget_buttons(app, pagename, templatename, context, doctree):
+    if not _is_chapter(pagename):
+        return
+    mirror = app.config.ipynb_mirror_branch
+    name = pagename.split("/")[-1]
+    for group in context.get("header_buttons", []):
+        for button in group.get("buttons", []):
+            if button.get("text") == "Colab":
+                button["url"] = re.sub(r"/blob/[^/]+/", f"/blob/{mirror}/", button["url"], count=1).removesuffix(".md") + ".ipynb"
+            elif button.get("label") == "download-notebook-button":
+                button["url"] = f"{name}.ipynb"
+
+
+def write_mirrors(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    for docname in sorted(d for d in app.env.found_docs if _is_chapter(d)):
+        notebook = jupytext.read(Path(app.srcdir) / f"{docname}.md")
+        for cell in notebook.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        target = Path(app.outdir) / f"{docname}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, target)
+
+
+def setup(app):
+    app.add_config_value("ipynb_mirror_branch", "ipynb", "html")
+    app.connect("html-page-context", retarget_buttons, priority=502)  # after the theme adds its buttons
+    app.connect("build-finished", write_mirrors)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
