@@ -197,14 +197,14 @@ def double_well(x, sharp=(-1.0, 0.3, 1.2), wide=(2.0, 1.5, 1.0)):
     return -bump(*sharp) - bump(*wide)
 
 
-def double_well_finals(method, start, trials=200, rounds=50, langevin_steps=20, lr=0.05, gradient_noise=1.0,
-                       seed=0, **entropy_sgd):
+def double_well_finals(method, start, trials=200, rounds=50, langevin_steps=20, lr=0.05, noise=1e-4,
+                       gradient_noise=1.0, seed=0, **entropy_sgd):
     """Where ``trials`` independent runs on ``double_well`` end, all from ``start``, with the same
     number (rounds × langevin_steps) of noisy gradients each.
 
     method : "sgd" (step ``lr``), "langevin" (SGD plus the same thermal noise as Entropy-SGD's
-        inner loop, √lr · noise · N(0, 1)) or "entropy-sgd" (``EntropySGD`` with langevin_lr=lr and
-        the keyword arguments ``entropy_sgd``).
+        inner loop, √lr · noise · N(0, 1)) or "entropy-sgd" (``EntropySGD`` with langevin_lr=lr,
+        the thermal ``noise`` and the keyword arguments ``entropy_sgd``).
     gradient_noise : every gradient gets gradient_noise · N(0, 1) added, as a minibatch would.
 
     Returns (trials,) float64 tensor of final positions.
@@ -214,12 +214,11 @@ def double_well_finals(method, start, trials=200, rounds=50, langevin_steps=20, 
     positive_int("trials", trials)
     positive_int("rounds", rounds)
     nonnegative("gradient_noise", gradient_noise)
-    noise = entropy_sgd.get("noise", 1e-4)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         x = torch.full((trials,), float(start), dtype=torch.float64, requires_grad=True)
         if method == "entropy-sgd":
-            optimiser = EntropySGD([x], langevin_steps=langevin_steps, langevin_lr=lr, **entropy_sgd)
+            optimiser = EntropySGD([x], langevin_steps=langevin_steps, langevin_lr=lr, noise=noise, **entropy_sgd)
         else:
             optimiser = torch.optim.SGD([x], lr=lr)
 
@@ -232,9 +231,9 @@ def double_well_finals(method, start, trials=200, rounds=50, langevin_steps=20, 
         for _ in range(rounds if method == "entropy-sgd" else rounds * langevin_steps):
             if method == "entropy-sgd":
                 optimiser.step(closure)
-                continue
-            closure()
-            optimiser.step()
+            else:
+                closure()
+                optimiser.step()
             if method == "langevin":
                 with torch.no_grad():
                     x.add_(torch.randn(trials, dtype=torch.float64), alpha=math.sqrt(lr) * noise)
