@@ -63,3 +63,26 @@ def test_plot_regions_refuses_1d_pieces():
     with pytest.raises(ValueError, match="2-D regions"):
         plotting.plot_regions(pieces)
     assert np.isclose(sum(p.size for p in pieces), 1.0)
+
+
+def test_static_mode_in_a_notebook_shows_the_figure_then_a_note_naming_the_defaults(monkeypatch):
+    monkeypatch.setenv("DEEPISSUES_STATIC", "1")
+    events = []
+    monkeypatch.setattr("IPython.get_ipython", lambda: object())
+    monkeypatch.setattr(plt, "show", lambda: events.append("figure"))
+    monkeypatch.setattr("IPython.display.display", lambda obj: events.append(obj.data))
+    widgets.interactive_figure(lambda depth, width: plt.figure(), {"depth": 3, "width": 8},
+                               depth=(1, 6, 1), width=(2, 16, 1))
+    assert events[0] == "figure"
+    assert 'class="deepissues-widget-static"' in events[1]
+    assert "shown at depth = 3, width = 8." in events[1]
+    plt.close("all")
+
+
+def test_progress_bar_is_off_on_a_static_page_and_on_otherwise(monkeypatch):
+    monkeypatch.setenv("DEEPISSUES_STATIC", "1")
+    assert widgets.progress_bar(range(3), "x").disable
+    monkeypatch.setenv("DEEPISSUES_STATIC", "0")
+    bar = widgets.progress_bar(range(3), "x")
+    assert not bar.disable and list(bar) == [0, 1, 2]
+    assert widgets.progress_bar(range(3), "x", enabled=False).disable

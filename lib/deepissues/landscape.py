@@ -8,9 +8,9 @@ on parameters θ + α d (+ β e).
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from .checks import positive_int
+from .widgets import progress_bar
 
 NORMALIZATIONS = ("filter", "layer", None)
 
@@ -87,7 +87,7 @@ def loss_plane(model, d1, d2, loss_fn, data, distance=1.0, steps=21, progress=Tr
     params = _params(model, d1)
     _params(model, d2)
     losses = np.zeros((steps, steps))
-    for i, a in enumerate(tqdm(alphas, desc="loss plane", disable=not progress, leave=False)):
+    for i, a in enumerate(progress_bar(alphas, "loss plane", enabled=progress)):
         for j, b in enumerate(alphas):
             losses[i, j] = _loss_at(model, params, {n: a * d1[n] + b * d2[n] for n in params}, loss_fn, data)
     return alphas, alphas.copy(), losses

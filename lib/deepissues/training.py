@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+
+from .widgets import progress_bar
 
 LOSSES = {"cross_entropy": nn.functional.cross_entropy, "mse": nn.functional.mse_loss}
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
@@ -75,7 +76,7 @@ def fit(model, x, y, *, loss="cross_entropy", epochs=10, batch_size=64, lr=1e-3,
     generator = torch.Generator().manual_seed(seed)
     history = History()
     model.train()
-    bar = tqdm(range(epochs), desc="training", disable=not progress, leave=False)
+    bar = progress_bar(range(epochs), "training", enabled=progress)
     for _ in bar:
         order, total = torch.randperm(len(x), generator=generator), 0.0
         for start in range(0, len(x), batch_size):

@@ -1,13 +1,19 @@
-"""Interactive figures that also render a static default, so the HTML book is complete without a kernel."""
+"""Interactive output (sliders, progress bars) that degrades to a static page when the book is built."""
 
 import os
 
 import matplotlib.pyplot as plt
+from tqdm.auto import tqdm
+
+
+def is_static():
+    """True when ``DEEPISSUES_STATIC=1``, as when the book is built or the chapters are tested."""
+    return os.environ.get("DEEPISSUES_STATIC", "") not in ("", "0")
 
 
 def is_live():
-    """True inside a Jupyter kernel, unless ``DEEPISSUES_STATIC=1`` (set when the book is built)."""
-    if os.environ.get("DEEPISSUES_STATIC", "") not in ("", "0"):
+    """True inside a Jupyter kernel, unless the output is for a static page (`is_static`)."""
+    if is_static():
         return False
     try:
         from IPython import get_ipython
@@ -40,6 +46,25 @@ def interactive_figure(plot, defaults, **controls):
         _live(plot, defaults, controls)
     else:
         plot(**defaults)
+        _show_static_note(defaults, controls)
+
+
+def static_note(defaults, controls):
+    """HTML that tells a reader of the static page that the figure above has sliders when run."""
+    settings = ", ".join(f"{name} = {defaults[name]}" for name in controls)
+    return (f'<p class="deepissues-widget-static">Interactive figure, shown at {settings}. '
+            "Run this chapter (Binder, Colab or Jupyter) to move the sliders.</p>")
+
+
+def _show_static_note(defaults, controls):
+    from IPython import get_ipython
+
+    if get_ipython() is None:  # a plain script: no page to annotate
+        return
+    from IPython.display import HTML, display
+
+    plt.show()  # the figure first, then the note under it
+    display(HTML(static_note(defaults, controls)))
 
 
 def _live(plot, defaults, controls):
@@ -65,3 +90,8 @@ def _control(name, spec, value):
     lo, hi, step = spec
     kind = w.IntSlider if all(isinstance(v, int) for v in (lo, hi, step, value)) else w.FloatSlider
     return kind(value=value, min=lo, max=hi, step=step, description=name, continuous_update=False)
+
+
+def progress_bar(iterable, desc, enabled=True):
+    """A tqdm bar over ``iterable``; off on a static page, where a notebook bar would be a dead widget."""
+    return tqdm(iterable, desc=desc, disable=not enabled or is_static(), leave=False)

@@ -13,9 +13,9 @@ Hessian the identity.
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..checks import nonnegative, positive_int
+from ..widgets import progress_bar
 
 #: the filter w with p_j = w · (f_j, f_{j−1}, f_{j−2}): a discrete second derivative.
 TRUE_FILTER = (1.0, -2.0, 1.0)
@@ -143,7 +143,7 @@ def train_pwl_encoder(kind, iterations, n=100, lr=None, batch_size=100, n_train=
     g = torch.Generator().manual_seed(seed + 2)
     every = record_every or max(1, iterations // 50)
     curve = []
-    for it in tqdm(range(1, iterations + 1), desc=f"PWL {kind}", disable=not progress, leave=False):
+    for it in progress_bar(range(1, iterations + 1), f"PWL {kind}", enabled=progress):
         idx = torch.randint(0, n_train, (batch_size,), generator=g)
         loss = (encoder(f[idx]) - p[idx]).pow(2).sum(1).mean()
         opt.zero_grad()
@@ -193,7 +193,7 @@ def train_pwl_autoencoder(iterations, n=100, lr=1e-3, batch_size=100, n_train=10
     g = torch.Generator().manual_seed(seed + 2)
     every = max(1, iterations // 50)
     curve = []
-    for it in tqdm(range(1, iterations + 1), desc="PWL autoencoder", disable=not progress, leave=False):
+    for it in progress_bar(range(1, iterations + 1), "PWL autoencoder", enabled=progress):
         batch = f[torch.randint(0, n_train, (batch_size,), generator=g)]
         loss = (model(batch) - batch).pow(2).mean()
         opt.zero_grad()

@@ -20,10 +20,10 @@ import math
 import torch
 from torch import nn
 from torch.func import functional_call, grad, vmap
-from tqdm.auto import tqdm
 
 from ..checks import nonnegative, positive_int
 from ..repro import default_device
+from ..widgets import progress_bar
 from .parities import hinge
 
 APPROACHES = ("end-to-end", "decomposition")
@@ -122,7 +122,7 @@ def train_tuples(k, iterations, approach="end-to-end", size=28, channels=16, bat
     opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5)
     test_images, _, test_primary = (t.to(device) for t in k_tuples(test_size, k, size, seed=10_000 + seed))
     every, curve = record_every or max(1, iterations // 20), []
-    for it in tqdm(range(1, iterations + 1), desc=f"k={k} {approach}", disable=not progress, leave=False):
+    for it in progress_bar(range(1, iterations + 1), f"k={k} {approach}", enabled=progress):
         batch = k_tuples(batch_size, k, size, seed=seed * 1_000_003 + it)
         images, intermediate, primary = (t.to(device) for t in batch)
         output, scores = net(images)
@@ -241,7 +241,7 @@ def train_stocks(approach, iterations, d=1000, k=100, batch_size=100, lr=0.1, op
         else torch.optim.SGD(policy.parameters(), lr=lr)
     X_val, Z_val, Y_val = stocks_batch(5000, market, k, seed=seed + 1)
     every, curve = max(1, iterations // 50), []
-    for it in tqdm(range(1, iterations + 1), desc=f"stocks {approach}", disable=not progress, leave=False):
+    for it in progress_bar(range(1, iterations + 1), f"stocks {approach}", enabled=progress):
         loss = stocks_loss(policy, *stocks_batch(batch_size, market, k, seed=seed * 1_000_003 + it + 1), approach)
         opt.zero_grad()
         loss.backward()

@@ -16,9 +16,9 @@ compares:
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..checks import nonnegative, positive_int
+from ..widgets import progress_bar
 
 #: breakpoints z_i of the default staircase, relative to b*: wide and narrow steps, as in the paper.
 STEPS = (-4.0, -3.0, -2.0, -1.2, -0.5, 0.0, 0.4, 0.6, 0.7, 1.5, 2.5, 4.0)
@@ -159,7 +159,7 @@ def train_staircase(method, iterations, target=None, lr=None, batch_size=256, bi
     X_val, y_val, _ = staircase_dataset(2000, target, seed=seed + 1)
     g = torch.Generator().manual_seed(seed + 2)
     every, curve = max(1, iterations // 50), []
-    for it in tqdm(range(1, iterations + 1), desc=f"staircase {method}", disable=not progress, leave=False):
+    for it in progress_bar(range(1, iterations + 1), f"staircase {method}", enabled=progress):
         X = torch.randn(batch_size, len(target[0]), generator=g) / len(target[0]) ** 0.5
         y = staircase(X @ target[0] + target[1], target[2])
         loss = _loss(model, X, y)

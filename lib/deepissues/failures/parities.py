@@ -11,9 +11,9 @@ import math
 import torch
 from torch import nn
 from torch.func import functional_call, grad, vmap
-from tqdm.auto import tqdm
 
 from ..checks import positive_int
+from ..widgets import progress_bar
 
 LOSSES = ("square", "hinge")
 
@@ -78,7 +78,7 @@ def train_parity(d, iterations, batch_size=128, lr=0.01, width=None, seed=0, tes
     X_test, y_test = parity_dataset(test_size, d, v, seed=seed + 1)
     g = torch.Generator().manual_seed(seed + 2)
     curve = []
-    for it in tqdm(range(1, iterations + 1), desc=f"parity d={d}", disable=not progress, leave=False):
+    for it in progress_bar(range(1, iterations + 1), f"parity d={d}", enabled=progress):
         X = torch.randint(0, 2, (batch_size, d), generator=g).float() * 2 - 1
         loss = hinge(net(X)[:, 0], parity(X, v))
         opt.zero_grad()

@@ -15,10 +15,10 @@ which Entropy-SGD estimates with a few steps of stochastic-gradient Langevin dyn
 import math
 
 import torch
-from tqdm.auto import tqdm
 
 from ..checks import nonnegative, positive_int
 from ..curvature import Hessian
+from ..widgets import progress_bar
 
 
 class EntropySGD(torch.optim.Optimizer):
@@ -262,7 +262,7 @@ def fit_entropy_sgd(model, x, y, rounds, batch_size=32, loss_fn=torch.nn.functio
 
     model.train()
     losses = []
-    for _ in tqdm(range(rounds), desc="Entropy-SGD", disable=not progress, leave=False):
+    for _ in progress_bar(range(rounds), "Entropy-SGD", enabled=progress):
         losses.append(optimiser.step(closure))
         if stop is not None and stop(model):
             break
