@@ -1,5 +1,6 @@
 # Two commands for a new user: `make book` and `make test`.
 # The virtual environment is rebuilt only when pyproject.toml or constraints.txt change.
+# `make test` builds the book first: the browser and link tests read the built HTML.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -7,13 +8,16 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 INSTALL_BOOK := $(VENV)/.installed-book
 INSTALL_TEST := $(VENV)/.installed-test
+BROWSER      := /usr/bin/chromium
 
 .PHONY: book test assignments mirrors clean
 
 book: $(INSTALL_BOOK)
+	rm -rf _build/html  # no page of an earlier build survives into this one
 	DEEPISSUES_STATIC=1 $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going --all
 
-test: $(INSTALL_TEST)
+test: $(INSTALL_TEST) $(BROWSER)
+	$(MAKE) --no-print-directory book
 	$(BIN)/python -m pytest
 
 # the chapters' .ipynb mirrors on the branch ipynb, where the Colab buttons point
@@ -23,6 +27,10 @@ mirrors: book
 # nbgrader course directory _build/assignments: source (teachers), release (students), zips
 assignments: $(INSTALL_TEST)
 	$(BIN)/python -m tools.assignments
+
+# Debian's chromium for the browser tests (apt-get; fails with a message where it cannot)
+$(BROWSER):
+	tools/install_browser.sh
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -1,13 +1,11 @@
 """The chapter pages' buttons point at the notebook mirrors: Colab at the mirror branch, the
 download button at the .ipynb written beside the page."""
 
-import importlib.util
-from pathlib import Path
 from types import SimpleNamespace
 
-SPEC = importlib.util.spec_from_file_location("mirrors", Path(__file__).resolve().parents[1] / "book" / "_ext" / "mirrors.py")
-mirrors = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(mirrors)
+from .built_book import book_extension
+
+mirrors = book_extension("mirrors")
 
 
 def _context():

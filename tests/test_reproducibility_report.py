@@ -1,11 +1,10 @@
 """The reproducibility report's per-chapter summary, from claim records and a runtime."""
 
-import importlib.util
 from pathlib import Path
 
-SPEC = importlib.util.spec_from_file_location("reproducibility", Path(__file__).resolve().parents[1] / "book" / "_ext" / "reproducibility.py")
-report = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(report)
+from .built_book import book_extension
+
+report = book_extension("reproducibility")
 
 
 def test_summary_counts_held_claims_and_checks_the_budget():

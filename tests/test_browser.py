@@ -1,0 +1,223 @@
+"""Every page of the built book in a real browser: Debian's chromium, driven by Playwright,
+over the HTML that `make book` wrote, served from 127.0.0.1.
+
+For each page of ``_toc.yml`` (so a chapter added later is covered with no change here):
+- it loads with no JavaScript error, no failed request and no request to another site;
+- every image has loaded, and MathJax has typeset every formula without an error;
+- each interactive figure's static view is visible, with its figure;
+- the left navigation lists every page of the book;
+- the page's own search box finds a word that no other page has;
+- in dark mode every figure still sits on a light background.
+A full-page screenshot of each page, light and dark, goes to ``_build/screenshots/``.
+
+`make test` installs chromium (tools/install_browser.sh); without it these tests fail, never skip.
+"""
+
+import re
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from bs4 import BeautifulSoup
+
+from .built_book import HTML, ROOT, require_built_book, served, toc_pages
+
+BROWSER = Path("/usr/bin/chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+STATIC_WIDGET = ".deepissues-widget-static"
+NOT_PROSE = ".cell_output, pre, code, .math, script, style, .headerlink"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require_built_book()
+    if not BROWSER.exists():
+        pytest.fail(f"the browser tests need Debian's chromium at {BROWSER}: `make test` installs it with "
+                    "tools/install_browser.sh (apt-get, as root); run that, or install chromium by hand",
+                    pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with served() as base, sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(BROWSER), args=FLAGS)
+        yield base, chromium
+        chromium.close()
+
+
+class Visit:
+    """One page open in a fresh browser context, with everything that went wrong on the way."""
+
+    def __init__(self, browser, page_name, mode="light"):
+        base, chromium = browser
+        self.base, self.name = base, page_name
+        self.context = chromium.new_context(viewport={"width": 1280, "height": 900}, color_scheme=mode)
+        self.page = self.context.new_page()
+        self.problems = []
+        self.page.on("console", lambda m: self.problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.problems.append(f"JavaScript error: {e}"))
+        self.page.on("requestfailed", lambda r: self.problems.append(f"failed to load {r.url}: {r.failure}"))
+        self.page.on("response", lambda r: self.problems.append(f"HTTP {r.status} for {r.url}") if r.status >= 400 else None)
+        self.page.route("**/*", self._local_only)
+        self.page.goto(f"{base}{page_name}.html", wait_until="load")
+        self.wait_for_math()
+
+    def _local_only(self, route):
+        if route.request.url.startswith(self.base):
+            route.continue_()
+        else:
+            self.problems.append(f"request to another site: {route.request.url}")
+            route.abort()
+
+    def wait_for_math(self):
+        if self.page.locator(".math").count():
+            self.page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20_000)
+            self.page.evaluate("MathJax.startup.promise")
+
+    def screenshot(self, suffix=""):
+        path = SCREENSHOTS / f"{self.name.split('/')[-1]}{suffix}.png"
+        self.page.screenshot(path=path, full_page=True)
+        return path
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def visit(browser):
+    opened = []
+
+    def open_page(page_name, mode="light"):
+        opened.append(Visit(browser, page_name, mode))
+        return opened[-1]
+
+    yield open_page
+    for page in opened:
+        page.close()
+
+
+UNLOADED_IMAGES = """async () => {
+    const images = Array.from(document.images);
+    images.forEach(i => { i.loading = "eager"; });
+    await Promise.all(images.map(i => i.decode().catch(() => null)));
+    return images.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute("src"));
+}"""
+
+MATH_PROBLEMS = """() => {
+    const problems = [];
+    document.querySelectorAll(".math").forEach(m => {
+        if (!m.querySelector("mjx-container")) problems.push("not typeset: " + m.textContent.slice(0, 60));
+    });
+    document.querySelectorAll("mjx-merror").forEach(e => problems.push("MathJax error: " + e.textContent));
+    const article = document.querySelector("article").cloneNode(true);
+    article.querySelectorAll("pre, code, .cell_output, mjx-container, script").forEach(e => e.remove());
+    if (article.textContent.includes("$$")) problems.push("raw $$ left in the text");
+    return problems;
+}"""
+
+STATIC_WIDGETS = """selector => Array.from(document.querySelectorAll(selector)).map(note => {
+    const cell = note.closest(".cell");
+    const figure = cell && cell.querySelector("img");
+    return {visible: note.checkVisibility(), figure: Boolean(figure && figure.naturalWidth > 0
+                                                           && figure.checkVisibility())};
+})"""
+
+FIGURES_ON_DARK = """() => Array.from(document.querySelectorAll("article img")).filter(img => {
+    if (!img.naturalWidth) return false;
+    const canvas = document.createElement("canvas");
+    canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+    const context = canvas.getContext("2d");
+    context.drawImage(img, 0, 0);
+    const w = canvas.width - 1, h = canvas.height - 1;
+    const opaque = [[0, 0], [w, 0], [0, h], [w, h]].every(([x, y]) => context.getImageData(x, y, 1, 1).data[3] === 255);
+    if (opaque) return false;
+    const [r, g, b, a = 1] = (getComputedStyle(img).backgroundColor.match(/[\\d.]+/g) || [0, 0, 0, 0]).map(Number);
+    return !(a === 1 && 0.2126 * r + 0.7152 * g + 0.0722 * b > 200);
+}).map(img => img.getAttribute("src"))"""
+
+
+def page_path(url, base):
+    return urlsplit(url).path.removeprefix(urlsplit(base).path).removesuffix(".html")
+
+
+def interactive_figures(page_name):
+    source = ROOT / f"{page_name}.md"
+    return source.read_text().count("interactive_figure(") if page_name.startswith("notebooks/") else 0
+
+
+@pytest.mark.parametrize("page_name", toc_pages())
+def test_page_loads_cleanly_with_images_math_widgets_and_navigation(visit, page_name):
+    page = visit(page_name)
+    assert not page.problems, "\n".join(page.problems)
+    assert page.page.evaluate(UNLOADED_IMAGES) == []
+    assert page.page.evaluate(MATH_PROBLEMS) == []
+
+    widgets = page.page.evaluate(STATIC_WIDGETS, STATIC_WIDGET)
+    assert len(widgets) == interactive_figures(page_name), "one static view per interactive_figure call"
+    assert all(w["visible"] and w["figure"] for w in widgets), widgets
+    assert page.page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count() == 0, \
+        "a live widget view is in the static page, where no widget manager can draw it"
+
+    links = page.page.eval_on_selector_all("nav.bd-docs-nav a.reference", "links => links.map(a => a.href)")
+    listed = {page_path(link, page.base) for link in links}
+    missing = set(toc_pages()[1:]) - listed
+    assert not missing, f"the left navigation does not list {sorted(missing)}"
+    assert page.screenshot().stat().st_size > 0
+
+
+@pytest.mark.parametrize("page_name", toc_pages())
+def test_dark_mode_keeps_every_figure_on_a_light_background(visit, page_name):
+    page = visit(page_name, mode="dark")
+    assert page.page.evaluate("document.documentElement.dataset.theme") == "dark"
+    assert not page.problems, "\n".join(page.problems)
+    assert page.page.evaluate(FIGURES_ON_DARK) == []
+    assert page.screenshot("-dark").stat().st_size > 0
+
+
+def prose_words(page_name):
+    soup = BeautifulSoup((HTML / f"{page_name}.html").read_text(encoding="utf-8"), "html.parser")
+    article = soup.select_one("article")
+    everything = article.get_text(" ").lower()
+    for element in article.select(NOT_PROSE):
+        element.decompose()
+    prose = " ".join(p.get_text(" ") for p in article.find_all("p")).lower()
+    return Counter(re.findall(r"\b[a-z]{7,}\b", prose)), everything
+
+
+@pytest.fixture(scope="module")
+def page_words():
+    require_built_book()
+    return {name: prose_words(name) for name in toc_pages()}
+
+
+def word_only_on(page_name, page_words):
+    """The most frequent prose word of the page that appears nowhere in any other page."""
+    others = " ".join(text for name, (_, text) in page_words.items() if name != page_name)
+    counts, _ = page_words[page_name]
+    unique = [w for w in sorted(counts, key=lambda w: (-counts[w], w)) if not re.search(rf"\b{w}", others)]
+    assert unique, f"{page_name} has no word of its own to search for"
+    return unique[0]
+
+
+def test_word_only_on_finds_a_word_no_other_page_has():
+    words = {"a": (Counter({"shared": 3, "special": 1}), "shared special"), "b": (Counter({"shared": 1}), "shared")}
+    assert word_only_on("a", words) == "special"
+
+
+@pytest.mark.parametrize("page_name", toc_pages())
+def test_the_page_search_finds_a_word_only_this_page_has(visit, page_words, page_name):
+    word = word_only_on(page_name, page_words)
+    page = visit(page_name)
+    page.page.locator(".search-button__button:visible").first.click()
+    box = page.page.locator("input[name=q]:visible").first
+    box.fill(word)
+    box.press("Enter")
+    page.page.wait_for_url("**/search.html?q=*")
+    page.page.wait_for_function(
+        "() => { const s = document.querySelector('#search-results .search-summary');"
+        " return s && /found/i.test(s.textContent); }", timeout=20_000)
+    results = page.page.eval_on_selector_all("#search-results ul.search li a", "links => links.map(a => a.href)")
+    assert page_name in {page_path(r, page.base) for r in results}, f"searching '{word}' found {results}"
+    assert not page.problems, "\n".join(page.problems)

@@ -1,0 +1,142 @@
+"""The built HTML book, read as files: internal links and anchors resolve, and every chapter's
+launch buttons (Binder, Colab, thebe, downloads) name files that exist.
+
+Offline by design: links to other sites are not followed; what the launch buttons name on
+the repository is checked against this checkout (branch ``main``) and against the notebook
+mirrors that ``make mirrors`` publishes (branch ``ipynb``).
+"""
+
+import json
+import re
+from html.parser import HTMLParser
+from urllib.parse import unquote, urlsplit
+
+import jupytext
+import nbformat
+import pytest
+
+from .built_book import CONFIG, HTML, ROOT, chapters, require_built_book
+
+REPOSITORY = urlsplit(CONFIG["repository"]["url"]).path.strip("/")  # owner/name
+BRANCH = CONFIG["repository"]["branch"]
+MIRROR_BRANCH = "ipynb"  # book/_ext/mirrors.py's default, where tools/publish_mirrors.sh commits
+
+
+class PageLinks(HTMLParser):
+    """The links (href, src) and anchors (id, name) of one HTML page."""
+
+    def __init__(self):
+        super().__init__()
+        self.links, self.anchors, self.thebe_config = [], set(), None
+        self._in_thebe = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for key in ("href", "src"):
+            if attrs.get(key):
+                self.links.append(attrs[key])
+        for key in ("id", "name"):
+            if attrs.get(key):
+                self.anchors.add(attrs[key])
+        self._in_thebe = tag == "script" and attrs.get("type") == "text/x-thebe-config"
+
+    def handle_data(self, data):
+        if self._in_thebe:
+            self.thebe_config = data
+            self._in_thebe = False
+
+
+def parse(path):
+    parser = PageLinks()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def internal(url):
+    parts = urlsplit(url)
+    return not parts.scheme and not parts.netloc and url not in ("#", "")
+
+
+def broken_links(page, parsed, anchors_of, root=HTML):
+    """The internal links of ``page`` whose file (inside ``root``) or anchor does not exist."""
+    broken = []
+    for url in filter(internal, parsed.links):
+        parts = urlsplit(url)
+        target = page if not parts.path else (page.parent / unquote(parts.path)).resolve()
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_file() or root.resolve() not in target.resolve().parents:
+            broken.append(f"{url} (no file {target})")
+        elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in anchors_of(target):
+            broken.append(f"{url} (no anchor #{parts.fragment} in {target.name})")
+    return broken
+
+
+@pytest.fixture(scope="module")
+def site():
+    require_built_book()
+    pages = {path.resolve(): parse(path) for path in HTML.rglob("*.html") if "_static" not in path.parts}
+    return pages
+
+
+def test_the_link_checker_finds_a_missing_file_and_a_missing_anchor(tmp_path):
+    page = tmp_path / "a.html"
+    page.write_text('<a id="here" href="#here"></a><a href="b.html#nowhere"></a><a href="c.html"></a>'
+                    '<a href="https://example.org/x"></a><a href="#"></a>')
+    (tmp_path / "b.html").write_text('<p id="somewhere"></p>')
+    parsed = {p.resolve(): parse(p) for p in tmp_path.glob("*.html")}
+    broken = broken_links(page.resolve(), parsed[page.resolve()], lambda t: parsed[t.resolve()].anchors, root=tmp_path)
+    assert [b.split(" ")[0] for b in broken] == ["b.html#nowhere", "c.html"]
+
+
+def test_no_internal_link_or_anchor_is_broken(site):
+    assert len(site) > len(chapters()), "fewer HTML pages than chapters: is the book built?"
+    broken = {page.relative_to(HTML.resolve()).as_posix(): links
+              for page, parsed in site.items()
+              if (links := broken_links(page, parsed, lambda target: site[target.resolve()].anchors
+                                        if target.resolve() in site else set()))}
+    assert not broken, "broken internal links:\n" + "\n".join(f"{p}: {', '.join(b)}" for p, b in broken.items())
+
+
+def launch_links(parsed):
+    return {name: [u for u in parsed.links if host in u]
+            for name, host in (("binder", "mybinder.org"), ("colab", "colab.research.google.com"))}
+
+
+@pytest.mark.parametrize("chapter", chapters())
+def test_every_launch_button_names_an_existing_file(chapter, site):
+    page = (HTML / f"{chapter}.html").resolve()
+    parsed = site[page]
+    links = launch_links(parsed)
+    source = f"{chapter}.md"
+
+    (binder,) = links["binder"]
+    assert binder.startswith(f"https://mybinder.org/v2/gh/{REPOSITORY}/{BRANCH}?"), binder
+    (opened,) = re.findall(r"urlpath=lab/tree/(\S+)", binder)
+    assert opened == source and (ROOT / opened).is_file(), binder
+
+    (colab,) = links["colab"]
+    prefix = f"https://colab.research.google.com/github/{REPOSITORY}/blob/{MIRROR_BRANCH}/"
+    assert colab.startswith(prefix), colab
+    mirror = HTML / colab.removeprefix(prefix)  # what make mirrors commits to that branch
+    assert mirror.is_file(), f"{colab} names {mirror}, which the build did not write"
+    notebook = nbformat.read(mirror, as_version=4)
+    expected = jupytext.read(ROOT / source)
+    assert [c.source for c in notebook.cells] == [c.source for c in expected.cells]
+    assert all(not c.get("outputs") for c in notebook.cells if c.cell_type == "code")
+
+    downloads = [u for u in parsed.links if u.endswith((".ipynb", ".md")) and internal(u)]
+    assert sorted(downloads) == sorted([f"{chapter.split('/')[-1]}.ipynb", f"../_sources/{source}"])
+    assert all((page.parent / d).resolve().is_file() for d in downloads)
+
+    config = parsed.thebe_config
+    assert config is not None, "thebe is enabled in _config.yml but the page has no thebe config"
+    assert f'repo: "{REPOSITORY}"' in config and f'ref: "{BRANCH}"' in config, config
+    (path,) = re.findall(r'path: "([^"]+)"', config)
+    assert (ROOT / path / f"{chapter.split('/')[-1]}.md").is_file(), f"thebe's kernel starts in {path}"
+
+
+def test_every_chapter_has_a_mirror_and_nothing_else_does(site):
+    mirrors = sorted(p.relative_to(HTML).as_posix() for p in HTML.rglob("*.ipynb") if "_sources" not in p.parts)
+    assert mirrors == sorted(f"{c}.ipynb" for c in chapters())
+    json.loads((HTML / mirrors[0]).read_text())  # a plain JSON notebook, as Colab expects
