@@ -8,6 +8,7 @@ mirrors that ``make mirrors`` publishes (branch ``ipynb``).
 
 import json
 import re
+import subprocess
 from html.parser import HTMLParser
 from urllib.parse import unquote, urlsplit
 
@@ -140,3 +141,15 @@ def test_every_chapter_has_a_mirror_and_nothing_else_does(site):
     mirrors = sorted(p.relative_to(HTML).as_posix() for p in HTML.rglob("*.ipynb") if "_sources" not in p.parts)
     assert mirrors == sorted(f"{c}.ipynb" for c in chapters())
     json.loads((HTML / mirrors[0]).read_text())  # a plain JSON notebook, as Colab expects
+
+
+def test_the_browser_install_fails_with_a_message_where_it_cannot_install(tmp_path):
+    # a system with no chromium and no apt-get: only bash's own directory is on PATH
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "id"):
+        (bin_dir / tool).symlink_to(subprocess.check_output(["which", tool], text=True).strip())
+    result = subprocess.run(["bash", str(ROOT / "tools" / "install_browser.sh")], capture_output=True, text=True,
+                            env={"PATH": str(bin_dir), "BROWSER": str(tmp_path / "chromium")})
+    assert result.returncode == 1
+    assert "has no apt-get" in result.stderr and str(tmp_path / "chromium") in result.stderr
