@@ -150,6 +150,6 @@ def test_the_browser_install_fails_with_a_message_where_it_cannot_install(tmp_pa
     for tool in ("bash", "id"):
         (bin_dir / tool).symlink_to(subprocess.check_output(["which", tool], text=True).strip())
     result = subprocess.run(["bash", str(ROOT / "tools" / "install_browser.sh")], capture_output=True, text=True,
-                            env={"PATH": str(bin_dir), "BROWSER": str(tmp_path / "chromium")})
+                            env={"PATH": str(bin_dir), "CHROMIUM": str(tmp_path / "chromium")})
     assert result.returncode == 1
     assert "has no apt-get" in result.stderr and str(tmp_path / "chromium") in result.stderr

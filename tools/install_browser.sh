@@ -3,7 +3,7 @@
 # Playwright's own browser download needs a site other than the package registries, so it is
 # not used. Nothing happens when chromium is already installed.
 set -euo pipefail
-BROWSER=${BROWSER:-/usr/bin/chromium}  # where the tests look for it
+BROWSER=${CHROMIUM:-/usr/bin/chromium}  # where the tests look for it
 [ -x "$BROWSER" ] && exit 0
 
 fail() { echo "install_browser: $*" >&2; exit 1; }
