@@ -3,14 +3,13 @@
 import pathlib
 import re
 
-import yaml
+from .built_book import toc_pages
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 def toc_files():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    return toc_pages()[1:]  # the parts' pages, without the landing page
 
 
 def pins(lines):

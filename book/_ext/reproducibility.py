@@ -63,17 +63,16 @@ def _table(header, rows):
     return table
 
 
-def _link(docname, title):
-    reference = nodes.reference("", title, internal=True, refuri=f"../{docname}.html")
-    return _paragraph(reference)
-
-
 class FillClaimsReport(SphinxPostTransform):
     default_priority = 8
 
     def run(self, **kwargs):
         for node in list(self.document.findall(ClaimsReportNode)):
             node.replace_self(self.report())
+
+    def link(self, docname, title):
+        uri = self.app.builder.get_relative_uri(self.env.docname, docname)  # wherever the report page sits
+        return _paragraph(nodes.reference("", title, internal=True, refuri=uri))
 
     def report(self):
         metadata = NbMetadataCollector.get_doc_data(self.env)
@@ -86,7 +85,7 @@ class FillClaimsReport(SphinxPostTransform):
             total_time += runtime or 0.0
             title = self.env.titles[docname].astext() if docname in self.env.titles else docname
             status = "✅ all held" if count and held == count else f"❌ {count - held} failed" if count else "no claims"
-            rows.append([_link(docname, title), f"{held} / {count}", status,
+            rows.append([self.link(docname, title), f"{held} / {count}", status,
                          "-" if runtime is None else f"{runtime:.1f} s" + ("" if in_budget else " (over budget)"), scales])
             details.append(nodes.rubric(text=title))
             items = nodes.bullet_list()
