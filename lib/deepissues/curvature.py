@@ -10,6 +10,7 @@ import torch
 
 from .checks import positive_int
 from .training import eval_mode
+from . import repro
 
 
 def hvp(loss, params, v):
@@ -86,7 +87,7 @@ class Hessian:
     def trace(self, probes=100, seed=0):
         """Hutchinson's estimate of tr(H) with Rademacher probes: (mean, standard error)."""
         positive_int("probes", probes, least=2)
-        generator = torch.Generator().manual_seed(seed)
+        generator = repro.generator(seed)
         samples = []
         for _ in range(probes):
             v = (torch.randint(0, 2, (self.size,), generator=generator) * 2 - 1).to(self.params[0])
@@ -115,7 +116,7 @@ class Hessian:
         return np.array(nodes), np.array(weights)
 
     def _start(self, seed):
-        generator = torch.Generator().manual_seed(seed)
+        generator = repro.generator(seed)
         v = torch.randn(self.size, generator=generator, dtype=torch.float64).to(self.params[0])
         return v / v.norm()
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from . import repro
 
 MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 MNIST_SHA256 = {
@@ -51,7 +52,7 @@ def digits(test_fraction=0.25, seed=0, flat=True):
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
     bunch = load_digits()
     x = bunch.data.astype(np.float32) / 16.0  # pixel values are integers 0..16
-    parts = train_test_split(x, bunch.target, test_size=test_fraction, random_state=seed,
+    parts = train_test_split(x, bunch.target, test_size=test_fraction, random_state=repro.offset_seed(seed),
                              stratify=bunch.target)
     x_train, x_test, y_train, y_test = (torch.from_numpy(np.ascontiguousarray(p)) for p in parts)
     if not flat:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from . import data
+from . import repro
 
 
 @dataclass
@@ -39,7 +40,7 @@ def spurious_digits(strength, seed=0, patch=2):
     if not 1 <= patch <= 4:
         raise ValueError(f"patch must be 1 to 4 pixels wide, got {patch!r}")
     digits = data.digits(seed=seed)
-    generator = torch.Generator().manual_seed(seed)
+    generator = repro.generator(seed)
     parts = []
     for x, digit, agree in ((digits.x_train, digits.y_train, strength), (digits.x_test, digits.y_test, 0.5)):
         y = (digit >= 5).long()
@@ -122,7 +123,7 @@ def calibrated_scores(base_rates, n=20000, concentration=4.0, seed=0):
     base_rates = np.asarray(base_rates, dtype=float)
     if base_rates.ndim != 1 or np.any((base_rates <= 0) | (base_rates >= 1)):
         raise ValueError(f"base_rates must be a list of probabilities in (0, 1), got {base_rates}")
-    rng = np.random.default_rng(seed)
+    rng = repro.numpy_rng(seed)
     scores = np.concatenate([rng.beta(concentration * p, concentration * (1 - p), size=n) for p in base_rates])
     outcomes = (rng.random(len(scores)) < scores).astype(int)
     return scores, outcomes, np.repeat(np.arange(len(base_rates)), n)

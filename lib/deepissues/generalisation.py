@@ -5,6 +5,7 @@ import torch
 
 from .checks import nonnegative, positive_int
 from .training import evaluate, fit
+from . import repro
 
 CORRUPTIONS = ("none", "random_labels", "shuffled_pixels", "random_pixels", "gaussian")
 
@@ -29,7 +30,7 @@ def corrupt(x, y, kind, fraction=1.0, classes=10, seed=0):
         raise ValueError(f"fraction must be in [0, 1], got {fraction}")
     if x.dim() != 2 or len(x) != len(y):
         raise ValueError(f"x must be (N, d) rows matching y, got {tuple(x.shape)} and {tuple(y.shape)}")
-    g = torch.Generator().manual_seed(seed)
+    g = repro.generator(seed)
     x, y = x.clone(), y.clone()
     if kind == "random_labels":
         hit = torch.rand(len(y), generator=g) < fraction

@@ -11,6 +11,7 @@ import torch
 
 from .checks import positive_int
 from .widgets import progress_bar
+from . import repro
 
 NORMALIZATIONS = ("filter", "layer", None)
 
@@ -30,7 +31,7 @@ def random_direction(model, normalization="filter", seed=0):
     """
     if normalization not in NORMALIZATIONS:
         raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
-    generator = torch.Generator().manual_seed(seed)
+    generator = repro.generator(seed)
     direction = {}
     for name, p in model.named_parameters():
         if p.dim() <= 1:

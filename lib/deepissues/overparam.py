@@ -14,6 +14,7 @@ from torch import nn
 
 from .checks import nonnegative, positive_int
 from .nets import ACTIVATIONS
+from . import repro
 
 
 def random_features(width, activation, d_in, seed=0):
@@ -23,7 +24,7 @@ def random_features(width, activation, d_in, seed=0):
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
     with torch.random.fork_rng():  # a fixed draw that leaves the caller's random state alone
-        torch.manual_seed(seed)
+        torch.manual_seed(repro.offset_seed(seed))
         layer = nn.Sequential(nn.Linear(d_in, width), ACTIVATIONS[activation]())
     return layer.requires_grad_(False)
 

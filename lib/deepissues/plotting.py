@@ -4,6 +4,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.collections import PolyCollection
+from . import repro
 
 # Okabe and Ito's palette, safe for the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -46,7 +47,7 @@ def plot_regions(regions, ax=None, title=None, seed=0):
     if regions and regions[0].polygon.shape[1] != 2:
         raise ValueError("plot_regions draws 2-D regions; use linear_pieces_1d's output with a line plot")
     colours = np.array(mpl.colors.to_rgba_array(PALETTE[:7]))
-    order = np.random.default_rng(seed).integers(0, len(colours), size=len(regions))
+    order = repro.numpy_rng(seed).integers(0, len(colours), size=len(regions))
     ax.add_collection(PolyCollection([r.polygon for r in regions], facecolors=colours[order],
                                      edgecolors="white", linewidths=0.4, alpha=0.85))
     corners = np.concatenate([r.polygon for r in regions]) if regions else np.zeros((1, 2))

@@ -1,4 +1,8 @@
-"""Reproducibility: seeds, the device, and the experiment scale."""
+"""Reproducibility: seeds, the device, and the experiment scale.
+
+Every seed the book uses passes through :func:`offset_seed`, so that ``DEEPISSUES_SEED=s`` moves
+all of them at once (seed ``k`` becomes ``k + 1000 s``) and a claim can be re-run on other draws.
+"""
 
 import os
 import random
@@ -7,6 +11,46 @@ import numpy as np
 import torch
 
 SCALES = ("small", "full")
+SEED_STRIDE = 1000  # offsets move seeds by this much, so loops over seeds 0..999 never collide
+
+
+def seed_offset():
+    """The seed offset ``s`` from ``DEEPISSUES_SEED`` (default 0), a non-negative int."""
+    value = os.environ.get("DEEPISSUES_SEED", "0").strip() or "0"
+    if not value.isdigit():
+        raise ValueError(f"DEEPISSUES_SEED must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def offset_seed(seed):
+    """The seed actually used for the book's seed ``seed``: ``seed + 1000 * seed_offset()``.
+
+    Parameters
+    ----------
+    seed : int, non-negative; the seed as written in a chapter or a ``seed=`` argument.
+
+    Returns
+    -------
+    int, equal to ``seed`` when ``DEEPISSUES_SEED`` is unset.
+
+    Example
+    -------
+    >>> offset_seed(3)  # with DEEPISSUES_SEED unset
+    3
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    return int(seed) + SEED_STRIDE * seed_offset()
+
+
+def generator(seed, device=None):
+    """A ``torch.Generator`` on ``device`` (default: the CPU) seeded with ``offset_seed(seed)``."""
+    return torch.Generator(device=device or "cpu").manual_seed(offset_seed(seed))
+
+
+def numpy_rng(seed):
+    """A NumPy ``Generator`` seeded with ``offset_seed(seed)``."""
+    return np.random.default_rng(offset_seed(seed))
 
 
 def seed_everything(seed=0):
@@ -14,11 +58,11 @@ def seed_everything(seed=0):
 
     Parameters
     ----------
-    seed : int, non-negative.
+    seed : int, non-negative. The generators receive ``offset_seed(seed)``.
 
     Returns
     -------
-    torch.Generator seeded with ``seed``, for code that wants its own stream.
+    torch.Generator seeded like the global one, for code that wants its own stream.
 
     Example
     -------
@@ -26,6 +70,7 @@ def seed_everything(seed=0):
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = offset_seed(seed)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

@@ -11,6 +11,7 @@ from torch import nn
 
 from .checks import positive_int
 from .training import fit
+from . import repro
 
 
 def autoencoder(d_in, code, hidden=64, activation=nn.ReLU):
@@ -33,7 +34,7 @@ def pretrain_autoencoder(x, code=16, hidden=64, epochs=150, lr=3e-3, activation=
     if x.dim() != 2 or len(x) == 0:
         raise ValueError(f"x must be (N, d) with N >= 1, got {tuple(x.shape)}")
     with torch.random.fork_rng():
-        torch.manual_seed(seed)
+        torch.manual_seed(repro.offset_seed(seed))
         encoder, model = autoencoder(x.shape[1], code, hidden, activation)
         fit(model, x, x, loss="mse", epochs=epochs, lr=lr, seed=seed, progress=progress)
     with torch.no_grad():
@@ -45,7 +46,7 @@ def few_labels(y, per_class, seed=0):
     """Indices of ``per_class`` examples of every class in y, drawn without replacement."""
     positive_int("per_class", per_class)
     y = np.asarray(y)
-    rng = np.random.default_rng(seed)
+    rng = repro.numpy_rng(seed)
     chosen = []
     for c in np.unique(y):
         members = np.flatnonzero(y == c)

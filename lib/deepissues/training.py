@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from .widgets import progress_bar
+from . import repro
 
 LOSSES = {"cross_entropy": nn.functional.cross_entropy, "mse": nn.functional.mse_loss}
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
@@ -73,7 +74,7 @@ def fit(model, x, y, *, loss="cross_entropy", epochs=10, batch_size=64, lr=1e-3,
         raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
     metric = metric or ("accuracy" if loss == "cross_entropy" else "rmse")
     opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr, weight_decay=weight_decay)
-    generator = torch.Generator().manual_seed(seed)
+    generator = repro.generator(seed)
     history = History()
     model.train()
     bar = progress_bar(range(epochs), "training", enabled=progress)

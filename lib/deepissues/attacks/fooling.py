@@ -5,6 +5,7 @@ import torch
 
 from ..checks import nonnegative, positive_int
 from .base import eval_mode
+from .. import repro
 
 
 def fooling_images(model, targets, shape, steps=200, lr=0.05, seed=0):
@@ -30,7 +31,7 @@ def fooling_images(model, targets, shape, steps=200, lr=0.05, seed=0):
     nonnegative("lr", lr, strict=True)
     if not torch.is_tensor(targets) or targets.dim() != 1 or targets.dtype not in (torch.int64, torch.int32):
         raise ValueError(f"targets must be a 1-D integer tensor, got {getattr(targets, 'shape', targets)!r}")
-    generator = torch.Generator().manual_seed(seed)
+    generator = repro.generator(seed)
     x = torch.rand((len(targets), *shape), generator=generator).requires_grad_(True)
     opt = torch.optim.Adam([x], lr=lr)
     with eval_mode(model), torch.enable_grad():

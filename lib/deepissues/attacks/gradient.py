@@ -7,6 +7,7 @@ import torch
 from ..checks import nonnegative, positive_int
 from .base import Attack, check_norm, norm_of
 from .projections import project_ball_box
+from .. import repro
 
 
 class FGSM(Attack):
@@ -105,7 +106,7 @@ class PGD(Attack):
         return self.alpha * step / step.abs().sum(1, keepdim=True).clamp_min(1e-12)
 
     def _start(self, x0):
-        g = torch.Generator(device=x0.device).manual_seed(self.seed)
+        g = repro.generator(self.seed, x0.device)
         if self.norm == "linf":
             delta = (torch.rand(x0.shape, generator=g, device=x0.device) * 2 - 1) * self.eps
         else:

@@ -6,6 +6,7 @@ import torch
 from ..checks import nonnegative, positive_int
 from .base import Attack, check_norm, norm_of, shrink_to_boundary
 from .projections import min_norm_step
+from .. import repro
 
 
 def logits_and_jacobian(model, x, create_graph=False):
@@ -170,7 +171,7 @@ class MinimalPerturbation(Attack):
         clean_wrong = self.is_adversarial(x, y)
         best = x.clone()
         best_norm = torch.where(clean_wrong, 0.0, float("inf"))
-        generator = torch.Generator(device=x.device).manual_seed(self.seed)
+        generator = repro.generator(self.seed, x.device)
         for run in range(self.restarts + 1):
             start = x if run == 0 else self._random_start(x, best, best_norm, generator)
             todo = ~clean_wrong & (best_norm.isfinite() | (run == 0))

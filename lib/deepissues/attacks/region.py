@@ -14,6 +14,7 @@ from ..certify.regions import crossing_step, norm_np, pattern_of, region_maps
 from ..expressivity import relu_layers
 from .base import Attack, check_norm, norm_of
 from .minimal import DeepFool
+from .. import repro
 
 
 class RegionAttack(Attack):
@@ -70,7 +71,7 @@ class RegionAttack(Attack):
             x_adv[ok] = x_df[ok]
             best[ok] = norm_of(x_df[ok] - x[ok], self.norm).double().cpu()
             starts.append(x_df)
-        rng = np.random.default_rng(self.seed)
+        rng = repro.numpy_rng(self.seed)
         x_np = x.detach().cpu().double().numpy()
         with torch.no_grad():
             scale = self.model(x).abs().amax(1).clamp_min(0.1).cpu().numpy()

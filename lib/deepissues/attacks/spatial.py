@@ -7,6 +7,7 @@ from torch.nn import functional as F
 
 from ..checks import nonnegative, positive_int
 from .base import Attack, as_images
+from .. import repro
 
 
 def rotate_translate(images, angles, shifts):
@@ -73,7 +74,7 @@ class Spatial(Attack):
             shifts = torch.linspace(-self.max_translation, self.max_translation, self.n_translations)
             cand = torch.cartesian_prod(angles, shifts, shifts)
         else:
-            g = torch.Generator().manual_seed(self.seed)
+            g = repro.generator(self.seed)
             scale = torch.tensor([self.max_rotation, self.max_translation, self.max_translation])
             cand = (torch.rand(self.k, 3, generator=g) * 2 - 1) * scale
         return torch.cat([torch.zeros(1, 3), cand]).to(device)

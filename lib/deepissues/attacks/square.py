@@ -7,6 +7,7 @@ import torch
 from ..checks import nonnegative, positive_int
 from .base import Attack, as_images, check_norm, margin
 from .projections import project_ball_box
+from .. import repro
 
 
 class Square(Attack):
@@ -50,7 +51,7 @@ class Square(Attack):
 
     def attack(self, x, y):
         img = as_images(x, self.image_shape)
-        g = torch.Generator(device=x.device).manual_seed(self.seed)
+        g = repro.generator(self.seed, x.device)
         init = self._init_linf if self.norm == "linf" else self._init_l2
         best = (img + init(img, g)).clamp(0, 1)
         best = self._project(best, img)

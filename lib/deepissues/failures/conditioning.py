@@ -16,6 +16,7 @@ from torch import nn
 
 from ..checks import nonnegative, positive_int
 from ..widgets import progress_bar
+from .. import repro
 
 #: the filter w with p_j = w · (f_j, f_{j−1}, f_{j−2}): a discrete second derivative.
 TRUE_FILTER = (1.0, -2.0, 1.0)
@@ -59,7 +60,7 @@ def pwl_curves(m, n=100, seed=0):
     """
     positive_int("m", m)
     positive_int("n", n, least=8)
-    rng = np.random.default_rng(seed)
+    rng = repro.numpy_rng(seed)
     p = np.zeros((m, n))
     for row in p:
         kinks = 3 + np.sort(rng.choice(n - 6, 3, replace=False))
@@ -137,10 +138,10 @@ def train_pwl_encoder(kind, iterations, n=100, lr=None, batch_size=100, n_train=
     nonnegative("lr", lr, strict=True)
     f, p = pwl_curves(n_train, n, seed=seed)
     f_val, p_val = pwl_curves(1000, n, seed=seed + 1)
-    torch.manual_seed(seed)
+    torch.manual_seed(repro.offset_seed(seed))
     encoder = PWLEncoder(n, kind, whitening(f) if kind == "conv+conditioning" else None)
     opt = torch.optim.Adam(encoder.parameters(), lr=lr)
-    g = torch.Generator().manual_seed(seed + 2)
+    g = repro.generator(seed + 2)
     every = record_every or max(1, iterations // 50)
     curve = []
     for it in progress_bar(range(1, iterations + 1), f"PWL {kind}", enabled=progress):
@@ -170,7 +171,7 @@ def random_pwl_curves(m, n=100, pieces=3, seed=0):
     paper's autoencoder experiment."""
     positive_int("m", m)
     positive_int("pieces", pieces)
-    g = torch.Generator().manual_seed(seed)
+    g = repro.generator(seed)
     theta = torch.rand(m, pieces, 1, generator=g) * n
     c = torch.rand(m, pieces, 1, generator=g) * 2 - 1
     x = torch.arange(n, dtype=torch.float32)
@@ -187,10 +188,10 @@ def train_pwl_autoencoder(iterations, n=100, lr=1e-3, batch_size=100, n_train=10
     positive_int("iterations", iterations)
     f = random_pwl_curves(n_train, n, seed=seed)
     f_val = random_pwl_curves(1000, n, seed=seed + 1)
-    torch.manual_seed(seed)
+    torch.manual_seed(repro.offset_seed(seed))
     model = pwl_autoencoder(n)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    g = torch.Generator().manual_seed(seed + 2)
+    g = repro.generator(seed + 2)
     every = max(1, iterations // 50)
     curve = []
     for it in progress_bar(range(1, iterations + 1), "PWL autoencoder", enabled=progress):

@@ -43,7 +43,7 @@ def line_segment_images(n, size=28, seed=0):
     """
     positive_int("n", n)
     positive_int("size", size, least=8)
-    g = torch.Generator().manual_seed(seed)
+    g = repro.generator(seed)
     theta = torch.rand(n, generator=g) * math.pi
     centre = torch.rand(n, 2, generator=g) * size
     scale = size / 28
@@ -117,7 +117,7 @@ def train_tuples(k, iterations, approach="end-to-end", size=28, channels=16, bat
         raise ValueError(f"approach must be one of {APPROACHES}, got {approach!r}")
     nonnegative("lr", lr, strict=True)
     device = default_device() if device is None else torch.device(device)
-    torch.manual_seed(seed)
+    torch.manual_seed(repro.offset_seed(seed))
     net = TupleNet(k, size, channels).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5)
     test_images, _, test_primary = (t.to(device) for t in k_tuples(test_size, k, size, seed=10_000 + seed))
@@ -144,7 +144,7 @@ def stocks_market(d, k, seed=0):
     """The stock y_i that each of the d media references concerns: (d,) ints in [0, k)."""
     positive_int("d", d)
     positive_int("k", k)
-    return torch.randint(0, k, (d,), generator=torch.Generator().manual_seed(seed))
+    return torch.randint(0, k, (d,), generator=repro.generator(seed))
 
 
 def stocks_batch(n, market, k, seed=0):
@@ -159,7 +159,7 @@ def stocks_batch(n, market, k, seed=0):
     positive_int("k", k)
     if market.dim() != 1 or market.min() < 0 or market.max() >= k:
         raise ValueError(f"market must be a 1-D tensor of stocks in [0, {k}), got {market.tolist()[:10]}…")
-    g = torch.Generator().manual_seed(seed)
+    g = repro.generator(seed)
     ref = torch.randint(0, len(market), (n,), generator=g)
     X = nn.functional.one_hot(ref, len(market)).float()
     Y = nn.functional.one_hot(market[ref], k).float()
@@ -233,7 +233,7 @@ def train_stocks(approach, iterations, d=1000, k=100, batch_size=100, lr=0.1, op
     positive_int("iterations", iterations)
     nonnegative("lr", lr, strict=True)
     market = stocks_market(d, k, seed)
-    torch.manual_seed(seed)
+    torch.manual_seed(repro.offset_seed(seed))
     policy = StockPolicy(d, k, init_std=d ** -0.5)
     if optimizer not in ("adam", "sgd"):
         raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")

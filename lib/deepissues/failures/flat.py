@@ -19,6 +19,7 @@ from torch import nn
 
 from ..checks import nonnegative, positive_int
 from ..widgets import progress_bar
+from .. import repro
 
 #: breakpoints z_i of the default staircase, relative to b*: wide and narrow steps, as in the paper.
 STEPS = (-4.0, -3.0, -2.0, -1.2, -0.5, 0.0, 0.4, 0.6, 0.7, 1.5, 2.5, 4.0)
@@ -73,7 +74,7 @@ def smooth_staircase(t, steps, sharpness=5.0, L=10.0):
 def staircase_target(d=100, seed=0, steps=STEPS):
     """A random target (w*, b*, z): w* ~ N(0, I_d), b* ~ N(0, 1), z = b* + steps."""
     positive_int("d", d)
-    g = torch.Generator().manual_seed(seed)
+    g = repro.generator(seed)
     w, b = torch.randn(d, generator=g), torch.randn(1, generator=g)
     return w, b, b + torch.as_tensor(steps, dtype=torch.float32)
 
@@ -87,7 +88,7 @@ def staircase_dataset(n, target, seed=0):
     """
     positive_int("n", n)
     w, b, z = target
-    g = torch.Generator().manual_seed(seed)
+    g = repro.generator(seed)
     X = torch.randn(n, len(w), generator=g) / len(w) ** 0.5
     t = X @ w + b
     return X, staircase(t, z), t
@@ -152,12 +153,12 @@ def train_staircase(method, iterations, target=None, lr=None, batch_size=256, bi
     positive_int("batch_size", batch_size)
     target = staircase_target() if target is None else target
     lr = (0.01 if method == "non-flat" else 3e-3) if lr is None else nonnegative("lr", lr, strict=True)
-    torch.manual_seed(seed)
+    torch.manual_seed(repro.offset_seed(seed))
     model = StaircaseModel(method, len(target[0]), target[2], bias_init)
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iterations)
     X_val, y_val, _ = staircase_dataset(2000, target, seed=seed + 1)
-    g = torch.Generator().manual_seed(seed + 2)
+    g = repro.generator(seed + 2)
     every, curve = max(1, iterations // 50), []
     for it in progress_bar(range(1, iterations + 1), f"staircase {method}", enabled=progress):
         X = torch.randn(batch_size, len(target[0]), generator=g) / len(target[0]) ** 0.5

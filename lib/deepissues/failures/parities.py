@@ -14,6 +14,7 @@ from torch.func import functional_call, grad, vmap
 
 from ..checks import positive_int
 from ..widgets import progress_bar
+from .. import repro
 
 LOSSES = ("square", "hinge")
 
@@ -33,7 +34,7 @@ def parity_dataset(n, d, subset=None, seed=0):
     """
     positive_int("n", n)
     positive_int("d", d)
-    g = torch.Generator().manual_seed(seed)
+    g = repro.generator(seed)
     v = random_subset(d, seed) if subset is None else _as_subset(subset, d)
     X = torch.randint(0, 2, (n, d), generator=g).float() * 2 - 1
     return X, parity(X, v)
@@ -42,7 +43,7 @@ def parity_dataset(n, d, subset=None, seed=0):
 def random_subset(d, seed=0):
     """A uniformly random v* in {0, 1}^d (as the paper draws it)."""
     positive_int("d", d)
-    g = torch.Generator().manual_seed(seed + 7919)
+    g = repro.generator(seed + 7919)
     return torch.randint(0, 2, (d,), generator=g)
 
 
@@ -71,12 +72,12 @@ def train_parity(d, iterations, batch_size=128, lr=0.01, width=None, seed=0, tes
     """
     positive_int("iterations", iterations)
     positive_int("batch_size", batch_size)
-    torch.manual_seed(seed)
+    torch.manual_seed(repro.offset_seed(seed))
     v = random_subset(d, seed) if subset is None else _as_subset(subset, d)
     net = parity_net(d, width)
     opt = torch.optim.SGD(net.parameters(), lr=lr)
     X_test, y_test = parity_dataset(test_size, d, v, seed=seed + 1)
-    g = torch.Generator().manual_seed(seed + 2)
+    g = repro.generator(seed + 2)
     curve = []
     for it in progress_bar(range(1, iterations + 1), f"parity d={d}", enabled=progress):
         X = torch.randint(0, 2, (batch_size, d), generator=g).float() * 2 - 1
@@ -116,7 +117,7 @@ def parity_gradient_variance(d, width=None, loss="square", seed=0, n_parities=No
     positive_int("d", d)
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-    torch.manual_seed(seed)
+    torch.manual_seed(repro.offset_seed(seed))
     net = parity_net(d, width).double()
     exact = d <= 12 and n_parities is None and n_samples is None
     if exact:
@@ -124,7 +125,7 @@ def parity_gradient_variance(d, width=None, loss="square", seed=0, n_parities=No
     else:
         n_samples = n_samples or 4096
         sample_seed = seed if sample_seed is None else sample_seed
-        X = torch.randint(0, 2, (n_samples, d), generator=torch.Generator().manual_seed(sample_seed)).double() * 2 - 1
+        X = torch.randint(0, 2, (n_samples, d), generator=repro.generator(sample_seed)).double() * 2 - 1
     p, g = _outputs_and_gradients(net, X)
     a, b = _loss_derivative_parts(p, loss)
     G2 = float(g.pow(2).sum(1).mean())
@@ -138,7 +139,7 @@ def parity_gradient_variance(d, width=None, loss="square", seed=0, n_parities=No
         second = float(coeffs.pow(2).sum(1).mean())
         signal = float((base[None] + coeffs).pow(2).sum(1).mean())
     else:
-        V = torch.randint(0, 2, (n_parities or 256, d), generator=torch.Generator().manual_seed(sample_seed + 1))
+        V = torch.randint(0, 2, (n_parities or 256, d), generator=repro.generator(sample_seed + 1))
         chi = torch.stack([parity(X, v) for v in V])                     # (m, n)
         n = len(X)
         total = (chi @ weighted).pow(2).sum(1)                           # ‖Σ_i χ_v(x_i) w_i‖²

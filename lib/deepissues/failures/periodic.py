@@ -15,6 +15,7 @@ import torch
 
 from ..checks import nonnegative, positive_int
 from .parities import _outputs_and_gradients, parity_net
+from .. import repro
 
 
 def linear_periodic_dataset(n, d, r, seed=0):
@@ -26,7 +27,7 @@ def linear_periodic_dataset(n, d, r, seed=0):
     """
     positive_int("n", n)
     w = random_directions(1, d, r, seed)[0]
-    X = torch.randn(n, d, generator=torch.Generator().manual_seed(seed + 1))
+    X = torch.randn(n, d, generator=repro.generator(seed + 1))
     return X, torch.sin(2 * math.pi * X @ w), w
 
 
@@ -35,7 +36,7 @@ def random_directions(m, d, r, seed=0):
     positive_int("m", m)
     positive_int("d", d)
     nonnegative("r", r)
-    w = torch.randn(m, d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    w = torch.randn(m, d, generator=repro.generator(seed), dtype=torch.float64)
     return (r * w / w.norm(dim=1, keepdim=True)).float()
 
 
@@ -70,11 +71,11 @@ def periodic_gradient_variance(d, r, model="net", width=None, n_targets=256, n_s
     positive_int("n_samples", n_samples, least=2)
     if model not in ("net", "linear"):
         raise ValueError(f"model must be 'net' or 'linear', got {model!r}")
-    X = torch.randn(n_samples, d, generator=torch.Generator().manual_seed(seed + 1), dtype=torch.float64)
+    X = torch.randn(n_samples, d, generator=repro.generator(seed + 1), dtype=torch.float64)
     if model == "linear":
         grads = X
     else:
-        torch.manual_seed(seed)
+        torch.manual_seed(repro.offset_seed(seed))
         grads = _outputs_and_gradients(parity_net(d, width).double(), X)[1]
     K = grads @ grads.T
     H = torch.sin(2 * math.pi * X @ random_directions(n_targets, d, r, seed + 2).double().T)   # (n, m)

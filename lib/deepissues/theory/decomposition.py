@@ -15,6 +15,7 @@ Gaussian, so the expected loss is a sample average over as many fresh inputs as 
 import numpy as np
 
 from ..checks import nonnegative, positive_int
+from .. import repro
 
 
 def random_relu_features(d_in, width, seed=0, bias_std=0.3):
@@ -29,7 +30,7 @@ def random_relu_features(d_in, width, seed=0, bias_std=0.3):
     so a wider model can do everything a narrower one can."""
     positive_int("d_in", d_in)
     positive_int("width", width)
-    rng = np.random.default_rng(seed)
+    rng = repro.numpy_rng(seed)
     units = [(rng.normal(scale=1 / np.sqrt(d_in), size=d_in), bias_std * rng.normal()) for _ in range(width)]
     A, b = np.stack([a for a, _ in units], 1), np.array([c for _, c in units])
     return lambda x: np.maximum(_inputs(x, d_in) @ A + b, 0)
@@ -40,7 +41,7 @@ def tanh_teacher(d_in, width=20, seed=0):
     standard Gaussian inputs: a callable from (N, d_in) to (N,)."""
     positive_int("d_in", d_in)
     positive_int("width", width)
-    rng = np.random.default_rng(seed)
+    rng = repro.numpy_rng(seed)
     A, b, v = rng.normal(size=(d_in, width)) / np.sqrt(d_in), rng.normal(size=width), rng.normal(size=width)
     scale = np.std(np.tanh(rng.normal(size=(20000, d_in)) @ A + b) @ v)
     return lambda x: np.tanh(_inputs(x, d_in) @ A + b) @ v / scale
@@ -99,7 +100,7 @@ def error_decomposition(teacher, features, n_train, *, d_in, noise=0.1, steps=10
 
 
 def _decompose(teacher, features, n_train, d_in, noise, steps, lr, n_population, seed):
-    rng = np.random.default_rng(seed)
+    rng = repro.numpy_rng(seed)
 
     def sample(n):
         x = rng.normal(size=(n, d_in))

@@ -19,6 +19,7 @@ import torch
 from ..checks import nonnegative, positive_int
 from ..curvature import Hessian
 from ..widgets import progress_bar
+from .. import repro
 
 
 class EntropySGD(torch.optim.Optimizer):
@@ -111,7 +112,7 @@ def local_entropy(loss, x, gamma, beta=1.0, samples=4096, seed=0):
     nonnegative("gamma", gamma, strict=True)
     nonnegative("beta", beta, strict=True)
     positive_int("samples", samples, least=2)
-    generator = torch.Generator().manual_seed(seed)
+    generator = repro.generator(seed)
     points = x + torch.randn(samples, len(x), generator=generator, dtype=x.dtype) / math.sqrt(beta * gamma)
     with torch.no_grad():
         values = torch.as_tensor(loss(points), dtype=torch.float64).reshape(-1)
@@ -142,7 +143,7 @@ def sharpness(loss, x, radius, steps=50, restarts=4, seed=0):
     nonnegative("radius", radius, strict=True)
     positive_int("steps", steps)
     positive_int("restarts", restarts)
-    generator = torch.Generator().manual_seed(seed)
+    generator = repro.generator(seed)
     base = float(loss(x))
     best = 0.0
     for _ in range(restarts):
@@ -215,7 +216,7 @@ def double_well_finals(method, start, trials=200, rounds=50, langevin_steps=20, 
     positive_int("rounds", rounds)
     nonnegative("gradient_noise", gradient_noise)
     with torch.random.fork_rng():
-        torch.manual_seed(seed)
+        torch.manual_seed(repro.offset_seed(seed))
         x = torch.full((trials,), float(start), dtype=torch.float64, requires_grad=True)
         if method == "entropy-sgd":
             optimiser = EntropySGD([x], langevin_steps=langevin_steps, langevin_lr=lr, noise=noise, **entropy_sgd)
@@ -251,7 +252,7 @@ def fit_entropy_sgd(model, x, y, rounds, batch_size=32, loss_fn=torch.nn.functio
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(f"x and y must hold the same positive number of examples, got {len(x)} and {len(y)}")
     optimiser = EntropySGD(model.parameters(), **entropy_sgd)
-    generator = torch.Generator().manual_seed(seed)
+    generator = repro.generator(seed)
 
     def closure():
         batch = torch.randint(len(x), (batch_size,), generator=generator)

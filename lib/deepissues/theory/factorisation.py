@@ -14,6 +14,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from ..checks import nonnegative, positive_int
+from .. import repro
 
 
 def nuclear_norm_solution(X, lam):
@@ -41,7 +42,7 @@ def factorized_solution(X, lam, r, seed=0, history=None):
     nonnegative("lam", lam)
     positive_int("r", r)
     n, m = X.shape
-    rng = np.random.default_rng(seed)
+    rng = repro.numpy_rng(seed)
     start = rng.normal(scale=0.1, size=(n + m) * r)
 
     def split(theta):

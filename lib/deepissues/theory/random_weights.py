@@ -13,6 +13,7 @@ together, the more so the smaller the angle was already in relative terms.
 import numpy as np
 
 from ..checks import positive_int
+from .. import repro
 
 
 def relu_layer_cosine(theta):
@@ -49,7 +50,7 @@ def random_relu_layer_stats(theta, width, trials=200, dim=50, seed=0):
     positive_int("width", width)
     positive_int("trials", trials, least=2)
     positive_int("dim", dim, least=2)
-    rng = np.random.default_rng(seed)
+    rng = repro.numpy_rng(seed)
     x = np.zeros(dim)
     x[0] = 1.0
     y = np.zeros(dim)
@@ -87,7 +88,7 @@ def angles_through_random_layers(x, depth, width, seed=0):
     of depth + 1 flat arrays, in the order of :func:`pairwise_angles`."""
     positive_int("depth", depth, least=0)
     positive_int("width", width)
-    rng = np.random.default_rng(seed)
+    rng = repro.numpy_rng(seed)
     z = np.asarray(x, dtype=float)
     angles = [pairwise_angles(z)]
     for _ in range(depth):
