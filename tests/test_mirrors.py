@@ -3,6 +3,8 @@ download button at the .ipynb written beside the page."""
 
 from types import SimpleNamespace
 
+import pytest
+
 from .built_book import book_extension
 
 mirrors = book_extension("mirrors")
@@ -30,3 +32,29 @@ def test_other_pages_are_left_alone():
     app, context = SimpleNamespace(config=SimpleNamespace(ipynb_mirror_branch="ipynb")), _context()
     mirrors.retarget_buttons(app, "book/intro", None, context, None)
     assert context == _context()
+
+
+def _glued_notebook(monkeypatch, **values):
+    """A notebook whose one code cell glued ``values`` the way myst-nb records them."""
+    import nbformat
+
+    outputs = []
+    monkeypatch.setattr("myst_nb.ext.glue.ipy_display", lambda bundle, raw, metadata: outputs.append(
+        nbformat.v4.new_output("display_data", data=bundle, metadata=metadata)))
+    from deepissues.glue import glue
+
+    for name, value in values.items():
+        glue(name, value, display=name.startswith("shown"))
+    cell = nbformat.v4.new_code_cell("...")
+    cell.outputs = outputs
+    return nbformat.v4.new_notebook(cells=[cell])
+
+
+def test_mirrors_replace_glue_roles_with_the_glued_numbers(monkeypatch):
+    values = mirrors.glued_values(_glued_notebook(monkeypatch, accuracy=0.953, shown_steps=3000))
+    assert values == {"accuracy": "0.953", "shown_steps": "3000"}
+    text = "right on {glue:text}`accuracy:.0%` of images after {glue:}`shown_steps` steps ({glue:text}`accuracy`)"
+    assert mirrors.replace_glue(text, values) == "right on 95% of images after 3000 steps (0.953)"
+    assert mirrors.replace_glue("no roles here", {}) == "no roles here"
+    with pytest.raises(KeyError, match="never glued"):
+        mirrors.replace_glue("{glue:text}`missing:.1f`", values)

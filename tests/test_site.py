@@ -153,3 +153,12 @@ def test_the_browser_install_fails_with_a_message_where_it_cannot_install(tmp_pa
                             env={"PATH": str(bin_dir), "CHROMIUM": str(tmp_path / "chromium")})
     assert result.returncode == 1
     assert "has no apt-get" in result.stderr and str(tmp_path / "chromium") in result.stderr
+
+
+def test_the_mirrors_carry_the_glued_numbers_not_the_roles(site):
+    for chapter in chapters():
+        mirror = nbformat.read(HTML / f"{chapter}.ipynb", as_version=4)
+        prose = "\n".join(cell.source for cell in mirror.cells if cell.cell_type == "markdown")
+        assert "{glue" not in prose, chapter
+        if chapter.endswith("05-adversarial-examples"):
+            assert re.search(r"right on \d+% of test images", prose)

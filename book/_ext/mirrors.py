@@ -4,7 +4,9 @@ The chapters are jupytext Markdown files, which Colab cannot open. This extensio
 - writes notebooks/NN-topic.ipynb (outputs stripped) next to each chapter's HTML page;
 - points the page's ".ipynb" download button at that file;
 - points the Colab launch button at the same file on the branch ``ipynb_mirror_branch``
-  (default "ipynb"), which ``make mirrors`` fills from the built book.
+  (default "ipynb"), which ``make mirrors`` fills from the built book;
+- replaces each ``{glue}`` role in the prose with the number this build glued, since nothing
+  outside the book resolves the role.
 """
 
 import re
@@ -12,8 +14,10 @@ from pathlib import Path
 
 import jupytext
 import nbformat
+from myst_nb.core.variables import format_plain_text
 
 CHAPTERS = "notebooks/"
+GLUE_ROLE = re.compile(r"\{glue(?::(?:text)?)?\}`([^`:]+)(?::([^`]*))?`")
 
 
 def _is_chapter(pagename):
@@ -33,14 +37,42 @@ def retarget_buttons(app, pagename, templatename, context, doctree):
                 button["url"] = f"{name}.ipynb"
 
 
+def glued_values(executed):
+    """{name: text/plain} of every value glued in an executed notebook (myst-nb's scrapbook outputs)."""
+    values = {}
+    for cell in executed.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            record = output.get("metadata", {}).get("scrapbook")
+            if record:
+                prefix = record.get("mime_prefix", "")
+                values[record["name"]] = output["data"][prefix + "text/plain"]
+    return values
+
+
+def replace_glue(text, values):
+    """``text`` with every ``{glue}`name:spec``` role replaced by the formatted glued value."""
+    def number(match):
+        name, spec = match.group(1), match.group(2) or ""
+        if name not in values:
+            raise KeyError(f"the prose refers to {name!r}, which the chapter never glued")
+        return format_plain_text(values[name], spec)
+
+    return GLUE_ROLE.sub(number, text)
+
+
 def write_mirrors(app, exception):
     if exception is not None or app.builder.format != "html":
         return
+    executed_folder = Path(app.outdir).parent / "jupyter_execute"  # where myst-nb writes executed notebooks
     for docname in sorted(d for d in app.env.found_docs if _is_chapter(d)):
         notebook = jupytext.read(Path(app.srcdir) / f"{docname}.md")
+        executed = executed_folder / f"{docname}.ipynb"
+        values = glued_values(nbformat.read(executed, as_version=4)) if executed.exists() else {}
         for cell in notebook.cells:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
+            elif cell.cell_type == "markdown":
+                cell.source = replace_glue(cell.source, values)
         target = Path(app.outdir) / f"{docname}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, target)

@@ -1,20 +1,38 @@
 """The reproducibility report: a ``{claims-report}`` directive that becomes, once every chapter
-has been executed, a table of each chapter's claims (from the records ``deepissues.claims``
-writes), its execution time against the budget, and the scale it ran at.
+has been executed, a ledger of the book's claims.
+
+For every chapter it shows a table of its claims, read from the records ``deepissues.claims``
+writes: the claim (linked to the section that makes it), its kind, what the source says (linked to
+the bibliography), what this build measured, and whether it held. Above the tables come the
+counts for the whole book, the provenance of the build (commit, date, versions, machine, scale,
+seed) and each chapter's execution time against the budget.
 
 The directive leaves a placeholder; a post-transform fills it in at write time, after all the
-notebooks have run, so the report always describes the build it is part of.
+notebooks have run, so the report always describes the build it is part of. Its citation links are
+pending cross-references that sphinxcontrib-bibtex resolves right after it.
 """
 
+import datetime
+import importlib.metadata
 import json
+import os
+import platform
+import subprocess
+from pathlib import Path
 
 from docutils import nodes
 from myst_nb.sphinx_ import NbMetadataCollector
+from sphinx import addnodes
 from sphinx.transforms.post_transforms import SphinxPostTransform
+from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 BUDGET_S = 90.0  # a chapter's execution budget at the default scale on 2 CPU cores
 CHAPTERS = "notebooks/"
+KINDS = ("reproduces", "differs", "extends")
+COLUMNS = ("claim", "kind", "what the source says", "what we measured", "held")
+TOOLCHAIN = ("torch", "numpy", "jupyter-book", "sphinx", "myst-nb")
+logger = logging.getLogger(__name__)
 
 
 class ClaimsReportNode(nodes.General, nodes.Element):
@@ -34,10 +52,73 @@ def summarise(claims, runtime, budget=BUDGET_S):
     return held, len(claims), runtime, runtime is not None and runtime <= budget, ", ".join(scales) or "-"
 
 
-def _records(docname):
-    from deepissues.claims import claims_dir
+def ledger_counts(claims):
+    """{kind: (held, total)} over a list of claim records, for each of ``KINDS``."""
+    return {kind: (sum(bool(c["held"]) for c in claims if c.get("kind") == kind),
+                   sum(c.get("kind") == kind for c in claims)) for kind in KINDS}
 
-    path = claims_dir() / f"{docname.split('/')[-1]}.json"
+
+def claim_sections(doctree):
+    """{claim name: id of the section whose cell printed it} from a chapter's doctree.
+
+    ``deepissues.claims.check`` prints ``[claim held] <name>: <detail>``; the cell's output sits
+    inside the section that makes the claim.
+    """
+    found = {}
+    for block in doctree.findall(nodes.literal_block):
+        section = next((a for a in _ancestors(block) if isinstance(a, nodes.section) and a["ids"]), None)
+        for line in block.astext().splitlines():
+            for mark in ("[claim held] ", "[claim FAILED] "):
+                if line.startswith(mark) and section is not None:
+                    found.setdefault(line[len(mark):], section["ids"][0])
+    return found
+
+
+def section_of(name, sections):
+    """The section id for claim ``name``: the printed line is ``<name>: <detail>``."""
+    return next((sid for line, sid in sections.items() if line == name or line.startswith(name + ":")), None)
+
+
+def provenance(srcdir, claims):
+    """[(label, value)] describing the build: commit, date, versions, machine, scale and seed."""
+    def git(*args):
+        try:
+            return subprocess.run(["git", *args], cwd=srcdir, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown (not a git checkout)"
+    if git("status", "--porcelain", "--untracked-files=no"):
+        commit += " with uncommitted changes"
+    versions = ", ".join(f"{name} {_version(name)}" for name in TOOLCHAIN)
+    import torch  # the build's own torch: whether it sees a GPU is part of the provenance
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    scales = ", ".join(sorted({str(c.get("scale", "?")) for c in claims})) or "-"
+    offsets = sorted({int(c.get("seed_offset", 0)) for c in claims})
+    seeds = ", ".join(f"offset {s}" + (" (the chapters' own seeds)" if s == 0 else f" (every seed + {1000 * s})")
+                      for s in offsets) or "-"
+    return [("commit", commit), ("date", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+            ("versions", f"Python {platform.python_version()}, {versions}"),
+            ("machine", f"{os.cpu_count()} CPU cores ({platform.machine()}), GPU: {gpu}"),
+            ("scale", scales), ("seed", f"{seeds}; set with DEEPISSUES_SEED")]
+
+
+def _version(name):
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _ancestors(node):
+    while node.parent is not None:
+        node = node.parent
+        yield node
+
+
+def _records(claims_folder, docname):
+    path = claims_folder / f"{docname.split('/')[-1]}.json"
     return json.loads(path.read_text())["claims"] if path.exists() else []
 
 
@@ -48,8 +129,8 @@ def _paragraph(*parts):
     return paragraph
 
 
-def _table(header, rows):
-    table = nodes.table(classes=["colwidths-auto"])
+def _table(header, rows, classes=()):
+    table = nodes.table(classes=["colwidths-auto", *classes])
     group = nodes.tgroup(cols=len(header))
     table += group
     group.extend(nodes.colspec(colwidth=1) for _ in header)
@@ -63,41 +144,78 @@ def _table(header, rows):
     return table
 
 
+def _citation(key):
+    """A pending cross-reference to ``key``'s bibliography entry, as the ``{cite:p}`` role makes."""
+    return addnodes.pending_xref("", nodes.inline("", key), refdomain="cite", reftype="p", reftarget=key,
+                                 refwarn=True)
+
+
 class FillClaimsReport(SphinxPostTransform):
-    default_priority = 8
+    default_priority = 8  # before the references resolver (10), which resolves the citations
 
     def run(self, **kwargs):
         for node in list(self.document.findall(ClaimsReportNode)):
             node.replace_self(self.report())
 
-    def link(self, docname, title):
+    def uri(self, docname, anchor=None):
         uri = self.app.builder.get_relative_uri(self.env.docname, docname)  # wherever the report page sits
-        return _paragraph(nodes.reference("", title, internal=True, refuri=uri))
+        return uri + (f"#{anchor}" if anchor else "")
+
+    def link(self, text, docname, anchor=None):
+        return nodes.reference("", text, internal=True, refuri=self.uri(docname, anchor))
+
+    def ledger(self, docname, claims):
+        sections = claim_sections(self.env.get_doctree(docname))
+        rows = []
+        for claim in claims:
+            anchor = section_of(claim["name"], sections)
+            if anchor is None:
+                logger.warning(f"claim {claim['name']!r} of {docname}: no section of the chapter printed it",
+                               location=self.env.docname)
+            source = (_paragraph(claim["source"] + " ", _citation(claim["cite"])) if claim.get("cite")
+                      else _paragraph("the book's own finding"))
+            rows.append([_paragraph(self.link(claim["name"], docname, anchor)), claim.get("kind", "?"), source,
+                         claim.get("detail") or "-", "yes" if claim["held"] else "NO"])
+        return _table(list(COLUMNS), rows, classes=["claims-ledger"])
 
     def report(self):
         metadata = NbMetadataCollector.get_doc_data(self.env)
         chapters = sorted(d for d in self.env.found_docs if d.startswith(CHAPTERS))
+        from deepissues.claims import claims_dir
+
+        folder = claims_dir(self.app.srcdir)  # the book's own records, wherever the build was started
+        records = {docname: _records(folder, docname) for docname in chapters}
+        everything = [c for claims in records.values() for c in claims]
         rows, details, total_time = [], [], 0.0
         for docname in chapters:
-            claims = _records(docname)
+            claims = records[docname]
+            if not claims:
+                logger.warning(f"no claim records for {docname} in {folder}: was the chapter executed?",
+                               location=self.env.docname)
             runtime = (metadata.get(docname, {}).get("exec_data") or {}).get("runtime")
             held, count, runtime, in_budget, scales = summarise(claims, runtime)
             total_time += runtime or 0.0
             title = self.env.titles[docname].astext() if docname in self.env.titles else docname
-            status = "✅ all held" if count and held == count else f"❌ {count - held} failed" if count else "no claims"
-            rows.append([self.link(docname, title), f"{held} / {count}", status,
+            status = "all held" if count and held == count else f"{count - held} FAILED" if count else "no claims"
+            rows.append([_paragraph(self.link(title, docname)), f"{held} / {count}", status,
                          "-" if runtime is None else f"{runtime:.1f} s" + ("" if in_budget else " (over budget)"), scales])
             details.append(nodes.rubric(text=title))
-            items = nodes.bullet_list()
-            for claim in claims:
-                mark = "✅ " if claim["held"] else "❌ "
-                detail = f" ({claim['detail']})" if claim.get("detail") else ""
-                items += nodes.list_item("", _paragraph(mark + claim["name"] + detail))
-            details.append(items)
-        summary = _paragraph(f"{len(chapters)} chapters, executed in {total_time:.0f} s together "
-                             f"(budget: {BUDGET_S:.0f} s per chapter, 600 s for the book).")
+            details.append(self.ledger(docname, claims))
+        counts = ledger_counts(everything)
+        held = sum(h for h, _ in counts.values())
+        summary = _paragraph(
+            f"{len(everything)} claims in {len(chapters)} chapters, {held} held in this build: "
+            f"{counts['reproduces'][1]} reproduce a claim of a source ({counts['reproduces'][0]} held), "
+            f"{counts['differs'][1]} differ from their source and check the difference ({counts['differs'][0]} held), "
+            f"{counts['extends'][1]} are the book's own findings ({counts['extends'][0]} held).")
+        summary["classes"].append("claims-summary")
+        facts = nodes.bullet_list()
+        for label, value in provenance(self.app.srcdir, everything):
+            facts += nodes.list_item("", _paragraph(nodes.strong(text=label + ": "), value))
+        timing = _paragraph(f"The chapters executed in {total_time:.0f} s together "
+                            f"(budget: {BUDGET_S:.0f} s per chapter, 600 s for the book).")
         table = _table(["chapter", "claims held", "status", "execution time", "scale"], rows)
-        return [summary, table, *details]
+        return [summary, nodes.rubric(text="This build"), facts, timing, table, *details]
 
 
 def setup(app):

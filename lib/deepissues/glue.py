@@ -1,0 +1,35 @@
+"""Numbers in a chapter's prose that come from its run: ``glue`` them, never type them.
+
+In the book, a value glued in a code cell appears in the text through myst-nb's role, e.g.
+``{glue:text}`clean_accuracy:.0%``` renders the measured accuracy as "95%". Where myst-nb is not
+installed (Colab installs ``deepissues`` alone) the value is printed instead; the ``.ipynb``
+mirrors already carry the number of the build that wrote them in place of the role.
+"""
+
+
+def glue(name, value, display=False):
+    """Make ``value`` available to the chapter's prose under ``name``.
+
+    Parameters
+    ----------
+    name : str, the key the prose refers to, e.g. ``{glue:text}`name:.3f```.
+    value : a number (or any object whose ``repr`` is a Python literal).
+    display : bool, also show the value under the cell (myst-nb's own option).
+
+    Returns
+    -------
+    ``value``, so that a cell can glue and use a number in one line.
+
+    Example
+    -------
+    >>> accuracy = glue("clean_accuracy", 0.953)  # doctest: +SKIP
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"name must be a Python identifier (the key the prose uses), got {name!r}")
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:  # outside the book build: show the number plainly
+        print(f"{name} = {value!r}")
+        return value
+    myst_glue(name, value, display=display)
+    return value
