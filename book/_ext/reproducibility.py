@@ -18,7 +18,6 @@ import json
 import os
 import platform
 import subprocess
-from pathlib import Path
 
 from docutils import nodes
 from myst_nb.sphinx_ import NbMetadataCollector

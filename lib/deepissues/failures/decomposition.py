@@ -22,6 +22,7 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 from ..checks import nonnegative, positive_int
+from .. import repro
 from ..repro import default_device
 from ..widgets import progress_bar
 from .parities import hinge
