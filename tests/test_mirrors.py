@@ -51,7 +51,14 @@ def _glued_notebook(monkeypatch, **values):
 
 
 def test_mirrors_replace_glue_roles_with_the_glued_numbers(monkeypatch):
-    values = mirrors.glued_values(_glued_notebook(monkeypatch, accuracy=0.953, shown_steps=3000))
+    import json
+    import logging
+
+    from myst_nb.ext.glue import extract_glue_data
+
+    # myst-nb's own extraction, written to <chapter>.glue.json as the build does
+    glue_data = extract_glue_data(_glued_notebook(monkeypatch, accuracy=0.953, shown_steps=3000), [0], logging.getLogger())
+    values = mirrors.glued_values(json.loads(json.dumps(glue_data)))
     assert values == {"accuracy": "0.953", "shown_steps": "3000"}
     text = "right on {glue:text}`accuracy:.0%` of images after {glue:}`shown_steps` steps ({glue:text}`accuracy`)"
     assert mirrors.replace_glue(text, values) == "right on 95% of images after 3000 steps (0.953)"

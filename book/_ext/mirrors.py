@@ -9,6 +9,7 @@ The chapters are jupytext Markdown files, which Colab cannot open. This extensio
   outside the book resolves the role.
 """
 
+import json
 import re
 from pathlib import Path
 
@@ -37,16 +38,9 @@ def retarget_buttons(app, pagename, templatename, context, doctree):
                 button["url"] = f"{name}.ipynb"
 
 
-def glued_values(executed):
-    """{name: text/plain} of every value glued in an executed notebook (myst-nb's scrapbook outputs)."""
-    values = {}
-    for cell in executed.cells:
-        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
-            record = output.get("metadata", {}).get("scrapbook")
-            if record:
-                prefix = record.get("mime_prefix", "")
-                values[record["name"]] = output["data"][prefix + "text/plain"]
-    return values
+def glued_values(glue_data):
+    """{name: text/plain} from myst-nb's glue data, ``{name: output}`` as in ``<chapter>.glue.json``."""
+    return {name: output["data"]["text/plain"] for name, output in glue_data.items()}
 
 
 def replace_glue(text, values):
@@ -63,11 +57,11 @@ def replace_glue(text, values):
 def write_mirrors(app, exception):
     if exception is not None or app.builder.format != "html":
         return
-    executed_folder = Path(app.outdir).parent / "jupyter_execute"  # where myst-nb writes executed notebooks
+    executed_folder = Path(app.outdir).parent / "jupyter_execute"  # where myst-nb writes what a run glued
     for docname in sorted(d for d in app.env.found_docs if _is_chapter(d)):
         notebook = jupytext.read(Path(app.srcdir) / f"{docname}.md")
-        executed = executed_folder / f"{docname}.ipynb"
-        values = glued_values(nbformat.read(executed, as_version=4)) if executed.exists() else {}
+        glue_file = executed_folder / f"{docname}.glue.json"
+        values = glued_values(json.loads(glue_file.read_text())) if glue_file.exists() else {}
         for cell in notebook.cells:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
