@@ -16,11 +16,21 @@ import jupytext
 import nbformat
 import pytest
 
-from .built_book import CONFIG, HTML, ROOT, chapters, require_built_book
+from .built_book import CONFIG, HTML, ROOT, book_extension, chapters, require_built_book
 
 REPOSITORY = urlsplit(CONFIG["repository"]["url"]).path.strip("/")  # owner/name
 BRANCH = CONFIG["repository"]["branch"]
 MIRROR_BRANCH = "ipynb"  # book/_ext/mirrors.py's default, where tools/publish_mirrors.sh commits
+GLUE_ROLE = book_extension("mirrors").GLUE_ROLE
+
+
+def same_but_glued(mirror, source):
+    """Whether ``mirror`` is ``source`` with each glue role replaced by a number."""
+    pattern, last = "", 0
+    for match in GLUE_ROLE.finditer(source):
+        pattern += re.escape(source[last:match.start()]) + r"[-+0-9.,%eE]+"
+        last = match.end()
+    return re.fullmatch(pattern + re.escape(source[last:]), mirror) is not None
 
 
 class PageLinks(HTMLParser):
@@ -123,7 +133,8 @@ def test_every_launch_button_names_an_existing_file(chapter, site):
     assert mirror.is_file(), f"{colab} names {mirror}, which the build did not write"
     notebook = nbformat.read(mirror, as_version=4)
     expected = jupytext.read(ROOT / source)
-    assert [c.source for c in notebook.cells] == [c.source for c in expected.cells]
+    assert len(notebook.cells) == len(expected.cells)
+    assert all(same_but_glued(m.source, e.source) for m, e in zip(notebook.cells, expected.cells))
     assert all(not c.get("outputs") for c in notebook.cells if c.cell_type == "code")
 
     downloads = [u for u in parsed.links if u.endswith((".ipynb", ".md")) and internal(u)]
@@ -162,3 +173,10 @@ def test_the_mirrors_carry_the_glued_numbers_not_the_roles(site):
         assert "{glue" not in prose, chapter
         if chapter.endswith("05-adversarial-examples"):
             assert re.search(r"right on \d+% of test images", prose)
+
+
+def test_a_mirror_that_differs_beyond_its_glued_numbers_is_caught():
+    source = "right on {glue:text}`accuracy:.0%` of test images"
+    assert same_but_glued("right on 95% of test images", source)
+    assert not same_but_glued("right on 95% of all test images", source)
+    assert not same_but_glued(source, source)  # a role left in the mirror is not a number
