@@ -10,7 +10,8 @@ from deepissues import data
 from deepissues.local_minima import auer_dataset, auer_local_minima, neuron_loss, predicted_minima
 from deepissues.nets import mlp
 from deepissues.training import fit
-from deepissues.overparam import SkipNet, feature_rank, fit_output_layer, prune_by_magnitude, random_features_fit
+from deepissues.overparam import (SkipNet, feature_rank, feature_singular_values, fit_output_layer, prune_by_magnitude,
+                                  random_features_fit)
 
 
 @pytest.mark.parametrize("n_per_axis, d", [(5, 1), (7, 1), (5, 2), (3, 2)])
@@ -26,8 +27,19 @@ def test_auer_construction_has_the_predicted_number_of_minima(n_per_axis, d):
 
 
 def test_close_examples_merge_the_minima():
-    X, y = auer_dataset(5, 2, spacing=0.5)
-    assert len(auer_local_minima(X, y, np.linspace(-14, 4, 260))) < 25
+    # negative control of the construction: at spacing 0.5 the five dips of each axis merge into
+    # one, so the plane holds a single minimum, not 5^2
+    for d, grid in ((1, np.linspace(-14, 4, 500)), (2, np.linspace(-14, 4, 260))):
+        assert len(auer_local_minima(*auer_dataset(5, d, spacing=0.5), grid)) == 1
+
+
+@pytest.mark.parametrize("spacing", [1.5, 2.0])
+def test_minima_in_the_plane_are_the_products_of_the_minima_on_an_axis(spacing):
+    # the loss separates across coordinates, so the count in d = 2 is the square of that in d = 1,
+    # also where only some dips have merged
+    on_axis = len(auer_local_minima(*auer_dataset(5, 1, spacing), np.linspace(-14, 4, 260)))
+    in_plane = len(auer_local_minima(*auer_dataset(5, 2, spacing), np.linspace(-14, 4, 260)))
+    assert in_plane == on_axis ** 2
 
 
 def test_neuron_loss_is_the_square_loss_of_a_logistic_neuron():
@@ -55,6 +67,48 @@ def test_random_features_wider_than_the_data_fit_any_labels():
         assert feature_rank(model, x) == 120
     model, residual = random_features_fit(40, "sigmoid", x, random_labels, classes=10)
     assert feature_rank(model, x) == 40 and residual > 0.1
+
+
+def test_feature_rank_at_width_n_matches_numpy_on_float64_features():
+    d = data.digits()
+    x, y = d.x_train[:600], d.y_train[:600]
+    model, _ = random_features_fit(600, "softplus", x, y, classes=10)
+    features = torch.nn.functional.softplus(x.double() @ model[0].weight.double().T + model[0].bias.double())
+    assert feature_rank(model, x) == np.linalg.matrix_rank(features.numpy()) == 600
+    singular = feature_singular_values(model, x)
+    # full rank, but by a margin float32 cannot resolve: σmin/σmax sits between float64's and
+    # float32's rounding levels
+    assert 600 * np.finfo(np.float64).eps < float(singular[-1] / singular[0]) < np.finfo(np.float32).eps
+    assert model[0].weight.dtype == torch.float32  # the float64 copy left the model alone
+
+
+def test_feature_rank_of_a_linear_layer_is_the_rank_of_the_data_with_a_bias():
+    # negative control: an identity activation cannot lift 600 digits above 64 + 1 dimensions
+    x = data.digits().x_train[:600]
+    torch.manual_seed(0)
+    linear = torch.nn.Sequential(torch.nn.Linear(64, 600), torch.nn.Identity(), torch.nn.Linear(600, 10))
+    with_bias = torch.cat([x, torch.ones(600, 1)], 1).double().numpy()
+    assert feature_rank(linear, x) == np.linalg.matrix_rank(with_bias) <= 65
+
+
+def test_feature_rank_counts_duplicated_points_once():
+    # negative control: 300 points, each twice, give 300 distinct rows at any width
+    x = data.digits().x_train[:300]
+    model, _ = random_features_fit(900, "softplus", x, data.digits().y_train[:300], classes=10)
+    assert feature_rank(model, torch.cat([x, x])) == 300
+    assert feature_rank(model, x) == 300
+
+
+def test_feature_rank_rejects_bad_input():
+    model, _ = random_features_fit(10, "tanh", torch.rand(5, 3), torch.tensor([0, 1, 0, 1, 1]))
+    with pytest.raises(TypeError, match="nn.Sequential"):
+        feature_rank(SkipNet(3, 2), torch.rand(5, 3))
+    with pytest.raises(ValueError, match="layer must index"):
+        feature_rank(model, torch.rand(5, 3), layer=7)
+    with pytest.raises(ValueError, match=r"X must be \(N, d\)"):
+        feature_rank(model, torch.rand(5))
+    with pytest.raises(ValueError, match="tol must be >= 0"):
+        feature_rank(model, torch.rand(5, 3), tol=-1.0)
 
 
 def test_random_features_reject_mismatched_data():

@@ -70,14 +70,54 @@ def _least_squares_into(head, features, targets):
     return float((phi @ solution - targets).abs().max())
 
 
+def feature_singular_values(model, X, layer=-2):
+    """Singular values, largest first, of the (N, width) feature matrix that
+    ``model[: layer + 1]`` produces on X, computed in float64.
+
+    The features come from a float64 copy of the model, not from the model itself: at the
+    interpolation threshold (width N) the smallest singular value of a random softplus layer on
+    the digits is about 3e-8 of the largest, below float32's resolution (1.2e-7), so float32
+    features would bury it in rounding noise.
+
+    Returns a (min(N, width),) float64 tensor.
+    """
+    return torch.linalg.svdvals(_features64(model, X, layer))
+
+
 def feature_rank(model, X, layer=-2, tol=None):
-    """Rank of the (N, width) feature matrix that ``model[: layer + 1]`` produces on X, with
-    NumPy's default tolerance (or ``tol``)."""
+    """Rank of the (N, width) feature matrix that ``model[: layer + 1]`` produces on X.
+
+    The features are computed in float64 (see ``feature_singular_values``). A singular value
+    counts when it exceeds ``tol``: by default NumPy's ``σ_max · max(N, width) · eps`` with
+    float64's eps, the rounding level of float64 features.
+
+    Examples
+    --------
+    >>> from deepissues import data
+    >>> linear = nn.Sequential(nn.Linear(64, 600), nn.Identity(), nn.Linear(600, 10))
+    >>> feature_rank(linear, data.digits().x_train[:600])  # a linear map of the pixels and a bias
+    60
+    """
+    features = _features64(model, X, layer)
+    singular = torch.linalg.svdvals(features)
+    if tol is None:
+        tol = float(singular[0]) * max(features.shape) * torch.finfo(torch.float64).eps
+    elif tol < 0:
+        raise ValueError(f"tol must be >= 0, got {tol}")
+    return int((singular > tol).sum())
+
+
+def _features64(model, X, layer):
     if not isinstance(model, nn.Sequential):
         raise TypeError(f"model must be an nn.Sequential, got {type(model).__name__}")
+    if X.dim() != 2 or len(X) == 0:
+        raise ValueError(f"X must be (N, d) with N >= 1, got {tuple(X.shape)}")
+    stop = layer + 1 if layer >= 0 else len(model) + layer + 1
+    if not 0 < stop <= len(model):
+        raise ValueError(f"layer must index one of the model's {len(model)} modules, got {layer}")
+    prefix = copy.deepcopy(model[:stop]).double()  # a float64 copy: the caller's model is untouched
     with torch.no_grad():
-        features = model[: layer + 1 if layer >= 0 else len(model) + layer + 1](X).double()
-    return int(torch.linalg.matrix_rank(features, atol=tol) if tol is not None else torch.linalg.matrix_rank(features))
+        return prefix(X.double())
 
 
 def prune_by_magnitude(model, fraction):
