@@ -8,7 +8,7 @@ import math
 import numpy as np
 import torch
 
-from .checks import positive_int
+from .checks import nonnegative, positive_int
 from .training import eval_mode
 from . import repro
 
@@ -67,22 +67,69 @@ class Hessian:
         self.products += 1
         return torch.cat([p.reshape(-1) for p in parts]).detach()
 
-    def eigenvalues(self, top_n=1, iterations=30, seed=0):
-        """The ``top_n`` largest eigenvalues and their eigenvectors, by ``iterations`` Lanczos steps.
+    def eigenvalues(self, top_n=1, iterations=300, tol=1e-3, seed=0):
+        """The ``top_n`` largest eigenvalues and their eigenvectors, converged to ``tol``.
+
+        Lanczos with full reorthogonalisation, from a random start, until each of the ``top_n``
+        largest Ritz pairs (λ, v) has a relative residual ‖Hv − λv‖ / |λ| of at most ``tol``. The
+        residuals are first estimated from the tridiagonal matrix (β_k times the last component of
+        the Ritz vector), then confirmed with ``top_n`` more Hessian-vector products. A residual
+        ``tol`` bounds the eigenvalue's relative error by ``tol`` (and by about tol²·|λ|/gap when it
+        is separated by a gap).
+
+        Parameters
+        ----------
+        top_n : number of eigenpairs; iterations : the most Lanczos steps to take (each one
+            Hessian-vector product); tol : the largest relative residual accepted; seed : fixes
+            the start vector.
 
         Returns
         -------
-        (values (top_n,) NumPy array, descending; vectors (top_n, size) tensor).
+        (values (top_n,) NumPy array, descending; vectors (top_n, size) tensor of unit vectors).
+
+        Raises
+        ------
+        RuntimeError, naming the residuals, when they are not all within ``tol`` after
+        ``iterations`` steps.
+
+        Differences from PyHessian: its ``eigenvalues(maxIter, tol, top_n)`` runs power iteration
+        with deflation and stops each eigenvalue when its *change* between iterations is below
+        ``tol``, returning whatever it has after ``maxIter`` without raising; this method checks
+        the residual, which bounds the error, and raises instead of returning an unconverged
+        value. Like any single-vector Lanczos, it finds one copy of an eigenvalue repeated
+        exactly; a repeated eigenvalue of a trained network is rare but not impossible.
         """
         positive_int("top_n", top_n)
-        iterations = min(positive_int("iterations", iterations), self.size)
-        if top_n > iterations:
-            raise ValueError(f"top_n={top_n} needs at least as many Lanczos iterations, got {iterations}")
-        alpha, beta, basis = self._lanczos(self._start(seed), iterations)
-        theta, s = np.linalg.eigh(_tridiagonal(alpha, beta))
-        order = np.argsort(theta)[::-1][:top_n]
-        vectors = torch.from_numpy(s[:, order].T.copy()).to(basis) @ basis
-        return theta[order], vectors
+        positive_int("iterations", iterations)
+        nonnegative("tol", tol, strict=True)
+        if top_n > self.size:
+            raise ValueError(f"top_n must be at most the number of parameters {self.size}, got {top_n}")
+        lanczos = _Lanczos(self.matvec, self._start(seed))
+        residuals, next_check = None, top_n
+        while True:
+            lanczos.step()
+            steps = len(lanczos.alpha)
+            done = lanczos.exhausted or steps >= min(iterations, self.size)
+            if steps < next_check and not done:
+                continue
+            values, coefficients, estimates = lanczos.ritz(top_n)
+            if len(values) == top_n and ((estimates <= tol).all() or done):
+                vectors = torch.from_numpy(coefficients.T.copy()) @ lanczos.basis
+                residuals = self._relative_residuals(values, vectors)
+                if (residuals <= tol).all():
+                    return values, vectors.to(self.params[0])
+                next_check = steps + top_n  # confirmation failed: the estimates were optimistic
+            if done:
+                break
+        found = "not reached" if residuals is None else np.array2string(residuals, precision=2)
+        raise RuntimeError(f"the top {top_n} eigenpairs did not converge to tol={tol} in {steps} Lanczos "
+                           f"steps (iterations={iterations}); relative residuals {found}")
+
+    def _relative_residuals(self, values, vectors):
+        """‖Hv − λv‖ / |λ| for each pair, with one Hessian-vector product each."""
+        residuals = [float((self.matvec(v).double() - lam * v).norm()) / abs(lam) if lam != 0 else np.inf
+                     for lam, v in zip(values, vectors)]
+        return np.array(residuals)
 
     def trace(self, probes=100, seed=0):
         """Hutchinson's estimate of tr(H) with Rademacher probes: (mean, standard error)."""
@@ -109,35 +156,18 @@ class Hessian:
         iterations = min(positive_int("iterations", iterations), self.size)
         nodes, weights = [], []
         for k in range(probes):
-            alpha, beta, _ = self._lanczos(self._start(seed + k), iterations)
-            theta, s = np.linalg.eigh(_tridiagonal(alpha, beta))
+            lanczos = _Lanczos(self.matvec, self._start(seed + k))
+            while len(lanczos.alpha) < iterations and not lanczos.exhausted:
+                lanczos.step()
+            theta, s = np.linalg.eigh(lanczos.tridiagonal())
             nodes.append(theta)
             weights.append(s[0] ** 2)
         return np.array(nodes), np.array(weights)
 
     def _start(self, seed):
         generator = repro.generator(seed)
-        v = torch.randn(self.size, generator=generator, dtype=torch.float64).to(self.params[0])
+        v = torch.randn(self.size, generator=generator, dtype=torch.float64)
         return v / v.norm()
-
-    def _lanczos(self, v, m):
-        """m Lanczos steps from the unit vector v, with full reorthogonalisation."""
-        basis, alpha, beta = [v], [], []
-        w_prev, b_prev = torch.zeros_like(v), 0.0
-        for k in range(m):
-            w = self.matvec(basis[-1]) - b_prev * w_prev
-            a = float(w @ basis[-1])
-            alpha.append(a)
-            Q = torch.stack(basis)
-            w = w - Q.T @ (Q @ w)
-            w = w - Q.T @ (Q @ w)  # twice is enough (Kahan–Parlett)
-            b = float(w.norm())
-            if k == m - 1 or b < 1e-10:
-                break
-            beta.append(b)
-            w_prev, b_prev = basis[-1], b
-            basis.append(w / b)
-        return np.array(alpha), np.array(beta[:len(alpha) - 1]), torch.stack(basis[:len(alpha)])
 
     def _unflatten(self, v):
         at = 0
@@ -157,5 +187,52 @@ def smoothed_density(nodes, weights, grid, sigma):
     return (weights[..., None] * bumps).sum(1).mean(0)
 
 
-def _tridiagonal(alpha, beta):
-    return np.diag(alpha) + np.diag(beta, 1) + np.diag(beta, -1)
+class _Lanczos:
+    """Lanczos steps on a symmetric operator, one at a time, with full reorthogonalisation.
+
+    The basis is kept in float64 whatever the operator's precision, so that it stays orthogonal
+    to float64 rounding; ``matvec`` may return float32.
+    """
+
+    def __init__(self, matvec, start):
+        self.matvec = matvec
+        self.vectors = [start.double()]
+        self.alpha, self.beta = [], []  # beta[k] couples basis vectors k and k + 1
+        self.exhausted = False  # an invariant subspace was found: the Ritz pairs are exact
+
+    @property
+    def basis(self):
+        """(k, size) float64: the orthonormal basis of the k steps taken."""
+        return torch.stack(self.vectors[:len(self.alpha)])
+
+    def step(self):
+        q = self.vectors[-1]
+        w = self.matvec(q).double()
+        scale = float(w.norm())
+        a = float(w @ q)
+        Q = torch.stack(self.vectors)
+        w = w - Q.T @ (Q @ w)
+        w = w - Q.T @ (Q @ w)  # twice is enough (Kahan–Parlett)
+        b = float(w.norm())
+        self.alpha.append(a)
+        self.beta.append(b)
+        if b <= 1e-10 * scale or len(self.vectors) == len(q):
+            self.exhausted = True
+        else:
+            self.vectors.append(w / b)
+
+    def tridiagonal(self):
+        """The (k, k) tridiagonal matrix of the k steps taken."""
+        off = self.beta[:len(self.alpha) - 1]
+        return np.diag(self.alpha) + np.diag(off, 1) + np.diag(off, -1)
+
+    def ritz(self, top_n):
+        """The ``top_n`` largest Ritz values (descending), their coefficients in the basis
+        (k, top_n), and the estimates β_k·|s_k| / |θ| of their relative residuals."""
+        theta, s = np.linalg.eigh(self.tridiagonal())
+        order = np.argsort(theta)[::-1][:top_n]
+        theta, s = theta[order], s[:, order]
+        last = 0.0 if self.exhausted else self.beta[-1]
+        with np.errstate(divide="ignore"):
+            estimates = last * np.abs(s[-1]) / np.abs(theta)
+        return theta, s, estimates

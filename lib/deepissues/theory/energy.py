@@ -276,7 +276,7 @@ def flatness(model, loss_fn, data, gamma=100.0, radius=0.5, seed=0):
     the local entropy at scope ``gamma`` (β = 1). Returns a dict of floats."""
     hessian = Hessian(model, loss_fn, data)
     loss_at, x0 = flat_loss(model, loss_fn, data)
-    return {"top eigenvalue": float(hessian.eigenvalues(top_n=1, iterations=20, seed=seed)[0][0]),
+    return {"top eigenvalue": float(hessian.eigenvalues(top_n=1, seed=seed)[0][0]),
             "trace": hessian.trace(probes=50, seed=seed)[0],
             "sharpness": sharpness(loss_at, x0, radius, steps=20, restarts=2, seed=seed),
             "local entropy": local_entropy(loss_at, x0, gamma, samples=256, seed=seed)[0]}

@@ -1,0 +1,54 @@
+"""Noise baselines against scipy's normal distribution and against simulation under the null."""
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from deepissues.stats import correlation_drop_p, proportion_excess_p
+
+
+def test_correlation_drop_p_is_the_normal_tail_of_fishers_z():
+    z = (np.arctanh(0.8) - np.arctanh(0.2)) / np.sqrt(1 / 17 + 1 / 27)
+    assert correlation_drop_p(0.8, 20, 0.2, 30) == pytest.approx(scipy_stats.norm.sf(z), rel=1e-12)
+    assert correlation_drop_p(0.5, 10, 0.5, 10) == pytest.approx(0.5)
+
+
+def _correlations(rho, n, trials, rng):
+    cov = [[1, rho], [rho, 1]]
+    samples = rng.multivariate_normal([0, 0], cov, size=(trials, n))
+    return np.array([np.corrcoef(s[:, 0], s[:, 1])[0, 1] for s in samples])
+
+
+def test_correlation_drop_p_holds_its_level_under_the_null_and_detects_a_real_drop():
+    rng = np.random.default_rng(0)
+    n, trials = 30, 2000
+    same_a, same_b = _correlations(0.6, n, trials, rng), _correlations(0.6, n, trials, rng)
+    null = np.array([correlation_drop_p(a, n, b, n) for a, b in zip(same_a, same_b)])
+    assert abs(float((null < 0.05).mean()) - 0.05) < 0.015  # about 5% false alarms, as it should
+    # negative control: a real drop from 0.9 to 0.3 is found almost always
+    drop = _correlations(0.3, n, trials, rng)
+    high = _correlations(0.9, n, trials, rng)
+    power = np.array([correlation_drop_p(a, n, b, n) for a, b in zip(high, drop)])
+    assert float((power < 0.05).mean()) > 0.95
+
+
+def test_proportion_excess_p_matches_the_pooled_z_test_and_its_level():
+    pooled = 0.5
+    z = (0.6 - 0.4) / np.sqrt(pooled * (1 - pooled) * (2 / 100))
+    assert proportion_excess_p(60, 100, 40, 100) == pytest.approx(scipy_stats.norm.sf(z), rel=1e-12)
+    rng = np.random.default_rng(1)
+    a, b = rng.binomial(200, 0.3, 4000), rng.binomial(200, 0.3, 4000)
+    null = np.array([proportion_excess_p(int(x), 200, int(y), 200) for x, y in zip(a, b)])
+    assert abs(float((null < 0.05).mean()) - 0.05) < 0.015
+    # negative control: the test is one-sided; a lower rate gives a large p-value
+    assert proportion_excess_p(40, 100, 60, 100) > 0.99
+    assert proportion_excess_p(0, 10, 0, 10) == 1.0
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="r_after must be a correlation"):
+        correlation_drop_p(0.5, 10, 1.5, 10)
+    with pytest.raises(ValueError, match="n_before must be an int >= 4"):
+        correlation_drop_p(0.5, 3, 0.1, 10)
+    with pytest.raises(ValueError, match="hits_a must be at most n_a=10"):
+        proportion_excess_p(11, 10, 1, 10)
