@@ -7,7 +7,8 @@ as m grows (the arc-cosine kernel of Cho and Saul 2009):
 - ⟨relu(Wx), relu(Wy)⟩ → ‖x‖‖y‖ (sin θ + (π − θ) cos θ) / (2π);
 so the cosine of the output angle is (sin θ + (π − θ) cos θ)/π and the squared distance is
 (‖x‖² + ‖y‖²)/2 − ‖x‖‖y‖ (sin θ + (π − θ) cos θ)/π. Angles shrink: every layer pulls points
-together, the more so the smaller the angle was already in relative terms.
+together, but small angles *less* in relative terms (θ_out/θ falls from 1 at θ = 0 to 1/2 at
+θ = π), as Gülcü and Güngör's comment (2019) points out against Giryes et al.'s Theorem 3.
 """
 
 import numpy as np
