@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -204,8 +206,9 @@ def test_targeted_attacks_reach_their_targets(digits_mlp):
 def test_rotation_by_90_degrees_and_whole_pixel_shifts_are_exact():
     img = torch.rand(2, 1, 6, 6)
     turned = A.rotate_translate(img, torch.tensor([90.0, 90.0]), torch.zeros(2, 2))
-    assert torch.allclose(turned, torch.rot90(img, k=-1, dims=(2, 3)), atol=1e-5) or \
-        torch.allclose(turned, torch.rot90(img, k=1, dims=(2, 3)), atol=1e-5)
+    # a positive angle turns the image counter-clockwise as displayed (rows downwards), as rot90 does
+    assert torch.allclose(turned, torch.rot90(img, k=1, dims=(2, 3)), atol=1e-5)
+    assert not torch.allclose(turned, torch.rot90(img, k=-1, dims=(2, 3)), atol=1e-2)
     shifted = A.rotate_translate(img, torch.zeros(2), torch.tensor([[1.0, 2.0], [1.0, 2.0]]))
     expected = torch.zeros_like(img)
     expected[:, :, 1:, 2:] = img[:, :, :-1, :-2]
@@ -247,15 +250,23 @@ def test_minimal_attack_robust_accuracy_falls_with_eps(digits_mlp):
     assert curve[0] == pytest.approx(clean) and curve == sorted(curve, reverse=True) and curve[-1] == 0
 
 
-def test_transfer_counts_only_points_both_models_get_right(digits_mlp):
+def test_transfer_to_a_copy_is_complete_and_to_an_unrelated_model_is_not(digits_mlp):
     model, x, y = digits_mlp
+    attack = A.PGD(model, eps=0.2, alpha=0.02, steps=20)
+    twin = A.transfer_attack(model, copy.deepcopy(model), attack, x, y)
+    assert twin.fooled_source.sum() > 50
+    assert torch.equal(twin.fooled_target, twin.fooled_source) and twin.transfer_rate == 1.0
+    # negative control: a random linear model shares little of the source's boundary, so fewer of the
+    # source's successes carry over; only the points both models get right count
     other = nn.Sequential(nn.Linear(64, 10))
     with torch.no_grad():
-        other[0].weight.copy_(model[0].weight[:10] * 0 + torch.randn(10, 64))
-    result = A.transfer_attack(model, other, A.PGD(model, eps=0.2, alpha=0.02, steps=20), x, y)
+        other[0].weight.copy_(torch.randn(10, 64, generator=torch.Generator().manual_seed(5)))
+        other[0].bias.zero_()
+    result = A.transfer_attack(model, other, attack, x, y)
     both = (model(x).argmax(1) == y) & (other(x).argmax(1) == y)
     assert torch.equal(result.fooled_target, both & (other(result.x_adv).argmax(1) != y))
-    assert 0 <= result.transfer_rate <= 1
+    assert torch.equal(result.fooled_source, both & (model(result.x_adv).argmax(1) != y))
+    assert result.fooled_source.sum() >= 3 and result.transfer_rate < 1.0
     with pytest.raises(ValueError, match="built on source_model"):
         A.transfer_attack(other, model, A.FGSM(model, 0.1), x, y)
 

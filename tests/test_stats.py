@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from deepissues.stats import correlation_drop_p, proportion_excess_p
+from deepissues.stats import correlation_drop_p, mean_excess_p, proportion_excess_p
 
 
 def test_correlation_drop_p_is_the_normal_tail_of_fishers_z():
@@ -45,6 +45,18 @@ def test_proportion_excess_p_matches_the_pooled_z_test_and_its_level():
     assert proportion_excess_p(0, 10, 0, 10) == 1.0
 
 
+def test_mean_excess_p_matches_welchs_z_and_holds_its_level():
+    a, b = np.array([1.0, 2.0, 3.0, 4.0]), np.array([0.0, 1.0, 1.0, 2.0])
+    z = (a.mean() - b.mean()) / np.sqrt(a.var(ddof=1) / 4 + b.var(ddof=1) / 4)
+    assert mean_excess_p(a, b) == pytest.approx(scipy_stats.norm.sf(z), rel=1e-12)
+    rng = np.random.default_rng(2)
+    null = np.array([mean_excess_p(rng.exponential(size=200), rng.exponential(size=200)) for _ in range(2000)])
+    assert abs(float((null < 0.05).mean()) - 0.05) < 0.015
+    # negative control: a shift of half a standard deviation on 200 values each is found almost always
+    shifted = [mean_excess_p(rng.normal(0.5, 1, 200), rng.normal(0, 1, 200)) for _ in range(200)]
+    assert np.mean(np.array(shifted) < 0.05) > 0.95
+
+
 def test_bad_input_is_named():
     with pytest.raises(ValueError, match="r_after must be a correlation"):
         correlation_drop_p(0.5, 10, 1.5, 10)
@@ -52,3 +64,5 @@ def test_bad_input_is_named():
         correlation_drop_p(0.5, 3, 0.1, 10)
     with pytest.raises(ValueError, match="hits_a must be at most n_a=10"):
         proportion_excess_p(11, 10, 1, 10)
+    with pytest.raises(ValueError, match="b must hold at least 2 finite values"):
+        mean_excess_p([1.0, 2.0], [np.nan, 1.0])

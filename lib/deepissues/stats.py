@@ -3,10 +3,12 @@
 A claim that compares two numbers measured on a few seeds or a few hundred test points needs a
 threshold that comes from the noise, not from the last run. These tests give it as a one-sided
 p-value: the probability of a difference at least as large as the one measured if there were
-none. Serves chapters 02 (correlations over seeds) and 13 (how often a run lands in a valley).
+none. Serves chapters 02 (correlations over seeds) and 16 (rates and scores of two groups).
 """
 
 import math
+
+import numpy as np
 
 from .checks import positive_int
 
@@ -44,6 +46,20 @@ def proportion_excess_p(hits_a, n_a, hits_b, n_b):
     pooled = (hits_a + hits_b) / (n_a + n_b)
     spread = math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
     difference = hits_a / n_a - hits_b / n_b
+    if spread == 0:
+        return 1.0 if difference <= 0 else 0.0
+    return _normal_tail(difference / spread)
+
+
+def mean_excess_p(a, b):
+    """One-sided p-value that the mean of the sample ``a`` exceeds that of the independent sample
+    ``b``, by the large-sample z-test (Welch's statistic, normal tail; a few dozen values each)."""
+    a, b = (np.asarray(v, dtype=float).reshape(-1) for v in (a, b))
+    for name, v in (("a", a), ("b", b)):
+        if len(v) < 2 or not np.isfinite(v).all():
+            raise ValueError(f"{name} must hold at least 2 finite values, got {len(v)} values")
+    spread = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+    difference = a.mean() - b.mean()
     if spread == 0:
         return 1.0 if difference <= 0 else 0.0
     return _normal_tail(difference / spread)
