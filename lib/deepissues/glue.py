@@ -13,7 +13,8 @@ def glue(name, value, display=False):
     Parameters
     ----------
     name : str, the key the prose refers to, e.g. ``{glue:text}`name:.3f```.
-    value : a number (or any object whose ``repr`` is a Python literal).
+    value : a number (or any object whose ``repr`` is a Python literal); NumPy and torch scalars
+        are turned into Python numbers.
     display : bool, also show the value under the cell (myst-nb's own option).
 
     Returns
@@ -26,6 +27,9 @@ def glue(name, value, display=False):
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"name must be a Python identifier (the key the prose uses), got {name!r}")
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        # a NumPy or torch scalar: its repr, e.g. np.float64(0.64), is not a literal the prose can format
+        value = value.item()
     try:
         from myst_nb import glue as myst_glue
     except ImportError:  # outside the book build: show the number plainly
