@@ -69,6 +69,14 @@ def test_small_parities_are_learned_and_d_30_stays_at_chance():
     assert abs(F.train_parity(30, 1500, lr=0.1, progress=False) - 0.5) < 0.03
 
 
+def test_iterations_to_accuracy_reads_the_first_crossing_of_a_curve():
+    curve = [(100, 0.5), (200, 0.74), (300, 0.76), (400, 0.7), (500, 0.9)]
+    assert F.iterations_to_accuracy(curve, 0.75) == 300  # the first crossing, not the last
+    assert F.iterations_to_accuracy(curve, 0.95) == float("inf")  # never reached
+    with pytest.raises(ValueError, match="level must be an accuracy"):
+        F.iterations_to_accuracy(curve, 0.0)
+
+
 def test_gradient_snr_is_unbiased_on_a_known_distribution():
     g = torch.Generator().manual_seed(0)
     mean = torch.tensor([0.3, -0.2, 0.1, 0.0])

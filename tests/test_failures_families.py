@@ -27,6 +27,26 @@ def test_linear_periodic_variance_falls_below_the_estimators_resolution_for_larg
     assert abs(large["variance"]) < 3 * large["resolution"]
 
 
+@pytest.mark.parametrize("init", ["default", "he"])
+def test_the_networks_small_r_variance_is_the_leading_order_term_for_either_initialisation(init):
+    # at r = 0.02 the next order is a relative 4π²r² ≈ 1.6%; the sampled variance must agree within 5%
+    leading = F.leading_order_variance(10, 0.02, init=init)
+    sampled = F.periodic_gradient_variance(10, 0.02, init=init)
+    assert sampled["variance"] == pytest.approx(leading["variance"], rel=0.05)
+    # negative control: at r = 0.5 the leading order overstates the variance many times over
+    assert F.periodic_gradient_variance(10, 0.5, init=init)["variance"] < 0.2 * F.leading_order_variance(10, 0.5, init=init)["variance"]
+
+
+def test_the_alignment_of_the_initialisations_differs_and_leaves_the_global_generator_alone():
+    torch.manual_seed(7)
+    default = F.leading_order_variance(10, 0.1)["alignment"]
+    after = torch.rand(2)
+    torch.manual_seed(7)
+    assert torch.equal(torch.rand(2), after)  # the seeded network was drawn from a forked generator
+    he = F.leading_order_variance(10, 0.1, init="he")["alignment"]
+    assert he > 3 * default  # Kaiming-normal's larger output weights align the gradient more with x
+
+
 def test_linear_periodic_dataset_has_the_asked_radius_and_labels():
     X, y, w = F.linear_periodic_dataset(200, 5, 2.0, seed=3)
     assert float(w.norm()) == pytest.approx(2.0, rel=1e-6)
@@ -128,6 +148,20 @@ def test_conv_with_conditioning_recovers_the_true_filter_and_the_others_do_not_y
 
 
 # ----- flat activations ---------------------------------------------------------------------------
+
+def test_the_code_rebuilds_the_autoencoders_curves_and_a_kink_shift_costs_as_the_ramps_say():
+    theta, c = F.random_pwl_code(50, 100, seed=4)
+    assert torch.equal(F.pwl_curves_from_code(theta, c, 100), F.random_pwl_curves(50, 100, seed=4))
+    assert F.kink_shift_error(theta, c, 0.0) == 0.0  # the exact code reconstructs exactly
+    # one kink of slope change c moved by s changes the curve by c·s on the far side of both
+    # positions (and by less in between), so its squared error is about c²s²(n − θ): check one ramp
+    one_theta, one_c = torch.tensor([[40.0]]), torch.tensor([[0.5]])
+    moved = F.pwl_curves_from_code(one_theta + 2.0, one_c, 100) - F.pwl_curves_from_code(one_theta, one_c, 100)
+    assert float(moved.pow(2).sum()) == pytest.approx(0.25 * 4 * (100 - 42) + 0.25 * 1, rel=1e-6)
+    # the error grows with the shift (negative control: a larger shift cannot cost less)
+    errors = [F.kink_shift_error(theta, c, s) for s in (0.5, 1.0, 2.0, 4.0)]
+    assert all(a < b for a, b in zip(errors, errors[1:]))
+
 
 def test_the_true_gradient_of_a_staircase_is_zero_almost_everywhere():
     z = torch.tensor(STEPS)

@@ -8,28 +8,31 @@
 4. Flat activations: staircase targets and the forward-only update (:mod:`.flat`).
 """
 
-from .conditioning import (PWLEncoder, pwl_autoencoder, pwl_condition_number, pwl_curves, pwl_matrix,
-                           random_pwl_curves, second_difference_matrix, train_pwl_autoencoder, train_pwl_encoder,
-                           whitening)
+from .conditioning import (PWLEncoder, kink_shift_error, pwl_autoencoder, pwl_condition_number, pwl_curves,
+                           pwl_curves_from_code, pwl_matrix, random_pwl_code, random_pwl_curves,
+                           second_difference_matrix, train_pwl_autoencoder, train_pwl_encoder, whitening)
 from .decomposition import (TupleNet, k_tuples, line_segment_images, stocks_batch, stocks_gradients, stocks_market,
                             stocks_second_moment_ratio, stocks_snr_closed_form, train_stocks, train_tuples)
 from .flat import (ForwardOnlyStaircase, StaircaseModel, TrueStaircase, smooth_staircase, staircase,
                    staircase_dataset, staircase_target, train_staircase)
-from .parities import (parity, parity_dataset, parity_gradient_variance, parity_net, random_subset, train_parity,
-                       walsh_hadamard)
-from .periodic import (linear_periodic_dataset, linear_periodic_variance_closed_form, periodic_gradient_variance,
-                       random_directions)
+from .parities import (iterations_to_accuracy, parity, parity_dataset, parity_gradient_variance, parity_net,
+                       random_subset, train_parity, walsh_hadamard)
+from .periodic import (leading_order_variance, linear_periodic_dataset, linear_periodic_variance_closed_form,
+                       periodic_gradient_variance, random_directions)
 from .snr import gradient_snr
 
 __all__ = [
-    "parity", "parity_dataset", "parity_gradient_variance", "parity_net", "random_subset", "train_parity",
+    "iterations_to_accuracy", "parity", "parity_dataset", "parity_gradient_variance", "parity_net", "random_subset",
+    "train_parity",
     "walsh_hadamard", "gradient_snr",
-    "linear_periodic_dataset", "linear_periodic_variance_closed_form", "periodic_gradient_variance",
+    "leading_order_variance", "linear_periodic_dataset", "linear_periodic_variance_closed_form",
+    "periodic_gradient_variance",
     "random_directions",
     "TupleNet", "k_tuples", "line_segment_images", "stocks_batch", "stocks_gradients", "stocks_market",
     "stocks_second_moment_ratio", "stocks_snr_closed_form", "train_stocks", "train_tuples",
-    "PWLEncoder", "pwl_autoencoder", "pwl_condition_number", "pwl_curves", "pwl_matrix", "random_pwl_curves",
-    "second_difference_matrix", "train_pwl_autoencoder", "train_pwl_encoder", "whitening",
+    "PWLEncoder", "kink_shift_error", "pwl_autoencoder", "pwl_condition_number", "pwl_curves", "pwl_curves_from_code",
+    "pwl_matrix", "random_pwl_code", "random_pwl_curves", "second_difference_matrix", "train_pwl_autoencoder",
+    "train_pwl_encoder", "whitening",
     "ForwardOnlyStaircase", "StaircaseModel", "TrueStaircase", "smooth_staircase", "staircase", "staircase_dataset",
     "staircase_target", "train_staircase",
 ]

@@ -169,13 +169,38 @@ def pwl_autoencoder(n=100, code=6):
 def random_pwl_curves(m, n=100, pieces=3, seed=0):
     """(m, n) curves Σ_k c_k relu(x − θ_k) with θ_k ~ U(0, n) and c_k ~ U(−1, 1): the data of the
     paper's autoencoder experiment."""
+    return pwl_curves_from_code(*random_pwl_code(m, n, pieces, seed), n)
+
+
+def random_pwl_code(m, n=100, pieces=3, seed=0):
+    """The exact code of :func:`random_pwl_curves` (same ``seed``, same curves): kink locations
+    θ (m, pieces) ~ U(0, n) and slope changes c (m, pieces) ~ U(−1, 1), 2 × pieces numbers a curve."""
     positive_int("m", m)
+    positive_int("n", n)
     positive_int("pieces", pieces)
     g = repro.generator(seed)
-    theta = torch.rand(m, pieces, 1, generator=g) * n
-    c = torch.rand(m, pieces, 1, generator=g) * 2 - 1
-    x = torch.arange(n, dtype=torch.float32)
-    return ((x - theta).clamp_min(0) * c).sum(1)
+    theta = torch.rand(m, pieces, generator=g) * n
+    c = torch.rand(m, pieces, generator=g) * 2 - 1
+    return theta, c
+
+
+def pwl_curves_from_code(theta, c, n=100):
+    """(m, n) curves Σ_k c_k relu(x − θ_k) sampled at x = 0, …, n−1, from θ, c (m, pieces)."""
+    if theta.shape != c.shape or theta.dim() != 2:
+        raise ValueError(f"theta and c must be (m, pieces) of one shape, got {tuple(theta.shape)} and {tuple(c.shape)}")
+    x = torch.arange(n, dtype=theta.dtype)
+    return ((x - theta[..., None]).clamp_min(0) * c[..., None]).sum(1)
+
+
+def kink_shift_error(theta, c, shift, n=100, seed=0):
+    """Relative squared error Σ‖f' − f‖² / Σ‖f‖² of the exact code with every kink moved by
+    ``shift`` samples, to the left or right at random: the error of a code that knows everything
+    but where the kinks are, to within ``shift``. A scale for reconstruction errors."""
+    nonnegative("shift", shift)
+    signs = torch.randint(0, 2, theta.shape, generator=repro.generator(seed)).to(theta.dtype) * 2 - 1
+    exact = pwl_curves_from_code(theta, c, n)
+    moved = pwl_curves_from_code(theta + shift * signs, c, n)
+    return float((moved - exact).pow(2).sum() / exact.pow(2).sum())
 
 
 def train_pwl_autoencoder(iterations, n=100, lr=1e-3, batch_size=100, n_train=10_000, seed=0, progress=True):

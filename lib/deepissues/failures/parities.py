@@ -13,6 +13,7 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 from ..checks import positive_int
+from ..nets import mlp
 from ..widgets import progress_bar
 from .. import repro
 
@@ -53,12 +54,13 @@ def parity(X, subset):
     return torch.where(v.bool(), X, torch.ones_like(X)).prod(1)
 
 
-def parity_net(d, width=None):
+def parity_net(d, width=None, init="default"):
     """The paper's network: one fully connected ReLU layer of ``width`` (default 10·d) units and
-    one linear output unit."""
+    one linear output unit, with PyTorch's initialisation or Kaiming-normal (``init="he"``, zero
+    biases; see ``nets.mlp``)."""
     positive_int("d", d)
     width = 10 * d if width is None else positive_int("width", width)
-    return nn.Sequential(nn.Linear(d, width), nn.ReLU(), nn.Linear(width, 1))
+    return mlp([d, width, 1], "relu", init=init)
 
 
 def train_parity(d, iterations, batch_size=128, lr=0.01, width=None, seed=0, test_size=10_000, progress=True,
@@ -88,6 +90,14 @@ def train_parity(d, iterations, batch_size=128, lr=0.01, width=None, seed=0, tes
         if record_every and (it % record_every == 0 or it == iterations):
             curve.append((it, _accuracy(net, X_test, y_test)))
     return curve if record_every else _accuracy(net, X_test, y_test)
+
+
+def iterations_to_accuracy(curve, level):
+    """The first recorded iteration at which a :func:`train_parity` curve reaches ``level``
+    accuracy, or ``math.inf`` if it never does. ``curve`` is a list of (iteration, accuracy)."""
+    if not 0 < level <= 1:
+        raise ValueError(f"level must be an accuracy in (0, 1], got {level!r}")
+    return next((it for it, accuracy in curve if accuracy >= level), math.inf)
 
 
 def parity_gradient_variance(d, width=None, loss="square", seed=0, n_parities=None, n_samples=None,

@@ -7,6 +7,10 @@ loss barely depends on which w is the target: as for parities, it carries almost
 For the linear predictor θ·x with square loss the target's part of the gradient is
 −E_x[x sin(2π w·x)] = −2π w e^{−2π² r²} (Stein's lemma), so its variance over targets is exactly
 4π² r² e^{−4π² r²}.
+
+For any predictor p, at small r, sin(2π w·x) ≈ 2π w·x, so the target's part is about
+−2π M w with M = E_x[∇p(x) xᵀ], and its variance over w uniform on the sphere of radius r is, to
+leading order, 4π² r² ‖M‖²_F / d. For the linear predictor M = I and this is 4π² r².
 """
 
 import math
@@ -46,7 +50,31 @@ def linear_periodic_variance_closed_form(r):
     return 4 * math.pi ** 2 * r ** 2 * math.exp(-4 * math.pi ** 2 * r ** 2)
 
 
-def periodic_gradient_variance(d, r, model="net", width=None, n_targets=256, n_samples=4096, seed=0):
+def leading_order_variance(d, r, width=None, init="default", n_samples=4096, seed=0):
+    """The small-r variance over targets of the network's square-loss gradient at initialisation:
+    4π² r² ‖M‖²_F / d with M = E_x[∇p(x) xᵀ] (P × d), estimated on ``n_samples`` Gaussian inputs.
+
+    The network is :func:`parity_net` with ``width`` and ``init``, seeded by ``seed`` as in
+    :func:`periodic_gradient_variance`, whose ``variance`` it approximates as r → 0.
+
+    Returns
+    -------
+    dict with ``variance`` (the leading-order term) and ``alignment`` = ‖M‖²_F / d (1 for the
+    linear predictor).
+    """
+    positive_int("d", d)
+    nonnegative("r", r)
+    positive_int("n_samples", n_samples, least=2)
+    X = torch.randn(n_samples, d, generator=repro.generator(seed + 1), dtype=torch.float64)
+    with torch.random.fork_rng():  # the same network as periodic_gradient_variance, global state untouched
+        torch.manual_seed(repro.offset_seed(seed))
+        net = parity_net(d, width, init).double()
+    grads = _outputs_and_gradients(net, X)[1]
+    alignment = float((grads.T @ X / n_samples).pow(2).sum()) / d
+    return {"variance": 4 * math.pi ** 2 * r ** 2 * alignment, "alignment": alignment}
+
+
+def periodic_gradient_variance(d, r, model="net", width=None, n_targets=256, n_samples=4096, seed=0, init="default"):
     """Sampled variance, over targets w, of the square-loss gradient at a fixed initialisation.
 
     The target enters the gradient only through −E_x[h_w(x) ∇p(x)], whose mean over w is zero
@@ -57,8 +85,8 @@ def periodic_gradient_variance(d, r, model="net", width=None, n_targets=256, n_s
 
     Parameters
     ----------
-    model : "net" (:func:`parity_net` with ``width``, seeded by ``seed``) or "linear" (θ·x, whose
-        gradient is x).
+    model : "net" (:func:`parity_net` with ``width`` and ``init``, seeded by ``seed``) or "linear"
+        (θ·x, whose gradient is x).
 
     Returns
     -------
@@ -76,7 +104,7 @@ def periodic_gradient_variance(d, r, model="net", width=None, n_targets=256, n_s
         grads = X
     else:
         torch.manual_seed(repro.offset_seed(seed))
-        grads = _outputs_and_gradients(parity_net(d, width).double(), X)[1]
+        grads = _outputs_and_gradients(parity_net(d, width, init).double(), X)[1]
     K = grads @ grads.T
     H = torch.sin(2 * math.pi * X @ random_directions(n_targets, d, r, seed + 2).double().T)   # (n, m)
     n = len(X)
