@@ -129,6 +129,7 @@ def test_condition_number_matches_a_dense_eigensolver_and_grows_at_least_like_n_
     kappa = np.array([F.pwl_condition_number(int(n)) for n in ns])
     slope = np.polyfit(np.log(ns), np.log(kappa), 1)[0]
     assert 3.5 <= slope <= 4.1
+    assert np.all(kappa >= 0.8 * ns ** 3 * (ns - 2))  # the bound in the paper's proof
 
 
 def test_whitening_makes_the_convolutional_hessian_the_identity():
