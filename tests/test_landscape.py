@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from deepissues.curvature import Hessian, hvp, smoothed_density
+from deepissues.curvature import Hessian, hvp, largest_gap, smoothed_density
 from deepissues.landscape import interpolate, loss_line, loss_plane, random_direction
 from deepissues.nets import mlp
 
@@ -224,3 +224,16 @@ def test_hessian_products_switch_dropout_off_and_restore_the_mode():
     v = torch.randn(hessian.size, dtype=torch.float64)
     assert torch.equal(hessian.matvec(v), hessian.matvec(v))  # no random dropout masks
     assert net.training
+
+
+def test_largest_gap_finds_the_end_of_a_planted_group_of_outliers():
+    # nine outliers decaying slowly, then a bulk: the drop after rank 9 is the largest below the top
+    spectrum = np.concatenate([[200.0], 10.0 * 0.9 ** np.arange(8), 0.5 * 0.95 ** np.arange(11)])
+    assert largest_gap(spectrum) == (9, pytest.approx(10.0 * 0.9 ** 7 / 0.5))
+    # the top one standing alone is the largest drop of all, and skip=0 reports it
+    assert largest_gap(spectrum, skip=0)[0] == 1
+    # negative control: a geometric spectrum has no gap, every ratio is the same
+    rank, ratio = largest_gap(2.0 ** -np.arange(20.0))
+    assert ratio == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="descending"):
+        largest_gap([1.0, 2.0, 0.5])

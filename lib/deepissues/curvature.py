@@ -176,6 +176,29 @@ class Hessian:
             at += p.numel()
 
 
+def largest_gap(values, skip=1):
+    """Where a descending spectrum drops most: the rank k (1-based) maximising λ_k / λ_(k+1) over
+    k > ``skip``, and that ratio. The first ``skip`` eigenvalues are left out of the search because
+    the top one often stands alone, which says that it is an outlier, not where the outliers end.
+
+    Parameters
+    ----------
+    values : (n,) positive eigenvalues in descending order, as ``Hessian.eigenvalues`` returns them.
+    skip : int >= 0.
+
+    Returns
+    -------
+    (rank, ratio): int, float.
+    """
+    values = np.asarray(values, dtype=float)
+    positive_int("skip", skip, least=0)
+    if values.ndim != 1 or len(values) < skip + 2 or np.any(values <= 0) or np.any(np.diff(values) > 0):
+        raise ValueError(f"values must be at least skip + 2 = {skip + 2} positive numbers in descending order, "
+                         f"got {values}")
+    ratios = values[skip:-1] / values[skip + 1:]
+    return int(np.argmax(ratios)) + skip + 1, float(ratios.max())
+
+
 def smoothed_density(nodes, weights, grid, sigma):
     """The spectral density as a curve: every node spread by a Gaussian of width ``sigma``,
     weighted, averaged over probes. It integrates to 1 over a grid that covers the nodes."""
