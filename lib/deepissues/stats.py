@@ -3,8 +3,8 @@
 A claim that compares two numbers measured on a few seeds or a few hundred test points needs a
 threshold that comes from the noise, not from the last run. These tests give it as a one-sided
 p-value: the probability of a difference at least as large as the one measured if there were
-none. Serves chapters 02 (correlations over seeds), 13 (how often runs reach a valley) and 16 (rates
-and scores of two groups).
+none. Serves chapters 02 (correlations over seeds), 04 (test accuracies), 13 (how often runs reach
+a valley) and 16 (rates and scores of two groups).
 """
 
 import math
