@@ -82,6 +82,21 @@ def _orientation_from_pixels(image):
     return float(((rows - rows.float().mean()) * (cols - cols.float().mean())).float().mean())
 
 
+def test_train_stocks_reaches_the_best_portfolio_and_reports_its_loss_on_fresh_draws():
+    d, k = 20, 5
+    policy, curve = F.train_stocks("decomposition", 300, d=d, k=k, progress=False)
+    # recompute the reported loss independently: −E[p·z] on the 5 000 validation draws
+    X, Z, _ = F.stocks_batch(5000, F.stocks_market(d, k, 0), k, seed=1)
+    with torch.no_grad():
+        assert curve[-1][1] == pytest.approx(float(-(policy(X) * Z).sum(1).mean()), abs=1e-6)
+    # all money on the concerned stock gains +1 for sure, the best possible: the run gets there
+    assert curve[-1][1] < -0.95
+    # negative control: with a vanishing step the policy stays near the uniform portfolio,
+    # whose expected gain is 1/k (the concerned stock's +1; the others average 0)
+    frozen = F.train_stocks("decomposition", 300, d=d, k=k, lr=1e-7, progress=False)[1]
+    assert abs(frozen[-1][1] + 1 / k) < 0.03 and abs(frozen[-1][1] - frozen[0][1]) < 1e-3
+
+
 def test_line_segment_labels_agree_with_the_drawn_orientation():
     images, labels = F.line_segment_images(400, size=28, seed=5)
     assert set(images.unique().tolist()) <= {0.0, 1.0}
@@ -148,6 +163,37 @@ def test_conv_with_conditioning_recovers_the_true_filter_and_the_others_do_not_y
     assert dense[-1][1] > 1e4 * curve[-1][1] and conv[-1][1] > 1e4 * curve[-1][1]
 
 
+def test_random_pwl_curves_have_at_most_the_asked_kinks_and_the_drawn_slope_changes():
+    theta, c = F.random_pwl_code(200, 60, pieces=3, seed=5)
+    assert float(theta.min()) >= 0 and float(theta.max()) < 60 and float(c.abs().max()) <= 1
+    f = F.random_pwl_curves(200, 60, pieces=3, seed=5).double()
+    second = f[:, 2:] - 2 * f[:, 1:-1] + f[:, :-2]
+    # sampled at integers, a kink at θ bends the curve at the two samples around θ and no others
+    assert int((second.abs() > 1e-3).sum(1).max()) <= 6   # 1e-3: above float32 rounding at |f| ~ 100
+    # negative control: curves drawn with five kinks bend at more than six samples
+    five = F.random_pwl_curves(200, 60, pieces=5, seed=5).double()
+    assert int(((five[:, 2:] - 2 * five[:, 1:-1] + five[:, :-2]).abs() > 1e-3).sum(1).max()) > 6
+    # the slope changes add up to the change of slope from the first to the last sample, for
+    # curves whose kinks all lie between them (sampled slopes are taken at x = 0.5 and n − 1.5)
+    inside = ((theta > 1) & (theta < 58)).all(1)
+    slope_change = (f[:, -1] - f[:, -2]) - (f[:, 1] - f[:, 0])
+    np.testing.assert_allclose(slope_change[inside].numpy(), c[inside].sum(1).double().numpy(), atol=1e-5)
+
+
+def test_train_pwl_autoencoder_learns_the_curves_and_reports_its_error_on_fresh_curves():
+    n = 40
+    model, curve = F.train_pwl_autoencoder(300, n=n, n_train=2000, progress=False)
+    fresh = F.random_pwl_curves(1000, n, seed=1)
+    with torch.no_grad():
+        assert curve[-1][1] == pytest.approx(float((model(fresh) - fresh).pow(2).mean()), rel=1e-5)
+    # an untrained network outputs about 0, so its error is about the curves' mean square;
+    # 300 steps bring it far below that
+    energy = float(fresh.pow(2).mean())
+    assert curve[-1][1] < 0.05 * energy
+    # negative control: one step leaves the error at the curves' own energy
+    assert F.train_pwl_autoencoder(1, n=n, n_train=2000, progress=False)[1][-1][1] > 0.9 * energy
+
+
 # ----- flat activations ---------------------------------------------------------------------------
 
 def test_the_code_rebuilds_the_autoencoders_curves_and_a_kink_shift_costs_as_the_ramps_say():
@@ -205,6 +251,23 @@ def test_the_smooth_staircase_approaches_the_staircase_away_from_its_steps():
     # each sigmoid rises within about Δz/L (<= 0.15 here) below its step
     away = (t[:, None] - z).abs().min(1).values > 0.25
     assert float((F.smooth_staircase(t, z) - F.staircase(t, z))[away].abs().max()) < 1e-2
+
+
+def test_a_bias_that_puts_the_data_on_a_flat_stretch_stops_non_flat_but_not_forward_only():
+    target = F.staircase_target(d=100, seed=0)     # chapter 10's target; its lowest step is −2.7
+    X, y, _ = F.staircase_dataset(2000, target, seed=1)
+    norms = {}
+    for method in ("non-flat", "forward-only"):
+        for bias in (-3.0, 0.0):
+            torch.manual_seed(0)
+            model = F.StaircaseModel(method, 100, target[2], bias_init=bias)
+            loss = (model(X) - y).pow(2).mean()
+            norms[method, bias] = float(torch.cat([g.flatten() for g in torch.autograd.grad(loss, list(model.parameters()))]).norm())
+    # from bias −3 every point sits below the lowest step, on the sigmoids' flat tail
+    assert norms["non-flat", -3.0] < 1e-3 * norms["non-flat", 0.0]
+    # negative control: forward-only's backward pass is the identity's, so the same start
+    # gets a gradient as large as from a good one
+    assert norms["forward-only", -3.0] > 0.5 * norms["forward-only", 0.0]
 
 
 def test_forward_only_fits_the_staircase_better_than_the_alternatives():

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from deepissues.fairness import (calibrated_scores, calibration_by_group, chouldechova_fpr, demographic_parity_difference,
-                                 equalized_odds_difference, group_confusion, group_rates, spurious_digits)
+                                 equalized_odds_difference, group_confusion, group_rates, shortcut_accuracies,
+                                 spurious_digits)
 
 Y = np.array([0, 0, 1, 1, 1, 0, 1, 0, 0, 1])
 P = np.array([0, 1, 1, 0, 1, 0, 1, 1, 0, 0])
@@ -22,6 +23,17 @@ def test_confusion_and_rates_by_hand():
     assert demographic_parity_difference(Y, P, sensitive_features=G) == pytest.approx(0.2)
     # TPR: 2/3 vs 1/2, FPR: 1/2 vs 1/3 -> both ranges 1/6
     assert equalized_odds_difference(Y, P, sensitive_features=G) == pytest.approx(1 / 6)
+
+
+def test_shortcut_accuracies_by_hand():
+    y = np.array([0, 0, 1, 1, 1, 0, 1, 0])
+    g = np.array([0, 1, 1, 0, 1, 0, 1, 1])    # aligned where g = y: points 0, 2, 4, 5, 6
+    p = np.array([0, 1, 1, 1, 0, 0, 1, 0])    # right at points 0, 2, 3, 5, 6, 7
+    assert shortcut_accuracies(y, p, g) == {"test": 6 / 8, "aligned": 4 / 5, "conflicting": 2 / 3}
+    # negative control: a predictor that copies the group is always right where the shortcut
+    # agrees and always wrong where it conflicts; one that copies the label is right everywhere
+    assert shortcut_accuracies(y, g, g) == {"test": 5 / 8, "aligned": 1.0, "conflicting": 0.0}
+    assert shortcut_accuracies(y, y, g) == {"test": 1.0, "aligned": 1.0, "conflicting": 1.0}
 
 
 def test_metrics_agree_with_fairlearn():
@@ -74,3 +86,5 @@ def test_bad_input_is_refused():
         calibration_by_group([0, 1], [0.5, 1.5], sensitive_features=[0, 0])
     with pytest.raises(ValueError, match="base_rates"):
         calibrated_scores([0.0, 0.5])
+    with pytest.raises(ValueError, match="groups must hold binary groups"):
+        shortcut_accuracies([0, 1], [0, 1], ["a", "b"])

@@ -59,3 +59,13 @@ def test_a_wide_network_memorises_random_labels_and_stops_there(digits):
     assert memorised and evaluate(net, x, y) == 1.0
     assert epochs == len(history) < 400
     assert evaluate(net, digits.x_test, digits.y_test) < 0.25  # nothing learned about real digits
+
+
+def test_a_network_too_small_to_memorise_runs_to_the_limit_and_says_so(digits):
+    # negative control: 300 random labels cannot be told apart through two hidden units
+    x, y = corrupt(digits.x_train[:300], digits.y_train[:300], "random_labels")
+    torch.manual_seed(0)
+    net = mlp([64, 2, 10])
+    epochs, memorised, history = train_until_memorised(net, x, y, max_epochs=20, lr=3e-3, progress=False)
+    assert not memorised and epochs == len(history) == 20
+    assert evaluate(net, x, y) < 0.5

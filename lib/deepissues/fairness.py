@@ -87,6 +87,28 @@ def equalized_odds_difference(y_true, y_pred, *, sensitive_features):
     return float(max(spread("TPR"), spread("FPR")))
 
 
+def shortcut_accuracies(y_true, y_pred, groups):
+    """Accuracy on all points, on the *aligned* ones (group = label, where a shortcut through the
+    group gives the right answer) and on the *conflicting* ones (group ≠ label, where it gives the
+    wrong one), for binary labels, predictions and groups.
+
+    Parameters
+    ----------
+    y_true, y_pred, groups : (N,) arrays or tensors of 0/1
+
+    Returns
+    -------
+    dict with "test", "aligned" and "conflicting" accuracies (nan where a kind has no points).
+    """
+    y_true, y_pred, groups = _arrays(y_true, y_pred, groups)
+    if not np.isin(groups, (0, 1)).all():
+        raise ValueError(f"groups must hold binary groups 0/1 to be compared with the labels, got values "
+                         f"{np.unique(groups)[:5]}")
+    right, aligned = y_pred == y_true, groups.astype(int) == y_true
+    mean = lambda values: float(values.mean()) if len(values) else float("nan")
+    return {"test": mean(right), "aligned": mean(right[aligned]), "conflicting": mean(right[~aligned])}
+
+
 def calibration_by_group(y_true, scores, *, sensitive_features, bins=10):
     """For each group, per score bin on [0, 1]: the mean score, the observed rate of y = 1 and
     the count. Calibrated scores have the first two equal in every group.
