@@ -137,12 +137,13 @@ class StaircaseModel(nn.Module):
         return staircase(self.net(X)[:, 0], self.z) if self.method == "non-flat" else out
 
 
-def train_staircase(method, iterations, target=None, lr=None, batch_size=256, bias_init=0.0, seed=0, progress=True):
+def train_staircase(method, iterations, target=None, lr=None, batch_size=256, bias_init=0.0, seed=0, progress=True,
+                    schedule="cosine"):
     """Train one method on fresh batches of the staircase problem with Adam (the paper's setup).
 
     ``lr`` defaults to 0.01 for non-flat (the paper's) and 3e-3 otherwise (the paper: 1e-3), decayed
-    to zero on a cosine schedule (the paper keeps it constant); ``target`` to
-    :func:`staircase_target` with d = 100.
+    to zero on a cosine schedule, or kept constant as in the paper with ``schedule="constant"``;
+    ``target`` defaults to :func:`staircase_target` with d = 100.
 
     Returns
     -------
@@ -151,12 +152,15 @@ def train_staircase(method, iterations, target=None, lr=None, batch_size=256, bi
     """
     positive_int("iterations", iterations)
     positive_int("batch_size", batch_size)
+    if schedule not in ("cosine", "constant"):
+        raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
     target = staircase_target() if target is None else target
     lr = (0.01 if method == "non-flat" else 3e-3) if lr is None else nonnegative("lr", lr, strict=True)
     torch.manual_seed(repro.offset_seed(seed))
     model = StaircaseModel(method, len(target[0]), target[2], bias_init)
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iterations)
+    decay = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iterations) if schedule == "cosine" \
+        else torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
     X_val, y_val, _ = staircase_dataset(2000, target, seed=seed + 1)
     g = repro.generator(seed + 2)
     every, curve = max(1, iterations // 50), []
@@ -167,7 +171,7 @@ def train_staircase(method, iterations, target=None, lr=None, batch_size=256, bi
         opt.zero_grad()
         loss.backward()
         opt.step()
-        schedule.step()
+        decay.step()
         if it % every == 0 or it == iterations:
             curve.append((it, float((model.predict(X_val) - y_val).pow(2).mean())))
     return model, curve
