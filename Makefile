@@ -1,27 +1,51 @@
-# Two commands for a new user: `make book` and `make test`.
+# Two commands for a new user: `make book` and `make test`; `make unit` runs the unit tests alone.
 # The virtual environment is rebuilt only when pyproject.toml or constraints.txt change.
-# `make test` builds the book first: the browser and link tests read the built HTML.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
-INSTALL_BOOK := $(VENV)/.installed-book
-INSTALL_TEST := $(VENV)/.installed-test
-BROWSER      := /usr/bin/chromium
+# an extra package index for torch, e.g. https://download.pytorch.org/whl/cpu for the CPU-only
+# build on a machine where PyPI's torch is the CUDA one; empty by default (PyPI alone)
+TORCH_INDEX ?=
+PIP_INSTALL := $(PIP) install --quiet -c constraints.txt $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
+INSTALL_BOOK  := $(VENV)/.installed-book
+INSTALL_TEST  := $(VENV)/.installed-test
+KERNEL_CONFIG := $(VENV)/etc/ipython/ipython_kernel_config.py
+BROWSER       := /usr/bin/chromium
 
-.PHONY: book test assignments mirrors clean
+# torch's threads for the chapters' kernels and the tests. The book's small models run about as
+# fast on one thread, and one thread keeps a chapter from spinning against whatever else the
+# machine runs (benchmarks/busy_machine.md). Set it to override, e.g. `make book OMP_NUM_THREADS=2`.
+export OMP_NUM_THREADS ?= 1
 
-book: $(INSTALL_BOOK)
+.PHONY: book unit test test-book test-rest assignments mirrors environment clean
+
+book: $(INSTALL_BOOK) $(KERNEL_CONFIG)
 	rm -rf _build/html  # no page of an earlier build survives into this one
 	DEEPISSUES_STATIC=1 $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going --all
 
-test: $(INSTALL_TEST) $(BROWSER)
-	$(MAKE) --no-print-directory book
-	$(BIN)/python -m pytest
+# the unit tests and the library's doctests, without the book
+unit: $(INSTALL_TEST)
+	$(BIN)/python -m pytest tests lib -m "not book"
 
-# the chapters' .ipynb mirrors on the branch ipynb, where the Colab buttons point
+# The full gate: every unit test and doctest, every chapter executed by the notebook tests, the
+# book built, and the link and browser tests over it. The book build and the other tests run
+# side by side, a core each; the notebook tests keep their claim records apart from the book's.
+test: $(INSTALL_TEST) $(BROWSER) $(KERNEL_CONFIG)
+	$(MAKE) --no-print-directory -j2 --output-sync=line test-book test-rest
+
+test-book:
+	$(MAKE) --no-print-directory book
+	$(BIN)/python -m pytest tests -m book
+
+test-rest:
+	DEEPISSUES_CLAIMS_DIR=_build/nbtest/claims $(BIN)/python -m pytest -m "not book"
+
+# the chapters' .ipynb mirrors on the branch ipynb, where the Colab buttons point, and the tag
+# v<version> that the install cells pin (refused if that version was published from another commit)
 mirrors: book
+	tools/tag_release.sh
 	tools/publish_mirrors.sh
 
 # nbgrader course directory _build/assignments: source (teachers), release (students), zips
@@ -36,12 +60,21 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(INSTALL_BOOK): pyproject.toml constraints.txt | $(BIN)/python
-	$(PIP) install --quiet -c constraints.txt -e ".[book]"
+	$(PIP_INSTALL) -e ".[book]"
 	touch $@
 
 $(INSTALL_TEST): pyproject.toml constraints.txt | $(BIN)/python
-	$(PIP) install --quiet -c constraints.txt -e ".[book,test]"
+	$(PIP_INSTALL) -e ".[book,test]"
 	touch $@ $(INSTALL_BOOK)
+
+# Binder's environment.yml, from constraints.txt (a test checks that it is current)
+environment: $(INSTALL_TEST)
+	$(BIN)/python -m tools.environment
+
+# every kernel of this environment reads it: it silences one repeated log line (see the file)
+$(KERNEL_CONFIG): tools/ipython_kernel_config.py | $(BIN)/python
+	mkdir -p $(dir $@)
+	cp $< $@
 
 clean:
 	rm -rf _build

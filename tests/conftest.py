@@ -25,3 +25,13 @@ def linear_model():
         model.bias.copy_(-model.weight.sum(1) * 0.5)   # boundaries pass near the centre 0.5
     x = 0.4 + 0.2 * torch.rand(40, 20, generator=g)
     return model, x, model(x).argmax(1).detach()
+
+
+# Fixtures that read the built HTML book: a test using one needs `make book` first.
+BOOK_FIXTURES = {"site", "browser", "visit", "page_words"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if BOOK_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.book)

@@ -20,8 +20,10 @@ _timings = {}
 
 
 def pytest_configure(config):
-    # Kernels inherit this: widgets render their static default, as in the built book.
+    # Kernels inherit these: widgets render their static default, as in the built book, and torch
+    # runs on one thread unless told otherwise, as make sets it (benchmarks/busy_machine.md).
     os.environ.setdefault("DEEPISSUES_STATIC", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def pytest_collect_file(file_path, parent):

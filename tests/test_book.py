@@ -39,11 +39,29 @@ def test_every_toc_page_exists():
         assert (ROOT / f"{name}.md").exists(), f"{name}.md is in _toc.yml but missing"
 
 
-def test_environment_yml_has_the_pins_of_constraints_txt():
+def test_environment_yml_is_written_from_the_pins_and_is_current():
+    from tools.environment import environment_yml
+
+    text = (ROOT / "environment.yml").read_text()
+    assert text == environment_yml(), "environment.yml is out of date: run `.venv/bin/python -m tools.environment`"
     constraints = pins((ROOT / "constraints.txt").read_text().splitlines())
-    environment = pins((ROOT / "environment.yml").read_text().splitlines())
-    assert constraints["torch"] == "2.13.0" and constraints["jupyter-book"] == "1.0.4.post1"
-    assert environment == constraints
+    environment = pins(text.splitlines())
+    assert constraints["torch"] == "2.13.0" and environment["torch"] == "2.13.0"
+    assert all(constraints[name] == version for name, version in environment.items())
+
+
+def test_binder_installs_the_book_extra_and_no_test_tool():
+    from importlib.metadata import requires
+
+    from tools.environment import closure
+
+    text = (ROOT / "environment.yml").read_text()
+    assert re.search(r"^\s*- -e \.\[book\]$", text, re.MULTILINE), "Binder must install the package with its book extra"
+    test_tools = {re.split(r"[<>=!\[ ;]", r)[0].lower() for r in requires("deepissues") if "extra == \"test\"" in r}
+    assert {"pytest", "playwright", "nbgrader", "foolbox"} <= test_tools
+    assert not test_tools & set(pins(text.splitlines())), "Binder would install test tools"
+    # negative control: the closure with the test extra does reach them
+    assert {"pytest", "playwright"} <= closure(extras=("book", "test"))
 
 
 def test_every_dependency_is_pinned():
@@ -52,3 +70,34 @@ def test_every_dependency_is_pinned():
     names = {re.split(r"[<>=!\[ ;]", d)[0].lower() for d in requires("deepissues")}
     missing = names - set(pins((ROOT / "constraints.txt").read_text().splitlines()))
     assert not missing, f"not pinned in constraints.txt: {sorted(missing)}"
+
+
+def test_the_stated_python_versions_are_the_oldest_the_pins_accept():
+    import tomllib
+    from importlib.metadata import distribution
+
+    from packaging.specifiers import SpecifierSet
+
+    from tools.environment import oldest_python
+
+    package, everything = oldest_python(), oldest_python(extras=("book", "test"))
+    assert package.endswith(".0"), package
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == f">={package.removesuffix('.0')}"
+    for page in ("README.md", "book/intro.md"):
+        assert f"Python {everything} or newer" in (ROOT / page).read_text(), page
+    # negative control: the pinned numpy refuses the Python the files used to promise
+    assert "3.10.0" not in SpecifierSet(distribution("numpy").metadata["Requires-Python"])
+
+
+def test_make_takes_an_extra_index_for_torch_only_when_asked():
+    import subprocess
+
+    def install_line(*args):
+        out = subprocess.run(["make", "-n", "-W", "pyproject.toml", ".venv/.installed-test", *args], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout
+        return next(line for line in out.splitlines() if "pip" in line and "install" in line)
+
+    assert "--extra-index-url" not in install_line()
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in install_line(
+        "TORCH_INDEX=https://download.pytorch.org/whl/cpu")

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import pytest
 from bs4 import BeautifulSoup
 
 from .built_book import HTML, ROOT, book_extension, chapters, require_built_book
@@ -71,6 +72,7 @@ def _target(page, href):
     return (page.parent / unquote(parts.path)).resolve(), unquote(parts.fragment)
 
 
+@pytest.mark.book
 def test_the_built_report_is_a_ledger_of_the_claim_records():
     require_built_book()
     page = HTML / "book" / "reproducibility.html"

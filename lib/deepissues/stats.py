@@ -24,8 +24,8 @@ def correlation_drop_p(r_before, n_before, r_after, n_after):
 
     Example
     -------
-    >>> round(correlation_drop_p(0.9, 30, 0.3, 30), 4)
-    0.0001
+    >>> f"{correlation_drop_p(0.9, 30, 0.3, 30):.1e}"
+    '9.7e-06'
     """
     for name, r in (("r_before", r_before), ("r_after", r_after)):
         if not -1 <= r <= 1 or math.isnan(r):
