@@ -26,14 +26,15 @@ book: $(INSTALL_BOOK) $(KERNEL_CONFIG)
 	DEEPISSUES_STATIC=1 $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going --all
 
 # the unit tests and the library's doctests, without the book
-unit: $(INSTALL_TEST)
+unit: $(INSTALL_TEST) $(KERNEL_CONFIG)
 	$(BIN)/python -m pytest tests lib -m "not book"
 
 # The full gate: every unit test and doctest, every chapter executed by the notebook tests, the
 # book built, and the link and browser tests over it. The book build and the other tests run
 # side by side, a core each; the notebook tests keep their claim records apart from the book's.
+# Their output interleaves; each pytest run ends with its own summary.
 test: $(INSTALL_TEST) $(BROWSER) $(KERNEL_CONFIG)
-	$(MAKE) --no-print-directory -j2 --output-sync=line test-book test-rest
+	$(MAKE) --no-print-directory -j2 test-book test-rest
 
 test-book:
 	$(MAKE) --no-print-directory book

@@ -1,4 +1,5 @@
-"""The book's own files agree with each other: the table of contents, the chapters, the pins."""
+"""The book's own files agree with each other and with the install facts: the table of contents, the
+chapters, the pins, Binder's environment, the Python versions stated, make's options."""
 
 import pathlib
 import re
@@ -91,13 +92,34 @@ def test_the_stated_python_versions_are_the_oldest_the_pins_accept():
 
 
 def test_make_takes_an_extra_index_for_torch_only_when_asked():
+    import os
     import subprocess
+
+    # a make of its own, not a part of the `make test` that may be running this test
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "TORCH_INDEX")}
 
     def install_line(*args):
         out = subprocess.run(["make", "-n", "-W", "pyproject.toml", ".venv/.installed-test", *args], cwd=ROOT,
-                             capture_output=True, text=True, check=True).stdout
+                             capture_output=True, text=True, check=True, env=env).stdout
         return next(line for line in out.splitlines() if "pip" in line and "install" in line)
 
     assert "--extra-index-url" not in install_line()
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in install_line(
         "TORCH_INDEX=https://download.pytorch.org/whl/cpu")
+
+
+def test_the_kernel_config_drops_only_the_tcp_warning_and_make_installs_it():
+    import importlib.util
+    import logging
+    import sys
+
+    source = ROOT / "tools" / "ipython_kernel_config.py"
+    spec = importlib.util.spec_from_file_location("kernel_config", source)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    quiet = module._NoTcpEncryptionWarning()
+    record = lambda message: logging.LogRecord("IPKernelApp", logging.WARNING, __file__, 1, message, None, None)
+    assert not quiet.filter(record("Kernel is running over TCP without encryption. All communication ..."))
+    assert quiet.filter(record("Kernel is running out of memory"))  # negative control: other lines pass
+    installed = pathlib.Path(sys.prefix) / "etc" / "ipython" / "ipython_kernel_config.py"
+    assert installed.read_text() == source.read_text(), "run make: the environment's kernel config is not current"
