@@ -325,3 +325,27 @@ def test_minimal_norms_keeps_the_smallest_success_per_point():
     assert torch.equal(A.minimal_norms([deepfool, carlini], x, y, "l2"), torch.minimum(*separate))
     with pytest.raises(TypeError, match="bounded attack"):
         A.minimal_norms([A.PGD(net)], x, y)
+
+
+# ----- no silent wrong answer ---------------------------------------------------------------------
+
+def test_an_unknown_norm_is_an_error_not_linf(digits_mlp):
+    model, x, y = digits_mlp
+    delta = torch.full((2, 4), 0.5)
+    assert A.norm_of(delta, "l2").tolist() == [1.0, 1.0] and A.norm_of(delta, "linf").tolist() == [0.5, 0.5]
+    with pytest.raises(ValueError, match=r"norm must be one of \('l1', 'l2', 'linf'\), got 'L2'"):
+        A.norm_of(delta, "L2")   # before: 0.5, the L∞ norm, without a word
+    deepfool = A.DeepFool(model)
+    with pytest.raises(ValueError, match="norm must be one of"):
+        A.robust_accuracy(model, deepfool, x, y, eps=0.5, norm="L2")   # before: 0.0 where "l2" gives 0.55
+    with pytest.raises(ValueError, match="norm must be one of"):
+        A.minimal_norms([deepfool], x, y, norm="euclidean")
+    assert 0 < A.robust_accuracy(model, deepfool, x, y, eps=0.5, norm="l2") < 1
+
+
+def test_robust_accuracy_refuses_an_attack_built_on_another_model(digits_mlp):
+    model, x, y = digits_mlp
+    other = copy.deepcopy(model)
+    with pytest.raises(ValueError, match="attack must be built on model.*transfer_attack"):
+        A.robust_accuracy(model, A.FGSM(other, eps=0.1), x, y)   # before: a transfer rate, silently
+    assert A.robust_accuracy(model, A.FGSM(model, eps=0.1), x, y) < A.robust_accuracy(model, A.FGSM(model, eps=0.0), x, y)

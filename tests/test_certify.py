@@ -341,3 +341,42 @@ def test_dropout_layers_count_as_the_identity_for_the_guarantee():
     plain = nn.Sequential(with_dropout[0], with_dropout[1], with_dropout[3])
     x = torch.rand(10, 6)
     assert torch.equal(C.cross_lipschitz_radius(with_dropout, x), C.cross_lipschitz_radius(plain, x))
+
+
+# ---------------------------------------------------------------- no silent wrong answer
+
+def test_bounds_refuse_inputs_outside_the_box_they_clip_to():
+    torch.manual_seed(0)
+    net = mlp([4, 8, 3])
+    x = torch.rand(20, 4) * 2 + 1              # in [1, 3]: outside [0, 1]
+    lb, ub = C.interval_bounds(net, x, 0.01, clip=False)
+    with torch.no_grad():
+        f = net(x)
+    assert bool(((lb <= f + 1e-6) & (f <= ub + 1e-6)).all())   # without clipping the bounds hold at x
+    for call in (lambda: C.interval_bounds(net, x, 0.01), lambda: C.margin_lower_bounds(net, x, f.argmax(1), 0.01),
+                 lambda: C.certified_accuracy(net, x, f.argmax(1), 0.01)):
+        with pytest.raises(ValueError, match=r"x must lie in the box \[0, 1\].*clip=False"):
+            call()                              # before: bounds of the clipped point, f(x) outside them
+
+
+def test_certified_radius_follows_the_inputs_dtype_and_checks_its_arguments(relu_net):
+    net, d = relu_net
+    x, y = d.x_test[:20], d.y_test[:20]
+    single = C.certified_radius(net, x, y)
+    double = C.certified_radius(net.double(), x.double(), y)
+    net.float()
+    assert single.dtype == torch.float32 and double.dtype == torch.float64
+    np.testing.assert_allclose(double.numpy(), single.numpy(), atol=1e-6)   # bisection to 2^-30 of eps_max
+    with pytest.raises(ValueError, match="steps must be an int >= 1, got 0"):
+        C.certified_radius(net, x, y, steps=0)
+    with pytest.raises(ValueError, match="eps_max must be a number > 0, got -1"):
+        C.certified_radius(net, x, y, eps_max=-1)
+
+
+def test_fooling_images_take_the_models_dtype(relu_net):
+    net, _ = relu_net
+    single, conf32 = A.fooling_images(net, torch.arange(3), (64,), steps=20)
+    double, conf64 = A.fooling_images(net.double(), torch.arange(3), (64,), steps=20)
+    net.float()
+    assert single.dtype == torch.float32 and double.dtype == torch.float64
+    np.testing.assert_allclose(double.numpy(), single.numpy(), atol=1e-4)   # the same noise, the same ascent

@@ -20,3 +20,12 @@ def test_nonnegative_refuses_negative_nan_and_zero_when_strict():
             nonnegative("eps", bad)
     with pytest.raises(ValueError, match="lr must be a number > 0"):
         nonnegative("lr", 0.0, strict=True)
+
+
+def test_one_list_of_norms_and_unknown_names_are_refused():
+    from deepissues import attacks
+    from deepissues.checks import NORMS, check_norm
+
+    assert attacks.NORMS is NORMS and check_norm("l2") == "l2"
+    with pytest.raises(ValueError, match=r"norm must be one of \('l1', 'l2', 'linf'\), got 'L2'"):
+        check_norm("L2")

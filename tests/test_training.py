@@ -89,3 +89,17 @@ def test_fit_hooks_add_the_penalty_perturb_the_batches_and_stop_early():
         return len(asked) == 4
 
     assert len(fit(nn.Linear(4, 2), x, y, epochs=50, progress=False, stop=stop_after_four)) == 4
+
+
+def test_evaluate_refuses_labels_of_the_wrong_shape():
+    torch.manual_seed(0)
+    model = nn.Linear(4, 3)
+    x = torch.randn(50, 4)
+    predicted = model(x).argmax(1)
+    assert evaluate(model, x, predicted) == 1.0     # a model scored against its own predictions
+    with pytest.raises(ValueError, match=r"y must be \(N,\) class labels for metric 'accuracy', got shape \(50, 1\)"):
+        evaluate(model, x, predicted[:, None])        # before: 0.107 or so, by broadcasting (50, 1) against (50,)
+    with pytest.raises(ValueError, match=r"y must have the model's output shape \(50, 3\) for metric 'mse', got \(50,\)"):
+        evaluate(model, x, torch.randn(50), metric="mse")
+    with pytest.raises(ValueError, match="metric must be"):
+        evaluate(model, x, predicted, metric="f1")

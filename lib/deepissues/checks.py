@@ -18,3 +18,14 @@ def nonnegative(name, value, strict=False):
             or math.isnan(value) or value < 0 or (strict and value == 0):
         raise ValueError(f"{name} must be a number {'>' if strict else '>='} 0, got {value!r}")
     return value
+
+
+NORMS = ("l1", "l2", "linf")  # the perturbation norms the attacks and certificates know
+
+
+def check_norm(norm, allowed=NORMS):
+    """``norm`` if it is one of ``allowed`` (by default :data:`NORMS`), else a ValueError: an
+    unknown name must never fall through to some default norm."""
+    if norm not in allowed:
+        raise ValueError(f"norm must be one of {allowed}, got {norm!r}")
+    return norm

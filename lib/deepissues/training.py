@@ -106,17 +106,22 @@ def evaluate(model, x, y, metric="accuracy"):
     Returns a float.
     """
     _check_xy(x, y)
+    if metric not in ("accuracy", "mse", "rmse", "cross_entropy"):
+        raise ValueError(f"metric must be accuracy, mse, rmse or cross_entropy, got {metric!r}")
+    if metric in ("accuracy", "cross_entropy") and y.dim() != 1:
+        raise ValueError(f"y must be (N,) class labels for metric {metric!r}, got shape {tuple(y.shape)}")
     with torch.no_grad(), eval_mode(model):
         out = model(x)
+    if metric in ("mse", "rmse") and out.shape != y.shape:
+        raise ValueError(f"y must have the model's output shape {tuple(out.shape)} for metric {metric!r}, "
+                         f"got {tuple(y.shape)}")
     if metric == "accuracy":
         return (out.argmax(dim=1) == y).float().mean().item()
     if metric == "mse":
         return nn.functional.mse_loss(out, y).item()
     if metric == "rmse":
         return nn.functional.mse_loss(out, y).sqrt().item()
-    if metric == "cross_entropy":
-        return nn.functional.cross_entropy(out, y).item()
-    raise ValueError(f"metric must be accuracy, mse, rmse or cross_entropy, got {metric!r}")
+    return nn.functional.cross_entropy(out, y).item()
 
 
 def _loss(loss):

@@ -5,9 +5,8 @@ import math
 import torch
 from torch import nn
 
+from ..checks import NORMS, check_norm  # noqa: F401 (NORMS: the package exports it from here)
 from ..training import eval_mode
-
-NORMS = ("l1", "l2", "linf")
 
 
 class Attack:
@@ -91,12 +90,6 @@ def check_inputs(model, x, y):
                          f"outputs, got [{int(y.min())}, {int(y.max())}]")
 
 
-def check_norm(norm, allowed=NORMS):
-    if norm not in allowed:
-        raise ValueError(f"norm must be one of {allowed}, got {norm!r}")
-    return norm
-
-
 def margin(logits, y):
     """(N,) logit of class y minus the best other logit; negative once y is no longer predicted.
 
@@ -109,7 +102,8 @@ def margin(logits, y):
 
 
 def norm_of(delta, norm):
-    """(N,) p-norm of each row of delta, flattened."""
+    """(N,) p-norm of each row of delta, flattened; ``norm`` is one of :data:`NORMS`."""
+    check_norm(norm)
     flat = delta.flatten(1)
     if norm == "l1":
         return flat.abs().sum(1)

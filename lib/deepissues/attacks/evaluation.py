@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .base import Attack, check_inputs, eval_mode, norm_of
+from .base import Attack, check_inputs, check_norm, eval_mode, norm_of
 
 
 def perturbation_norms(x, x_adv):
@@ -32,6 +32,7 @@ def minimal_norms(attacks, x, y, norm="l2"):
     -------
     (N,) float tensor.
     """
+    check_norm(norm)
     best = torch.full((len(x),), float("inf"), device=x.device)
     for attack in attacks:
         out = attack(x, y)
@@ -66,8 +67,13 @@ def robust_accuracy(model, attack, x, y, eps=None, norm=None):
     """
     if not isinstance(attack, Attack):
         raise TypeError(f"attack must be an Attack, got {type(attack).__name__}")
+    if attack.model is not model:
+        raise ValueError("attack must be built on model: an attack on another model measures transfer, which "
+                         "transfer_attack reports")
     if (eps is None) != (norm is None):
         raise ValueError("eps and norm go together: pass both or neither")
+    if norm is not None:
+        check_norm(norm)
     check_inputs(model, x, y)
     clean = predict(model, x) == y
     out = attack(x, y)

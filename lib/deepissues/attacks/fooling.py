@@ -21,7 +21,8 @@ def fooling_images(model, targets, shape, steps=200, lr=0.05, seed=0):
 
     Returns
     -------
-    (images (N, *shape) in [0, 1], confidence (N,) of the target at them).
+    (images (N, *shape) in [0, 1], confidence (N,) of the target at them), with the dtype and
+    device of the model's parameters.
 
     Example
     -------
@@ -31,8 +32,11 @@ def fooling_images(model, targets, shape, steps=200, lr=0.05, seed=0):
     nonnegative("lr", lr, strict=True)
     if not torch.is_tensor(targets) or targets.dim() != 1 or targets.dtype not in (torch.int64, torch.int32):
         raise ValueError(f"targets must be a 1-D integer tensor, got {getattr(targets, 'shape', targets)!r}")
-    generator = repro.generator(seed)
-    x = torch.rand((len(targets), *shape), generator=generator).requires_grad_(True)
+    parameter = next(model.parameters(), None)
+    dtype, device = (parameter.dtype, parameter.device) if parameter is not None else (torch.float32, targets.device)
+    # the noise is drawn in float32 on the CPU, so that a seed gives the same start in every dtype and on every device
+    x = torch.rand((len(targets), *shape), generator=repro.generator(seed)).to(device, dtype).requires_grad_(True)
+    targets = targets.to(device)
     opt = torch.optim.Adam([x], lr=lr)
     with eval_mode(model), torch.enable_grad():
         for _ in range(steps):

@@ -10,7 +10,7 @@ for one layer; a monotone activation is applied to both ends.
 import torch
 from torch import nn
 
-from ..checks import nonnegative
+from ..checks import nonnegative, positive_int
 
 MONOTONE = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.Softplus, nn.LeakyReLU, nn.Flatten, nn.Identity)
 
@@ -65,9 +65,14 @@ def certified_accuracy(model, x, y, eps, clip=True):
 
 def certified_radius(model, x, y, eps_max=1.0, steps=30, clip=True):
     """(N,) largest L∞ radius IBP certifies at each point, by bisection (IBP's bounds only widen
-    as eps grows); 0 where even eps = 0 fails, i.e. where the point is misclassified."""
-    lo = torch.zeros(len(x))
-    hi = torch.full((len(x),), float(eps_max))
+    as eps grows); 0 where even eps = 0 fails, i.e. where the point is misclassified. The radii
+    have ``x``'s dtype and device."""
+    nonnegative("eps_max", eps_max, strict=True)
+    positive_int("steps", steps)
+    if not torch.is_tensor(x) or not x.is_floating_point():
+        raise TypeError(f"x must be a floating-point tensor, got {type(x).__name__}")
+    lo = torch.zeros(len(x), dtype=x.dtype, device=x.device)
+    hi = torch.full((len(x),), float(eps_max), dtype=x.dtype, device=x.device)
     with torch.no_grad():
         for _ in range(steps):
             mid = (lo + hi) / 2
@@ -84,6 +89,10 @@ def _input_box(x, eps, clip):
             raise ValueError(f"eps must be >= 0, got a minimum of {float(eps.min())}")
     else:
         nonnegative("eps", eps)
+    if clip and (x.min() < 0 or x.max() > 1):
+        # clipping the ball to the box would bound a different point, not x: refuse, never guess
+        raise ValueError(f"x must lie in the box [0, 1] that clip=True intersects the ball with, got values in "
+                         f"[{float(x.min()):.4g}, {float(x.max()):.4g}]; pass clip=False for inputs on another scale")
     lo, hi = x - eps, x + eps
     if clip:
         lo, hi = lo.clamp(0, 1), hi.clamp(0, 1)

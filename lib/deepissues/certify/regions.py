@@ -13,9 +13,8 @@ import numpy as np
 import torch
 from scipy.optimize import linprog, nnls
 
+from ..checks import check_norm
 from ..expressivity import relu_layers
-
-NORMS = ("l1", "l2", "linf")
 
 
 def region_maps(steps, pattern):
@@ -93,6 +92,7 @@ def crossing_step(G, h, A, c, x, cls, other, norm, margin=0.0):
 
 
 def norm_np(delta, norm):
+    """The ``norm`` of a NumPy vector, for the region search's inner loops (callers check ``norm``)."""
     return float(np.abs(delta).sum() if norm == "l1" else np.sqrt((delta ** 2).sum()) if norm == "l2"
                  else np.abs(delta).max())
 
@@ -119,8 +119,7 @@ def exact_min_perturbation(model, x, norm="l2", max_regions=20000):
     (distances, x_boundary): (N,) float64 tensor and (N, d) float64 tensor of the closest points
     of the decision boundary (within the box; inf and x itself where the box holds none).
     """
-    if norm not in NORMS:
-        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+    check_norm(norm)
     steps = relu_layers(model)
     x = _check_points(x, steps[0][1].shape[1])
     distances, points = [], []
