@@ -29,9 +29,11 @@ BUSY = [sys.executable, "-c", "while True: pass"]
 
 
 def build(threads, busy, log):
-    """{chapter: seconds} of one ``make book`` at ``threads`` torch threads, beside a busy loop or
-    not, its output in ``log``. A chapter whose execution failed (a cell past the 300 s timeout)
-    is missing."""
+    """One ``make book`` at ``threads`` torch threads, beside a busy loop or not, its output in
+    ``log``: {"times": {chapter: seconds}, "failed": [chapters whose execution failed, e.g. a cell
+    past the 300 s timeout]}."""
+    # a failed build leaves no environment; never read the one an earlier build left
+    (ROOT / "_build" / ".doctrees" / "environment.pickle").unlink(missing_ok=True)
     spinner = subprocess.Popen(BUSY) if busy else None
     try:
         with open(log, "w") as output:
