@@ -32,9 +32,9 @@ unit: $(INSTALL_TEST) $(KERNEL_CONFIG)
 # The full gate: every unit test and doctest, every chapter executed by the notebook tests, the
 # book built, and the link and browser tests over it. The book build and the other tests run
 # side by side, a core each; the notebook tests keep their claim records apart from the book's.
-# Their output interleaves; each pytest run ends with its own summary.
+# Their output interleaves, unbuffered; each pytest run ends with its own summary.
 test: $(INSTALL_TEST) $(BROWSER) $(KERNEL_CONFIG)
-	$(MAKE) --no-print-directory -j2 test-book test-rest
+	PYTHONUNBUFFERED=1 $(MAKE) --no-print-directory -j2 test-book test-rest
 
 test-book:
 	$(MAKE) --no-print-directory book
