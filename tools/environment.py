@@ -50,6 +50,7 @@ def pins(text):
 def closure(root="deepissues", extras=("book",)):
     """Canonical names of every installed distribution that ``root[extras]`` needs, ``root`` excluded."""
     needed, todo = set(), [(root, frozenset(extras))]
+    seen = set(todo)  # (name, extras): a package met again with other extras brings their requirements too
     while todo:
         name, wanted = todo.pop()
         try:
@@ -61,10 +62,11 @@ def closure(root="deepissues", extras=("book",)):
             marker = requirement.marker
             if marker is not None and not any(marker.evaluate({"extra": extra}) for extra in (wanted or {""})):
                 continue
-            key = canonicalize_name(requirement.name)
-            if key not in needed:
-                needed.add(key)
-                todo.append((requirement.name, frozenset(requirement.extras)))
+            needed.add(canonicalize_name(requirement.name))
+            item = (canonicalize_name(requirement.name), frozenset(requirement.extras))
+            if item not in seen:
+                seen.add(item)
+                todo.append(item)
     needed.discard(canonicalize_name(root))
     return needed
 
