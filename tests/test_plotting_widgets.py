@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from deepissues import expressivity, plotting, widgets  # noqa: E402
+from deepissues import expressivity, plotting, progress, widgets  # noqa: E402
 
 
 def test_use_style_sets_the_colour_blind_palette():
@@ -81,8 +81,20 @@ def test_static_mode_in_a_notebook_shows_the_figure_then_a_note_naming_the_defau
 
 def test_progress_bar_is_off_on_a_static_page_and_on_otherwise(monkeypatch):
     monkeypatch.setenv("DEEPISSUES_STATIC", "1")
-    assert widgets.progress_bar(range(3), "x").disable
+    assert progress.progress_bar(range(3), "x").disable
     monkeypatch.setenv("DEEPISSUES_STATIC", "0")
-    bar = widgets.progress_bar(range(3), "x")
+    bar = progress.progress_bar(range(3), "x")
     assert not bar.disable and list(bar) == [0, 1, 2]
-    assert widgets.progress_bar(range(3), "x", enabled=False).disable
+    assert progress.progress_bar(range(3), "x", enabled=False).disable
+
+
+def test_the_training_code_shows_progress_without_loading_pyplot():
+    import subprocess
+    import sys
+
+    code = "import sys, deepissues.training, deepissues.failures; print('matplotlib.pyplot' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "False"
+    # negative control: the widgets module does load it
+    code = "import sys, deepissues.widgets; print('matplotlib.pyplot' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "True"

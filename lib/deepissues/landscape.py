@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .checks import positive_int
-from .widgets import progress_bar
+from .progress import progress_bar
 from . import repro
 
 NORMALIZATIONS = ("filter", "layer", None)

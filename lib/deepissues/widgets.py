@@ -1,14 +1,8 @@
-"""Interactive output (sliders, progress bars) that degrades to a static page when the book is built."""
-
-import os
+"""Interactive output (sliders) that degrades to a static page when the book is built."""
 
 import matplotlib.pyplot as plt
-from tqdm.auto import tqdm
 
-
-def is_static():
-    """True when ``DEEPISSUES_STATIC=1``, as when the book is built or the chapters are tested."""
-    return os.environ.get("DEEPISSUES_STATIC", "") not in ("", "0")
+from .progress import is_static
 
 
 def is_live():
@@ -90,8 +84,3 @@ def _control(name, spec, value):
     lo, hi, step = spec
     kind = w.IntSlider if all(isinstance(v, int) for v in (lo, hi, step, value)) else w.FloatSlider
     return kind(value=value, min=lo, max=hi, step=step, description=name, continuous_update=False)
-
-
-def progress_bar(iterable, desc, enabled=True):
-    """A tqdm bar over ``iterable``; off on a static page, where a notebook bar would be a dead widget."""
-    return tqdm(iterable, desc=desc, disable=not enabled or is_static(), leave=False)

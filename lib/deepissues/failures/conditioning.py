@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..checks import nonnegative, positive_int
-from ..widgets import progress_bar
+from ..progress import progress_bar
 from .. import repro
 
 #: the filter w with p_j = w · (f_j, f_{j−1}, f_{j−2}): a discrete second derivative.

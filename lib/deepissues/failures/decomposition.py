@@ -24,7 +24,7 @@ from torch.func import functional_call, grad, vmap
 from ..checks import nonnegative, positive_int
 from .. import repro
 from ..repro import default_device
-from ..widgets import progress_bar
+from ..progress import progress_bar
 from .parities import hinge
 
 APPROACHES = ("end-to-end", "decomposition")

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..checks import nonnegative, positive_int
-from ..widgets import progress_bar
+from ..progress import progress_bar
 from .. import repro
 
 #: breakpoints z_i of the default staircase, relative to b*: wide and narrow steps, as in the paper.

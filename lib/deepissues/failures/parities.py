@@ -14,7 +14,7 @@ from torch.func import functional_call, grad, vmap
 
 from ..checks import positive_int
 from ..nets import mlp
-from ..widgets import progress_bar
+from ..progress import progress_bar
 from .. import repro
 
 LOSSES = ("square", "hinge")

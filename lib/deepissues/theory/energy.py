@@ -18,7 +18,7 @@ import torch
 
 from ..checks import nonnegative, positive_int
 from ..curvature import Hessian
-from ..widgets import progress_bar
+from ..progress import progress_bar
 from .. import repro
 
 
