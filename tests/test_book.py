@@ -14,12 +14,10 @@ def toc_files():
 
 
 def pins(lines):
-    found = {}
-    for line in lines:
-        match = re.fullmatch(r"\s*(?:-\s*)?([A-Za-z0-9_.\-]+)==(\S+)\s*", line)
-        if match:
-            found[match[1].lower()] = match[2]
-    return found
+    """{canonical name: version} of the ``name==version`` lines, read as tools.environment reads them."""
+    from tools.environment import pins as written_pins
+
+    return {name: version for name, (_, version) in written_pins("\n".join(lines)).items()}
 
 
 def test_toc_and_notebooks_list_the_same_chapters():

@@ -103,3 +103,12 @@ def test_evaluate_refuses_labels_of_the_wrong_shape():
         evaluate(model, x, torch.randn(50), metric="mse")
     with pytest.raises(ValueError, match="metric must be"):
         evaluate(model, x, predicted, metric="f1")
+
+
+def test_fit_refuses_an_unknown_metric_before_training():
+    model = nn.Linear(4, 3)
+    before = model.weight.detach().clone()
+    with pytest.raises(ValueError, match=r"metric must be one of \('accuracy', 'mse', 'rmse', 'cross_entropy'\), got 'f1'"):
+        fit(model, torch.randn(20, 4), torch.randint(0, 3, (20,)), epochs=1, val=(torch.randn(5, 4), torch.randint(0, 3, (5,))),
+            metric="f1", progress=False)
+    assert torch.equal(model.weight, before)   # before: one epoch of training, then the error

@@ -11,6 +11,7 @@ from . import repro
 
 LOSSES = {"cross_entropy": nn.functional.cross_entropy, "mse": nn.functional.mse_loss}
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+METRICS = ("accuracy", "mse", "rmse", "cross_entropy")  # what evaluate scores
 
 
 @contextlib.contextmanager
@@ -73,6 +74,8 @@ def fit(model, x, y, *, loss="cross_entropy", epochs=10, batch_size=64, lr=1e-3,
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
     metric = metric or ("accuracy" if loss == "cross_entropy" else "rmse")
+    if metric not in METRICS:  # checked now, not after the first epoch
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr, weight_decay=weight_decay)
     generator = repro.generator(seed)
     history = History()
@@ -106,8 +109,8 @@ def evaluate(model, x, y, metric="accuracy"):
     Returns a float.
     """
     _check_xy(x, y)
-    if metric not in ("accuracy", "mse", "rmse", "cross_entropy"):
-        raise ValueError(f"metric must be accuracy, mse, rmse or cross_entropy, got {metric!r}")
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     if metric in ("accuracy", "cross_entropy") and y.dim() != 1:
         raise ValueError(f"y must be (N,) class labels for metric {metric!r}, got shape {tuple(y.shape)}")
     with torch.no_grad(), eval_mode(model):
