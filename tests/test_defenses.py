@@ -6,7 +6,7 @@ from torch import nn
 
 from deepissues import attacks as A
 from deepissues import data
-from deepissues.attacks.minimal import logits_and_jacobian
+from deepissues.autodiff import logits_and_jacobian
 from deepissues.defenses import (adversarial_training, cross_lipschitz_penalty, distill,
                                  soft_cross_entropy)
 from deepissues.nets import mlp

@@ -129,6 +129,26 @@ def test_1d_count_agrees_with_2d_regions_crossed_by_a_segment():
     assert all(tuple(p) in patterns for p in E.activation_pattern(net, mids).numpy())
 
 
+def test_region_maps_agree_with_the_exact_walk_and_contain_the_region():
+    """region_maps (from a pattern, layer by layer) against linear_regions_2d (cell splitting):
+    the same affine map on every region, and the region's vertices satisfy G z <= h."""
+    net = random_net([2, 6, 5, 3], seed=4)
+    steps = E.relu_layers(net)
+    regions = E.linear_regions_2d(net, (-1, 1, -1, 1))
+    for r in regions:
+        G, h, A, c = E.region_maps(steps, r.pattern)
+        np.testing.assert_allclose(A, r.weight, atol=1e-12)
+        np.testing.assert_allclose(c, r.bias, atol=1e-12)
+        assert (r.polygon @ G.T <= h + 1e-9).all()
+    # control: a neighbour's pattern gives another map, and some of this region leaves its polyhedron
+    r, other = regions[0], next(q for q in regions[1:] if (q.pattern != regions[0].pattern).sum() == 1)
+    G, h, A, _ = E.region_maps(net, other.pattern)
+    assert not np.allclose(A, r.weight)
+    assert (r.polygon @ G.T > h + 1e-9).any()
+    with pytest.raises(ValueError, match="pattern must have one entry per ReLU"):
+        E.region_maps(net, r.pattern[:-1])
+
+
 def test_activation_pattern_matches_a_manual_forward_pass():
     net = random_net([3, 4, 5, 2], seed=6)
     x = torch.randn(50, 3, dtype=torch.float64)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from .checks import nonnegative, positive_int
-from .training import eval_mode
+from .autodiff import eval_mode
 from . import repro
 
 

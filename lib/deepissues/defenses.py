@@ -9,10 +9,10 @@ import torch
 from torch import nn
 
 from .attacks import Attack
-from .attacks.minimal import logits_and_jacobian
 from .certify.cross_lipschitz import activation_slope, layers_without_dropout, one_hidden_layer
 from .checks import nonnegative
-from .training import eval_mode, fit
+from .autodiff import eval_mode, logits_and_jacobian
+from .training import fit
 
 
 def adversarial_training(model, x, y, attack, **fit_kwargs):

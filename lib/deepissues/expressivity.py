@@ -82,14 +82,22 @@ def activation_pattern(model, x):
 
     Parameters
     ----------
-    model : nn.Sequential of nn.Linear and nn.ReLU.
+    model : nn.Sequential of nn.Linear and nn.ReLU, or its steps from :func:`relu_layers`
+        (which saves converting the weights again inside a loop).
     x : (N, d) tensor or array.
 
     Returns
     -------
     (N, H) bool tensor, H the number of ReLUs; a unit is on when its input is > 0.
+
+    Examples
+    --------
+    >>> net = nn.Sequential(nn.Linear(1, 2), nn.ReLU())
+    >>> net[0].weight.data, net[0].bias.data = torch.tensor([[1.0], [-1.0]]), torch.zeros(2)
+    >>> activation_pattern(net, [[2.0], [-3.0]]).tolist()
+    [[True, False], [False, True]]
     """
-    steps = relu_layers(model)
+    steps = _as_steps(model)
     x = torch.as_tensor(x, dtype=torch.float64)
     d = steps[0][1].shape[1]
     if x.ndim != 2 or x.shape[1] != d:
@@ -102,6 +110,52 @@ def activation_pattern(model, x):
             bits.append(h > 0)
             h = h.clamp_min(0)
     return torch.cat(bits, dim=1) if bits else torch.zeros(len(x), 0, dtype=torch.bool)
+
+
+def region_maps(model, pattern):
+    """The region of an activation pattern, and the affine map the network is on it.
+
+    Parameters
+    ----------
+    model : nn.Sequential of nn.Linear and nn.ReLU with d inputs and K outputs, or its steps
+        from :func:`relu_layers`.
+    pattern : (H,) bool array, every ReLU's on/off state, layer by layer (a row of
+        :func:`activation_pattern`).
+
+    Returns
+    -------
+    G : (H, d) array and h : (H,) array; the region is the polyhedron {z : G z <= h} (empty
+        if no input has this pattern).
+    A : (K, d) array and c : (K,) array; on the region the logits are A z + c.
+
+    Examples
+    --------
+    >>> net = nn.Sequential(nn.Linear(1, 1), nn.ReLU(), nn.Linear(1, 1))
+    >>> for layer in (net[0], net[2]):
+    ...     layer.weight.data, layer.bias.data = torch.full((1, 1), 2.0), torch.full((1,), -1.0)
+    >>> G, h, A, c = region_maps(net, [True])   # on where 2z - 1 >= 0: f(z) = 2(2z - 1) - 1
+    >>> G.tolist(), h.tolist(), A.tolist(), c.tolist()
+    ([[-2.0]], [-1.0], [[4.0]], [-3.0])
+    """
+    steps = _as_steps(model)
+    d = steps[0][1].shape[1]
+    A, c = np.eye(d), np.zeros(d)
+    rows, rhs, at = [], [], 0
+    n_relus = sum(len(s[2]) for s, nxt in zip(steps, steps[1:]) if nxt[0] == "relu")
+    if len(pattern) != n_relus:
+        raise ValueError(f"pattern must have one entry per ReLU ({n_relus}), got {len(pattern)}")
+    for step in steps:
+        if step[0] == "linear":
+            A, c = step[1] @ A, step[1] @ c + step[2]
+            continue
+        on = np.asarray(pattern[at:at + len(c)], dtype=bool)
+        at += len(c)
+        sign = np.where(on, -1.0, 1.0)  # on: pre-activation >= 0, off: <= 0
+        rows.append(sign[:, None] * A)
+        rhs.append(-sign * c)
+        A, c = A * on[:, None], c * on
+    G = np.concatenate(rows) if rows else np.zeros((0, d))
+    return G, (np.concatenate(rhs) if rhs else np.zeros(0)), A, c
 
 
 def linear_regions_2d(model, box):
@@ -270,6 +324,11 @@ def _folding_layers(dim, folds):
         layers += [_linear(split @ read, shift), nn.ReLU()]
         read = tent
     return layers, read
+
+
+def _as_steps(model):
+    """The steps of ``model``, which may already be the output of :func:`relu_layers`."""
+    return model if isinstance(model, list) else relu_layers(model)
 
 
 def _linear(weight, bias):

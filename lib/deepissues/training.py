@@ -1,28 +1,17 @@
 """Training and evaluation with a progress bar and a history of losses and metrics."""
 
-import contextlib
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
+from .autodiff import eval_mode
 from .progress import progress_bar
 from . import repro
 
 LOSSES = {"cross_entropy": nn.functional.cross_entropy, "mse": nn.functional.mse_loss}
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
 METRICS = ("accuracy", "mse", "rmse", "cross_entropy")  # what evaluate scores
-
-
-@contextlib.contextmanager
-def eval_mode(model):
-    """Put ``model`` in eval mode and restore its previous mode afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
 
 
 @dataclass

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..checks import NORMS, check_norm  # noqa: F401 (NORMS: the package exports it from here)
-from ..training import eval_mode
+from ..autodiff import eval_mode
 
 
 class Attack:

@@ -4,7 +4,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .base import Attack, check_inputs, check_norm, eval_mode, norm_of
+from ..autodiff import eval_mode
+from .base import Attack, check_inputs, check_norm, norm_of
 
 
 def perturbation_norms(x, x_adv):

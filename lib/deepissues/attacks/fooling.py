@@ -4,7 +4,7 @@ with near certainty."""
 import torch
 
 from ..checks import nonnegative, positive_int
-from .base import eval_mode
+from ..autodiff import eval_mode
 from .. import repro
 
 

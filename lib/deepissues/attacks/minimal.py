@@ -3,24 +3,12 @@ linearised boundary inside the box [0, 1]^d, so neither stalls where the box bin
 
 import torch
 
+from ..autodiff import logits_and_jacobian
 from ..checks import nonnegative, positive_int
 from .base import Attack, check_norm, norm_of, shrink_to_boundary
 from .projections import min_norm_step
 from .. import repro
 
-
-def logits_and_jacobian(model, x, create_graph=False):
-    """Logits (N, K) at x and their gradients (N, K, d) with respect to the flattened input.
-
-    With ``create_graph`` the gradients stay differentiable in the model's parameters (for a
-    regulariser on them); otherwise both are detached.
-    """
-    x = x.detach().requires_grad_(True)
-    logits = model(x)
-    rows = [torch.autograd.grad(logits[:, k].sum(), x, create_graph=create_graph,
-                                retain_graph=create_graph or k < logits.shape[1] - 1)[0].flatten(1)
-            for k in range(logits.shape[1])]
-    return (logits, torch.stack(rows, 1)) if create_graph else (logits.detach(), torch.stack(rows, 1))
 
 
 def linearised_boundaries(logits, jac, y, targeted):

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from ..checks import nonnegative, positive_int
-from ..certify.regions import crossing_step, norm_np, pattern_of, region_maps
-from ..expressivity import relu_layers
+from ..certify.regions import crossing_step, norm_np
+from ..expressivity import activation_pattern, region_maps, relu_layers
 from .base import Attack, check_norm, norm_of
 from .minimal import DeepFool
 from .. import repro
@@ -93,7 +93,7 @@ class RegionAttack(Attack):
         return x_adv, success
 
     def _best_in_region(self, x, z, label, margin):
-        G, h, A, c = region_maps(self._layers, pattern_of(self._layers, z))
+        G, h, A, c = region_maps(self._layers, activation_pattern(self._layers, z[None])[0].numpy())
         logits = A @ z + c
         rivals = [j for j in np.argsort(-logits) if j != label][: self.top_classes]
         best = None

@@ -13,9 +13,9 @@ from .cross_lipschitz import (KernelMachine, cross_lipschitz_radius, cross_lipsc
                               one_vs_rest_svm)
 from .far_away import confidence_far_away
 from .intervals import certified_accuracy, certified_radius, interval_bounds, margin_lower_bounds
-from .regions import exact_min_perturbation, min_norm_in_polyhedron, region_maps
+from .regions import crossing_step, exact_min_perturbation, min_norm_in_polyhedron, norm_np
 
 __all__ = ["KernelMachine", "one_vs_rest_svm", "one_hidden_layer", "cross_lipschitz_radius",
            "cross_lipschitz_radius_kernel", "gradient_difference_bound", "kernel_gradient_difference_bound",
            "interval_bounds", "margin_lower_bounds", "certified_accuracy", "certified_radius",
-           "exact_min_perturbation", "min_norm_in_polyhedron", "region_maps", "confidence_far_away"]
+           "exact_min_perturbation", "min_norm_in_polyhedron", "crossing_step", "norm_np", "confidence_far_away"]

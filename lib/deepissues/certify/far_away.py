@@ -9,7 +9,7 @@ look like nothing it was trained on.
 import torch
 
 from .. import checks
-from ..training import eval_mode
+from ..autodiff import eval_mode
 
 
 def confidence_far_away(model, x, alphas):

@@ -14,38 +14,7 @@ import torch
 from scipy.optimize import linprog, nnls
 
 from ..checks import check_norm
-from ..expressivity import relu_layers
-
-
-def region_maps(steps, pattern):
-    """The affine maps on the region of ``pattern``.
-
-    Parameters
-    ----------
-    steps : output of :func:`deepissues.expressivity.relu_layers`.
-    pattern : (H,) bool array, every ReLU's on/off state, layer by layer.
-
-    Returns
-    -------
-    (G, h, A, c): the region is {z : G z <= h}; on it the logits are A z + c.
-    """
-    d = steps[0][1].shape[1]
-    A, c = np.eye(d), np.zeros(d)
-    rows, rhs, at = [], [], 0
-    for step in steps:
-        if step[0] == "linear":
-            A, c = step[1] @ A, step[1] @ c + step[2]
-            continue
-        on = np.asarray(pattern[at:at + len(c)], dtype=bool)
-        at += len(c)
-        sign = np.where(on, -1.0, 1.0)  # on: pre-activation >= 0, off: <= 0
-        rows.append(sign[:, None] * A)
-        rhs.append(-sign * c)
-        A, c = A * on[:, None], c * on
-    if at != len(pattern):
-        raise ValueError(f"pattern must have one entry per ReLU ({at}), got {len(pattern)}")
-    G = np.concatenate(rows) if rows else np.zeros((0, d))
-    return G, (np.concatenate(rhs) if rhs else np.zeros(0)), A, c
+from ..expressivity import activation_pattern, region_maps, relu_layers
 
 
 def min_norm_in_polyhedron(G, h, lower, upper, norm):
@@ -131,8 +100,9 @@ def exact_min_perturbation(model, x, norm="l2", max_regions=20000):
 
 
 def _exact_one(steps, x, norm, max_regions):
-    pattern = tuple(pattern_of(steps, x))
-    cls = int(np.argmax(_logits(steps, x)))
+    pattern = tuple(activation_pattern(steps, x[None])[0].tolist())
+    _, _, A, c = region_maps(steps, pattern)
+    cls = int(np.argmax(A @ x + c))
     best, best_point = np.inf, x.copy()
     heap, seen, visited = [(0.0, pattern)], {pattern}, 0
     while heap:
@@ -160,25 +130,6 @@ def _exact_one(steps, x, norm, max_regions):
             if delta is not None and norm_np(delta, norm) < best:
                 heapq.heappush(heap, (norm_np(delta, norm), flipped))
     return best, best_point
-
-
-def pattern_of(steps, x):
-    """(H,) bool activation pattern of one input x (a float64 array) under ``steps``."""
-    bits, z = [], x
-    for step in steps:
-        if step[0] == "linear":
-            z = step[1] @ z + step[2]
-        else:
-            bits.append(z > 0)
-            z = np.maximum(z, 0)
-    return np.concatenate(bits) if bits else np.zeros(0, dtype=bool)
-
-
-def _logits(steps, x):
-    z = x
-    for step in steps:
-        z = step[1] @ z + step[2] if step[0] == "linear" else np.maximum(z, 0)
-    return z
 
 
 def _check_points(x, d):

@@ -10,8 +10,8 @@ import math
 
 import torch
 from torch import nn
-from torch.func import functional_call, grad, vmap
 
+from ..autodiff import per_sample_gradients
 from ..checks import positive_int
 from ..nets import mlp
 from ..progress import progress_bar
@@ -136,12 +136,12 @@ def parity_gradient_variance(d, width=None, loss="square", seed=0, n_parities=No
         n_samples = n_samples or 4096
         sample_seed = seed if sample_seed is None else sample_seed
         X = torch.randint(0, 2, (n_samples, d), generator=repro.generator(sample_seed)).double() * 2 - 1
-    p, g = _outputs_and_gradients(net, X)
+    p, g = per_sample_gradients(net, X)
     a, b = _loss_derivative_parts(p, loss)
     G2 = float(g.pow(2).sum(1).mean())
     weighted = b[:, None] * g
     ones = torch.ones(1, d, dtype=torch.float64)
-    p1, g1 = _outputs_and_gradients(net, ones)
+    p1, g1 = per_sample_gradients(net, ones)
     mean_term = float((_loss_derivative_parts(p1, loss)[1][:, None] * g1).pow(2).sum()) / 4 ** d
     base = (a[:, None] * g).mean(0)
     if exact:
@@ -185,19 +185,6 @@ def _cube(d):
 def subset_of_index(v, d):
     """The 0/1 subset whose parity is row v of :func:`walsh_hadamard` (bit i, most significant first)."""
     return (torch.tensor(v) >> torch.arange(d - 1, -1, -1)) & 1
-
-
-def _outputs_and_gradients(net, X):
-    """p_w(x) (n,) and the per-sample gradients ∇_w p_w(x) (n, P), flattened over all parameters."""
-    params = {k: v.detach() for k, v in net.named_parameters()}
-
-    def output(prm, x):
-        return functional_call(net, prm, (x[None],))[0, 0]
-
-    grads = vmap(grad(output), in_dims=(None, 0))(params, X)
-    with torch.no_grad():
-        p = net(X)[:, 0]
-    return p, torch.cat([grads[k].reshape(len(X), -1) for k in params], 1)
 
 
 def _loss_derivative_parts(p, loss):

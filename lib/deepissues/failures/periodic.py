@@ -18,7 +18,8 @@ import math
 import torch
 
 from ..checks import nonnegative, positive_int
-from .parities import _outputs_and_gradients, parity_net
+from ..autodiff import per_sample_gradients
+from .parities import parity_net
 from .. import repro
 
 
@@ -69,7 +70,7 @@ def leading_order_variance(d, r, width=None, init="default", n_samples=4096, see
     with torch.random.fork_rng():  # the same network as periodic_gradient_variance, global state untouched
         torch.manual_seed(repro.offset_seed(seed))
         net = parity_net(d, width, init).double()
-    grads = _outputs_and_gradients(net, X)[1]
+    grads = per_sample_gradients(net, X)[1]
     alignment = float((grads.T @ X / n_samples).pow(2).sum()) / d
     return {"variance": 4 * math.pi ** 2 * r ** 2 * alignment, "alignment": alignment}
 
@@ -104,7 +105,7 @@ def periodic_gradient_variance(d, r, model="net", width=None, n_targets=256, n_s
         grads = X
     else:
         torch.manual_seed(repro.offset_seed(seed))
-        grads = _outputs_and_gradients(parity_net(d, width, init).double(), X)[1]
+        grads = per_sample_gradients(parity_net(d, width, init).double(), X)[1]
     K = grads @ grads.T
     H = torch.sin(2 * math.pi * X @ random_directions(n_targets, d, r, seed + 2).double().T)   # (n, m)
     n = len(X)

@@ -1,7 +1,7 @@
 """Results from the mathematics of deep learning (Vidal, Bruna, Giryes and Soatto 2017), one
 module per topic."""
 
-from .decomposition import error_decomposition, least_squares_gradient_descent, random_relu_features, tanh_teacher
+from .risk_decomposition import error_decomposition, least_squares_gradient_descent, random_relu_features, tanh_teacher
 from .energy import (EntropySGD, double_well, double_well_finals, fit_entropy_sgd, flat_loss, flatness, local_entropy,
                      sharpness)
 from .factorisation import (dropout_loss_sample, dropout_objective, dropout_solution, dropout_threshold,

@@ -16,8 +16,8 @@ import math
 
 import torch
 
-from ..attacks.base import margin
-from ..attacks.minimal import DeepFool, logits_and_jacobian
+from ..attacks import DeepFool, margin
+from ..autodiff import logits_and_jacobian
 
 
 def jacobian_norm(model, x, ord="fro"):
