@@ -323,8 +323,54 @@ def test_minimal_norms_keeps_the_smallest_success_per_point():
         x_adv, ok = attack(x, y)
         separate.append(torch.where(ok, (x_adv - x).norm(dim=1), torch.full((20,), float("inf"))))
     assert torch.equal(A.minimal_norms([deepfool, carlini], x, y, "l2"), torch.minimum(*separate))
-    with pytest.raises(TypeError, match="bounded attack"):
+    with pytest.raises(TypeError, match="attacks must be MinimalNormAttacks.*got PGD"):
         A.minimal_norms([A.PGD(net)], x, y)
+
+
+def test_each_attack_class_returns_what_its_kind_promises():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(16, 12), nn.ReLU(), nn.Linear(12, 3))
+    x, y = torch.rand(4, 16), torch.randint(0, 3, (4,))
+    bounded = [A.FGSM(net), A.PGD(net, steps=2), A.Square(net, n_queries=5), A.Spatial(net, grid=False, k=2)]
+    minimal = [A.DeepFool(net), A.MinimalPerturbation(net, steps=2), A.CarliniWagnerL2(net, steps=2, search_steps=1),
+               A.RegionAttack(net, steps=1, samples=2)]
+    for attack in bounded:
+        assert isinstance(attack, A.BoundedAttack) and not isinstance(attack, A.MinimalNormAttack)
+        out = attack(x, y)
+        assert torch.is_tensor(out) and out.shape == x.shape
+    for attack in minimal:
+        assert isinstance(attack, A.MinimalNormAttack) and not isinstance(attack, A.BoundedAttack)
+        x_adv, success = attack(x, y)
+        assert x_adv.shape == x.shape and success.shape == (4,) and success.dtype == torch.bool
+
+
+class CountingPGD(A.PGD):
+    calls = 0
+
+    def attack(self, x, y):
+        CountingPGD.calls += 1
+        return super().attack(x, y)
+
+
+def test_the_evaluators_check_the_attack_kind_before_running_any_attack():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    x, y = torch.rand(5, 6), torch.randint(0, 3, (5,))
+    pgd = CountingPGD(net, steps=1)
+    with pytest.raises(TypeError, match="MinimalNormAttacks"):
+        A.minimal_norms([A.DeepFool(net), pgd], x, y)
+    with pytest.raises(ValueError, match="BoundedAttack with its own eps"):
+        A.robust_accuracy(net, pgd, x, y, eps=0.1, norm="linf")
+    assert CountingPGD.calls == 0
+    A.robust_accuracy(net, pgd, x, y)
+    assert CountingPGD.calls == 1  # control: the same attack runs when it is used as it should be
+
+    class Unknown(A.Attack):
+        def attack(self, x, y):
+            return x
+
+    with pytest.raises(TypeError, match="BoundedAttack or a MinimalNormAttack, got Unknown"):
+        A.robust_accuracy(net, Unknown(net), x, y)
 
 
 # ----- no silent wrong answer ---------------------------------------------------------------------

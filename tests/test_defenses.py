@@ -76,7 +76,7 @@ def test_adversarial_training_needs_a_bounded_attack_on_the_same_model(digits):
     net, other = mlp([64, 10]), mlp([64, 10])
     with pytest.raises(ValueError, match="built on the model"):
         adversarial_training(net, digits.x_train, digits.y_train, A.PGD(other, eps=0.1))
-    with pytest.raises(TypeError, match="bounded attack"):
+    with pytest.raises(TypeError, match="must be a BoundedAttack.*got DeepFool"):
         adversarial_training(net, digits.x_train[:8], digits.y_train[:8], A.DeepFool(net), epochs=1, progress=False)
 
 

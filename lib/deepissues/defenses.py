@@ -8,7 +8,7 @@ All three train through :func:`deepissues.training.fit`, so they share its progr
 import torch
 from torch import nn
 
-from .attacks import Attack
+from .attacks import BoundedAttack
 from .certify.cross_lipschitz import activation_slope, layers_without_dropout, one_hidden_layer
 from .checks import nonnegative
 from .autodiff import eval_mode, logits_and_jacobian
@@ -23,7 +23,7 @@ def adversarial_training(model, x, y, attack, **fit_kwargs):
     Parameters
     ----------
     model : nn.Module returning logits; x : (N, ...) in [0, 1]; y : (N,) labels.
-    attack : a bounded :class:`~deepissues.attacks.Attack` built on ``model`` (e.g. PGD), called
+    attack : a :class:`~deepissues.attacks.BoundedAttack` built on ``model`` (e.g. PGD), called
         afresh on every batch; it puts the model in eval mode while it runs.
     fit_kwargs : passed to :func:`~deepissues.training.fit` (epochs, lr, ...).
 
@@ -35,17 +35,11 @@ def adversarial_training(model, x, y, attack, **fit_kwargs):
     -------
     >>> adversarial_training(net, x, y, PGD(net, eps=0.1, alpha=0.025, steps=7))  # doctest: +SKIP
     """
-    if not isinstance(attack, Attack) or attack.model is not model:
-        raise ValueError("attack must be an Attack built on the model being trained")
-
-    def perturb(xb, yb):
-        out = attack(xb, yb)
-        if isinstance(out, tuple):
-            raise TypeError(f"adversarial training needs a bounded attack returning x_adv; "
-                            f"{type(attack).__name__} returns (x_adv, success)")
-        return out
-
-    return fit(model, x, y, perturb=perturb, **fit_kwargs)
+    if not isinstance(attack, BoundedAttack):
+        raise TypeError(f"attack must be a BoundedAttack returning x_adv (PGD, FGSM, ...), got {type(attack).__name__}")
+    if attack.model is not model:
+        raise ValueError("attack must be built on the model being trained")
+    return fit(model, x, y, perturb=attack, **fit_kwargs)
 
 
 def soft_cross_entropy(temperature=1.0):

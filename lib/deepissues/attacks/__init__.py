@@ -1,11 +1,11 @@
 """Adversarial attacks, verified against closed forms and peer libraries.
 
 Conventions as in torchattacks: inputs in [0, 1], the model returns logits, each attack is a
-class configured in its constructor and called as ``atk(x, y)``. Bounded attacks return
-``x_adv``; minimal-norm attacks return ``(x_adv, success)`` as foolbox does.
+class configured in its constructor and called as ``atk(x, y)``. A :class:`BoundedAttack` returns
+``x_adv``; a :class:`MinimalNormAttack` returns ``(x_adv, success)`` as foolbox does.
 """
 
-from .base import NORMS, Attack, margin, norm_of
+from .base import NORMS, Attack, BoundedAttack, MinimalNormAttack, margin, norm_of
 from .carlini import CarliniWagnerL2
 from .evaluation import Transfer, minimal_norms, perturbation_norms, robust_accuracy, transfer_attack
 from .gradient import FGSM, PGD
@@ -16,6 +16,6 @@ from .region import RegionAttack
 from .spatial import Spatial, rotate_translate
 from .square import Square
 
-__all__ = ["NORMS", "norm_of", "Attack", "margin", "FGSM", "PGD", "DeepFool", "CarliniWagnerL2", "MinimalPerturbation",
+__all__ = ["NORMS", "norm_of", "Attack", "BoundedAttack", "MinimalNormAttack", "margin", "FGSM", "PGD", "DeepFool", "CarliniWagnerL2", "MinimalPerturbation",
            "RegionAttack", "fooling_images", "Square", "Spatial", "rotate_translate", "transfer_attack", "Transfer", "robust_accuracy",
            "perturbation_norms", "minimal_norms", "min_norm_step", "project_l1_box"]

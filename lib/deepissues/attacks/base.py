@@ -66,6 +66,19 @@ class Attack:
         return m > tol if self.targeted else m < -tol
 
 
+
+class BoundedAttack(Attack):
+    """An attack with a budget fixed in its constructor (``eps`` and a norm, or a grid of
+    transformations): ``atk(x, y)`` returns ``x_adv`` (N, ...) within that budget, fooling the
+    model or not (FGSM, PGD, Square, Spatial; torchattacks' convention)."""
+
+
+class MinimalNormAttack(Attack):
+    """An attack that looks for the smallest change that fools the model: ``atk(x, y)`` returns
+    ``(x_adv, success)``, x_adv (N, ...) and success (N,) bool, as foolbox's minimisation attacks
+    do. Where success is False, x_adv means nothing (DeepFool, FAB, C&W, the region attack)."""
+
+
 def check_inputs(model, x, y):
     """Raise a clear error unless x is a float tensor in [0, 1], y is (N,) int labels and the
     model returns (N, K) logits with K >= 2 and every label below K."""

@@ -3,10 +3,10 @@
 import torch
 
 from ..checks import nonnegative, positive_int
-from .base import Attack, margin
+from .base import MinimalNormAttack, margin
 
 
-class CarliniWagnerL2(Attack):
+class CarliniWagnerL2(MinimalNormAttack):
     """Carlini and Wagner's L2 attack (2017): minimise ‖x' − x‖₂² + c·max(margin(x'), −κ) over
     x' = (tanh(w) + 1)/2, which keeps x' in [0, 1] without clipping, with Adam, and a binary
     search over c for each point.

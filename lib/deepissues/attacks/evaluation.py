@@ -5,7 +5,8 @@ from dataclasses import dataclass
 import torch
 
 from ..autodiff import eval_mode
-from .base import Attack, check_inputs, check_norm, norm_of
+from ..checks import nonnegative
+from .base import BoundedAttack, MinimalNormAttack, check_inputs, check_norm, norm_of
 
 
 def perturbation_norms(x, x_adv):
@@ -26,7 +27,7 @@ def minimal_norms(attacks, x, y, norm="l2"):
 
     Parameters
     ----------
-    attacks : sequence of attacks that return ``(x_adv, success)``.
+    attacks : sequence of :class:`MinimalNormAttack` (they return ``(x_adv, success)``).
     x : (N, ...) in [0, 1]; y : (N,) labels; norm : "l1", "l2" or "linf".
 
     Returns
@@ -34,13 +35,16 @@ def minimal_norms(attacks, x, y, norm="l2"):
     (N,) float tensor.
     """
     check_norm(norm)
+    attacks = list(attacks)
+    for attack in attacks:  # all checked before the first one runs
+        if not isinstance(attack, MinimalNormAttack):
+            raise TypeError(f"attacks must be MinimalNormAttacks, which return (x_adv, success); got "
+                            f"{type(attack).__name__}")
+    if not attacks:
+        raise ValueError("attacks must hold at least one attack, got none")
     best = torch.full((len(x),), float("inf"), device=x.device)
     for attack in attacks:
-        out = attack(x, y)
-        if not isinstance(out, tuple):
-            raise TypeError(f"{type(attack).__name__} is a bounded attack; minimal_norms needs attacks that "
-                            "return (x_adv, success)")
-        x_adv, success = out
+        x_adv, success = attack(x, y)
         best = torch.where(success, torch.minimum(best, norm_of(x_adv - x, norm)), best)
     return best
 
@@ -53,12 +57,13 @@ def predict(model, x):
 def robust_accuracy(model, attack, x, y, eps=None, norm=None):
     """Share of points classified correctly both before and after the attack.
 
-    For a minimal-norm attack (one that returns ``(x_adv, success)``), pass ``eps`` and ``norm``
-    to count only successes with ‖x_adv − x‖ <= eps; one run then gives the whole curve over eps.
+    For a :class:`MinimalNormAttack`, pass ``eps`` and ``norm`` to count only successes with
+    ‖x_adv − x‖ <= eps; one run then gives the whole curve over eps. A :class:`BoundedAttack`
+    has its budget already.
 
     Parameters
     ----------
-    model : nn.Module; attack : an :class:`Attack` built on ``model``.
+    model : nn.Module; attack : a :class:`BoundedAttack` or :class:`MinimalNormAttack` built on ``model``.
     x : (N, ...) in [0, 1]; y : (N,) labels.
     eps, norm : optional budget for minimal-norm attacks.
 
@@ -66,8 +71,8 @@ def robust_accuracy(model, attack, x, y, eps=None, norm=None):
     -------
     float in [0, 1].
     """
-    if not isinstance(attack, Attack):
-        raise TypeError(f"attack must be an Attack, got {type(attack).__name__}")
+    if not isinstance(attack, (BoundedAttack, MinimalNormAttack)):
+        raise TypeError(f"attack must be a BoundedAttack or a MinimalNormAttack, got {type(attack).__name__}")
     if attack.model is not model:
         raise ValueError("attack must be built on model: an attack on another model measures transfer, which "
                          "transfer_attack reports")
@@ -75,18 +80,19 @@ def robust_accuracy(model, attack, x, y, eps=None, norm=None):
         raise ValueError("eps and norm go together: pass both or neither")
     if norm is not None:
         check_norm(norm)
+        nonnegative("eps", eps)
+        if isinstance(attack, BoundedAttack):
+            raise ValueError(f"eps and norm apply to minimal-norm attacks; {type(attack).__name__} is a "
+                             "BoundedAttack with its own eps")
     check_inputs(model, x, y)
     clean = predict(model, x) == y
-    out = attack(x, y)
-    if isinstance(out, tuple):
-        x_adv, success = out
+    if isinstance(attack, MinimalNormAttack):
+        x_adv, success = attack(x, y)
         if eps is not None:
             success = success & (norm_of(x_adv - x, norm) <= eps + 1e-6)
         still = ~success
     else:
-        if eps is not None:
-            raise ValueError("eps and norm apply to minimal-norm attacks; a bounded attack has its own eps")
-        still = predict(model, out) == y
+        still = predict(model, attack(x, y)) == y
     return float((clean & still).float().mean())
 
 
@@ -120,11 +126,12 @@ def transfer_attack(source_model, target_model, attack, x, y):
     -------
     :class:`Transfer`.
     """
-    if not isinstance(attack, Attack) or attack.model is not source_model:
-        raise ValueError("attack must be an Attack built on source_model")
+    if not isinstance(attack, (BoundedAttack, MinimalNormAttack)):
+        raise TypeError(f"attack must be a BoundedAttack or a MinimalNormAttack, got {type(attack).__name__}")
+    if attack.model is not source_model:
+        raise ValueError("attack must be built on source_model")
     check_inputs(source_model, x, y)
     check_inputs(target_model, x, y)
     both = (predict(source_model, x) == y) & (predict(target_model, x) == y)
-    out = attack(x, y)
-    x_adv = out[0] if isinstance(out, tuple) else out
+    x_adv = attack(x, y)[0] if isinstance(attack, MinimalNormAttack) else attack(x, y)
     return Transfer(x_adv, both & (predict(source_model, x_adv) != y), both & (predict(target_model, x_adv) != y))

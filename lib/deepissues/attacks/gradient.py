@@ -5,12 +5,12 @@ import math
 import torch
 
 from ..checks import nonnegative, positive_int
-from .base import Attack, check_norm, norm_of
+from .base import BoundedAttack, check_norm, norm_of
 from .projections import project_ball_box
 from .. import repro
 
 
-class FGSM(Attack):
+class FGSM(BoundedAttack):
     """Fast gradient sign method (Goodfellow et al. 2015): one step x + eps·sign(∇ loss), clipped to [0, 1].
 
     Parameters
@@ -33,7 +33,7 @@ class FGSM(Attack):
         return (x + self.eps * grad.sign()).clamp(0, 1).detach()
 
 
-class PGD(Attack):
+class PGD(BoundedAttack):
     """Projected gradient descent (Madry et al. 2018) in the L∞, L2 or L1 ball, intersected with [0, 1]^d.
 
     Each step ascends the cross-entropy by steepest ascent in the chosen norm and projects back:

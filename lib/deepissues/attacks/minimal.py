@@ -5,7 +5,7 @@ import torch
 
 from ..autodiff import logits_and_jacobian
 from ..checks import nonnegative, positive_int
-from .base import Attack, check_norm, norm_of, shrink_to_boundary
+from .base import MinimalNormAttack, check_norm, norm_of, shrink_to_boundary
 from .projections import min_norm_step
 from .. import repro
 
@@ -71,7 +71,7 @@ def nearest_boundary(model, x, y, targeted, norm, exact_choice=True):
     return r[:, 0].view_as(x), length[:, 0], w, f
 
 
-class DeepFool(Attack):
+class DeepFool(MinimalNormAttack):
     """DeepFool (Moosavi-Dezfooli et al. 2016), multi-class, in the L2 or L∞ norm.
 
     At each step the classifier is linearised and the point moves to the nearest linearised
@@ -117,7 +117,7 @@ class DeepFool(Attack):
         return shrink_to_boundary(self, x, x_adv, y, success), success
 
 
-class MinimalPerturbation(Attack):
+class MinimalPerturbation(MinimalNormAttack):
     """The smallest perturbation in the L1, L2 or L∞ norm that changes the decision, found with
     FAB, the fast adaptive boundary attack (Croce and Hein 2020).
 

@@ -12,12 +12,12 @@ import torch
 from ..checks import nonnegative, positive_int
 from ..certify.regions import crossing_step, norm_np
 from ..expressivity import activation_pattern, region_maps, relu_layers
-from .base import Attack, check_norm, norm_of
+from .base import MinimalNormAttack, check_norm, norm_of
 from .minimal import DeepFool
 from .. import repro
 
 
-class RegionAttack(Attack):
+class RegionAttack(MinimalNormAttack):
     """The region attack: convex programs on sampled linear regions.
 
     Each point starts from the regions of x itself and, with ``init="deepfool"``, of DeepFool's

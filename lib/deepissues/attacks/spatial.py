@@ -6,7 +6,7 @@ import torch
 from torch.nn import functional as F
 
 from ..checks import nonnegative, positive_int
-from .base import Attack, as_images
+from .base import BoundedAttack, as_images
 from .. import repro
 
 
@@ -27,7 +27,7 @@ def rotate_translate(images, angles, shifts):
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-class Spatial(Attack):
+class Spatial(BoundedAttack):
     """Rotation and translation attack (Engstrom et al. 2019).
 
     Tries rotations in [−max_rotation, max_rotation] degrees and shifts of up to

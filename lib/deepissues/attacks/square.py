@@ -5,12 +5,12 @@ import math
 import torch
 
 from ..checks import nonnegative, positive_int
-from .base import Attack, as_images, check_norm, margin
+from .base import BoundedAttack, as_images, check_norm, margin
 from .projections import project_ball_box
 from .. import repro
 
 
-class Square(Attack):
+class Square(BoundedAttack):
     """Square attack (Andriushchenko et al. 2020) in the L∞ or L2 ball, intersected with [0, 1]^d.
 
     It uses only the model's outputs (no gradients): each query changes one random square window
