@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from deepissues.training import History, evaluate, fit
+from deepissues.training import History, evaluate, fit, sample_batches, train_steps
 
 
 def test_fit_recovers_the_least_squares_solution():
@@ -112,3 +112,73 @@ def test_fit_refuses_an_unknown_metric_before_training():
         fit(model, torch.randn(20, 4), torch.randint(0, 3, (20,)), epochs=1, val=(torch.randn(5, 4), torch.randint(0, 3, (5,))),
             metric="f1", progress=False)
     assert torch.equal(model.weight, before)   # before: one epoch of training, then the error
+
+
+# ----- train_steps and sample_batches --------------------------------------------------------------
+
+def _hand_loop(model, opt, batches, steps):
+    for step in range(1, steps + 1):
+        x, y = batches(step)
+        loss = (model(x) - y).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def test_train_steps_takes_the_same_steps_as_a_hand_written_loop():
+    def fresh(step):
+        g = torch.Generator().manual_seed(step)
+        x = torch.randn(8, 3, generator=g)
+        return x, x @ torch.tensor([[1.0], [-2.0], [0.5]])
+
+    models = []
+    for use_train_steps in (True, False):
+        torch.manual_seed(0)
+        model = nn.Linear(3, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        if use_train_steps:
+            curve = train_steps(model, lambda m, b: (m(b[0]) - b[1]).pow(2).mean(), fresh, 30, opt,
+                                record=lambda m: m.bias.item(), record_every=10, record_first=True, progress=False)
+        else:
+            _hand_loop(model, opt, fresh, 30)
+        models.append(model)
+    assert torch.equal(models[0].weight, models[1].weight) and torch.equal(models[0].bias, models[1].bias)
+    assert [step for step, _ in curve] == [1, 10, 20, 30] and curve[-1][1] == models[0].bias.item()
+    # control: one step fewer leaves other weights
+    torch.manual_seed(0)
+    short = nn.Linear(3, 1)
+    _hand_loop(short, torch.optim.SGD(short.parameters(), lr=0.1), fresh, 29)
+    assert not torch.equal(short.weight, models[0].weight)
+
+
+def test_train_steps_records_in_eval_mode_without_gradients_and_steps_the_scheduler():
+    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    decay = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    seen = []
+    train_steps(model, lambda m, x: m(x).sum(), lambda step: torch.ones(1, 2), 3, opt, scheduler=decay,
+                record=lambda m: seen.append((m.training, torch.is_grad_enabled())) or 0.0, record_every=1,
+                progress=False)
+    assert seen == [(False, False)] * 3 and model.training
+    assert opt.param_groups[0]["lr"] == 0.125
+    with pytest.raises(TypeError, match="optimizer must be a torch.optim.Optimizer"):
+        train_steps(model, lambda m, x: m(x).sum(), lambda step: torch.ones(1, 2), 3, "adam")
+    with pytest.raises(ValueError, match="steps must be an int >= 1"):
+        train_steps(model, lambda m, x: m(x).sum(), lambda step: torch.ones(1, 2), 0, opt)
+
+
+def test_sample_batches_cover_each_pass_once_or_draw_with_replacement():
+    x, y = torch.arange(10), torch.arange(10) * 2
+    draw = sample_batches((x, y), 5, seed=3)
+    first = [draw(step) for step in (1, 2)]
+    assert sorted(torch.cat([b[0] for b in first]).tolist()) == list(range(10))
+    assert all(torch.equal(b[1], 2 * b[0]) for b in first)  # rows stay paired
+    again = sample_batches((x, y), 5, seed=3)
+    assert torch.equal(again(1)[0], first[0][0])  # the seed fixes the order
+    # control: with replacement, 200 draws of 5 from 10 repeat rows within a batch
+    replaced = sample_batches(x, 5, seed=3, replace=True)
+    assert any(len(set(replaced(step).tolist())) < 5 for step in range(1, 201))
+    with pytest.raises(ValueError, match="batch_size must be at most"):
+        sample_batches(x, 11)
+    with pytest.raises(ValueError, match="share a positive first dimension"):
+        sample_batches((x, y[:3]), 2)

@@ -23,8 +23,7 @@ def random_features(width, activation, d_in, seed=0):
     positive_int("width", width)
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-    with torch.random.fork_rng():  # a fixed draw that leaves the caller's random state alone
-        torch.manual_seed(repro.offset_seed(seed))
+    with repro.seeded(seed):  # a fixed draw that leaves the caller's random state alone
         layer = nn.Sequential(nn.Linear(d_in, width), ACTIVATIONS[activation]())
     return layer.requires_grad_(False)
 

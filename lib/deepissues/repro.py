@@ -4,6 +4,7 @@ Every seed the book uses passes through :func:`offset_seed`, so that ``DEEPISSUE
 all of them at once (seed ``k`` becomes ``k + 1000 s``) and a claim can be re-run on other draws.
 """
 
+import contextlib
 import os
 import random
 
@@ -51,6 +52,36 @@ def generator(seed, device=None):
 def numpy_rng(seed):
     """A NumPy ``Generator`` seeded with ``offset_seed(seed)``."""
     return np.random.default_rng(offset_seed(seed))
+
+
+@contextlib.contextmanager
+def seeded(seed):
+    """Run the body on PyTorch's global generator seeded with ``offset_seed(seed)``, then give
+    the caller's random state back: what the body draws (a network's initial weights) is fixed
+    by ``seed``, and the caller's next draws are those it would have made without the call.
+
+    Library functions use this instead of ``torch.manual_seed``, which would reseed the global
+    stream for everything after them.
+
+    Parameters
+    ----------
+    seed : int, non-negative.
+
+    Examples
+    --------
+    >>> before = torch.random.get_rng_state()
+    >>> with seeded(0):
+    ...     first = torch.rand(2)
+    >>> with seeded(0):
+    ...     torch.equal(torch.rand(2), first)
+    True
+    >>> torch.equal(torch.random.get_rng_state(), before)
+    True
+    """
+    seed = offset_seed(seed)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        yield
 
 
 def seed_everything(seed=0):

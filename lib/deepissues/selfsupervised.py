@@ -33,8 +33,7 @@ def pretrain_autoencoder(x, code=16, hidden=64, epochs=150, lr=3e-3, activation=
     encoder, frozen and in eval mode, and the final reconstruction error (mean over entries)."""
     if x.dim() != 2 or len(x) == 0:
         raise ValueError(f"x must be (N, d) with N >= 1, got {tuple(x.shape)}")
-    with torch.random.fork_rng():
-        torch.manual_seed(repro.offset_seed(seed))
+    with repro.seeded(seed):
         encoder, model = autoencoder(x.shape[1], code, hidden, activation)
         fit(model, x, x, loss="mse", epochs=epochs, lr=lr, seed=seed, progress=progress)
     with torch.no_grad():

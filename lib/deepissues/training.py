@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from .autodiff import eval_mode
+from .checks import positive_int
 from .progress import progress_bar
 from . import repro
 
@@ -90,6 +91,116 @@ def fit(model, x, y, *, loss="cross_entropy", epochs=10, batch_size=64, lr=1e-3,
             break
     return history
 
+
+
+def train_steps(model, loss, batches, steps, optimizer, *, scheduler=None, record=None, record_every=None,
+                record_first=False, progress=True, description="training"):
+    """Take ``steps`` optimiser steps, each on the batch ``batches(step)``, and record a score
+    along the way: the one loop of the failure chapters, which train for a number of steps on
+    fresh batches rather than for epochs over a fixed set (for that, see :func:`fit`).
+
+    The loop draws nothing itself: randomness comes from ``batches`` (fresh draws from the
+    caller's own generators, or :func:`sample_batches`) and from the model's initialisation,
+    which the caller seeds, with :func:`deepissues.repro.seeded`.
+
+    Parameters
+    ----------
+    model : nn.Module being trained.
+    loss : callable(model, batch) -> scalar tensor.
+    batches : callable(step) -> batch, for step = 1, ..., steps.
+    steps : int >= 1.
+    optimizer : torch.optim.Optimizer over the model's parameters.
+    scheduler : optional learning-rate scheduler, stepped after every optimiser step.
+    record : optional callable(model) -> float, evaluated without gradients and in eval mode at
+        every ``record_every``-th step, at the last step, and with ``record_first`` at step 1.
+    record_every : int >= 1; default ``steps // 50`` (at least 1).
+    progress : show a tqdm bar (off when the book is built).
+    description : the bar's label.
+
+    Returns
+    -------
+    list of (step, record(model)) pairs, in order; empty without ``record``.
+
+    Examples
+    --------
+    >>> w = torch.nn.Linear(1, 1, bias=False)
+    >>> opt = torch.optim.SGD(w.parameters(), lr=0.5)
+    >>> curve = train_steps(w, lambda m, x: (m(x) - 2 * x).pow(2).mean(), lambda step: torch.ones(4, 1), 20,
+    ...                     opt, record=lambda m: m.weight.item(), record_every=10, progress=False)
+    >>> [(step, round(value, 4)) for step, value in curve]
+    [(10, 2.0), (20, 2.0)]
+    """
+    for name, fn in (("loss", loss), ("batches", batches)):
+        if not callable(fn):
+            raise TypeError(f"{name} must be a callable, got {type(fn).__name__}")
+    positive_int("steps", steps)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    if record is not None and not callable(record):
+        raise TypeError(f"record must be a callable(model) -> float or None, got {type(record).__name__}")
+    every = max(1, steps // 50) if record_every is None else positive_int("record_every", record_every)
+    curve = []
+    model.train()
+    for step in progress_bar(range(1, steps + 1), description, enabled=progress):
+        value = loss(model, batches(step))
+        optimizer.zero_grad()
+        value.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        if record is not None and (step % every == 0 or step == steps or (record_first and step == 1)):
+            with torch.no_grad(), eval_mode(model):
+                curve.append((step, float(record(model))))
+    return curve
+
+
+def sample_batches(tensors, batch_size, seed=0, replace=False):
+    """Batches drawn from a fixed sample, for :func:`train_steps`.
+
+    Parameters
+    ----------
+    tensors : tensor or tuple of tensors with the same first dimension N.
+    batch_size : int >= 1 (at most N without ``replace``).
+    seed : int, fixes the draws (through :func:`deepissues.repro.generator`).
+    replace : with False, cycle over the sample in a fresh random order each pass (epochs, as
+        :func:`fit` does); with True, draw each batch's rows independently and uniformly.
+
+    Returns
+    -------
+    callable(step) -> a batch (a tensor, or a tuple like ``tensors``); call it with steps
+    1, 2, 3, ... in order.
+
+    Examples
+    --------
+    >>> draw = sample_batches(torch.arange(6), 3)
+    >>> sorted(torch.cat([draw(1), draw(2)]).tolist())   # the first pass covers the sample once
+    [0, 1, 2, 3, 4, 5]
+    """
+    single = torch.is_tensor(tensors)
+    tensors = (tensors,) if single else tuple(tensors)
+    if not tensors or not all(torch.is_tensor(t) for t in tensors):
+        raise TypeError("tensors must be a tensor or a non-empty tuple of tensors")
+    n = len(tensors[0])
+    if n == 0 or any(len(t) != n for t in tensors):
+        raise ValueError(f"tensors must share a positive first dimension, got {[len(t) for t in tensors]}")
+    positive_int("batch_size", batch_size)
+    if not replace and batch_size > n:
+        raise ValueError(f"batch_size must be at most the sample's {n} rows without replace, got {batch_size}")
+    generator = repro.generator(seed)
+    order, at = torch.empty(0, dtype=torch.long), 0
+
+    def draw(step):
+        nonlocal order, at
+        if replace:
+            rows = torch.randint(0, n, (batch_size,), generator=generator)
+        else:
+            if at + batch_size > len(order):  # a new pass; a batch never straddles two passes
+                order, at = torch.randperm(n, generator=generator), 0
+            rows, at = order[at:at + batch_size], at + batch_size
+        batch = tuple(t[rows] for t in tensors)
+        return batch[0] if single else batch
+
+    return draw
 
 def evaluate(model, x, y, metric="accuracy"):
     """Score ``model`` on (x, y) without gradients, in eval mode (the mode is restored after).

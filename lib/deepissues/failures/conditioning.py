@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..checks import nonnegative, positive_int
-from ..progress import progress_bar
+from ..training import sample_batches, train_steps
 from .. import repro
 
 #: the filter w with p_j = w · (f_j, f_{j−1}, f_{j−2}): a discrete second derivative.
@@ -138,21 +138,13 @@ def train_pwl_encoder(kind, iterations, n=100, lr=None, batch_size=100, n_train=
     nonnegative("lr", lr, strict=True)
     f, p = pwl_curves(n_train, n, seed=seed)
     f_val, p_val = pwl_curves(1000, n, seed=seed + 1)
-    torch.manual_seed(repro.offset_seed(seed))
-    encoder = PWLEncoder(n, kind, whitening(f) if kind == "conv+conditioning" else None)
-    opt = torch.optim.Adam(encoder.parameters(), lr=lr)
-    g = repro.generator(seed + 2)
-    every = record_every or max(1, iterations // 50)
-    curve = []
-    for it in progress_bar(range(1, iterations + 1), f"PWL {kind}", enabled=progress):
-        idx = torch.randint(0, n_train, (batch_size,), generator=g)
-        loss = (encoder(f[idx]) - p[idx]).pow(2).sum(1).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if it % every == 0 or it == iterations or it == 1:
-            with torch.no_grad():
-                curve.append((it, float((encoder(f_val) - p_val).pow(2).sum(1).mean())))
+    with repro.seeded(seed):
+        encoder = PWLEncoder(n, kind, whitening(f) if kind == "conv+conditioning" else None)
+    curve = train_steps(encoder, lambda model, batch: (model(batch[0]) - batch[1]).pow(2).sum(1).mean(),
+                        sample_batches((f, p), batch_size, seed=seed + 2, replace=True), iterations,
+                        torch.optim.Adam(encoder.parameters(), lr=lr),
+                        record=lambda model: (model(f_val) - p_val).pow(2).sum(1).mean(), record_every=record_every,
+                        record_first=True, progress=progress, description=f"PWL {kind}")
     return encoder, curve
 
 
@@ -213,19 +205,10 @@ def train_pwl_autoencoder(iterations, n=100, lr=1e-3, batch_size=100, n_train=10
     positive_int("iterations", iterations)
     f = random_pwl_curves(n_train, n, seed=seed)
     f_val = random_pwl_curves(1000, n, seed=seed + 1)
-    torch.manual_seed(repro.offset_seed(seed))
-    model = pwl_autoencoder(n)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    g = repro.generator(seed + 2)
-    every = max(1, iterations // 50)
-    curve = []
-    for it in progress_bar(range(1, iterations + 1), "PWL autoencoder", enabled=progress):
-        batch = f[torch.randint(0, n_train, (batch_size,), generator=g)]
-        loss = (model(batch) - batch).pow(2).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if it % every == 0 or it == iterations:
-            with torch.no_grad():
-                curve.append((it, float((model(f_val) - f_val).pow(2).mean())))
+    with repro.seeded(seed):
+        model = pwl_autoencoder(n)
+    curve = train_steps(model, lambda net, batch: (net(batch) - batch).pow(2).mean(),
+                        sample_batches(f, batch_size, seed=seed + 2, replace=True), iterations,
+                        torch.optim.Adam(model.parameters(), lr=lr), record=lambda net: (net(f_val) - f_val).pow(2).mean(),
+                        progress=progress, description="PWL autoencoder")
     return model, curve

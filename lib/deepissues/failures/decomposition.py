@@ -24,7 +24,7 @@ from torch.func import functional_call, grad, vmap
 from ..checks import nonnegative, positive_int
 from .. import repro
 from ..repro import default_device
-from ..progress import progress_bar
+from ..training import train_steps
 from .parities import hinge
 
 APPROACHES = ("end-to-end", "decomposition")
@@ -118,24 +118,26 @@ def train_tuples(k, iterations, approach="end-to-end", size=28, channels=16, bat
         raise ValueError(f"approach must be one of {APPROACHES}, got {approach!r}")
     nonnegative("lr", lr, strict=True)
     device = default_device() if device is None else torch.device(device)
-    torch.manual_seed(repro.offset_seed(seed))
-    net = TupleNet(k, size, channels).to(device)
+    with repro.seeded(seed):
+        net = TupleNet(k, size, channels).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5)
     test_images, _, test_primary = (t.to(device) for t in k_tuples(test_size, k, size, seed=10_000 + seed))
-    every, curve = record_every or max(1, iterations // 20), []
-    for it in progress_bar(range(1, iterations + 1), f"k={k} {approach}", enabled=progress):
-        batch = k_tuples(batch_size, k, size, seed=seed * 1_000_003 + it)
-        images, intermediate, primary = (t.to(device) for t in batch)
-        output, scores = net(images)
-        loss = hinge(output, primary)
-        if approach == "decomposition":
-            loss = loss + hinge(scores.flatten(), intermediate.flatten())
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if it % every == 0 or it == iterations:
-            with torch.no_grad():
-                curve.append((it, float((torch.sign(net(test_images)[0]) == test_primary).float().mean())))
+
+    def fresh_batch(step):
+        return tuple(t.to(device) for t in k_tuples(batch_size, k, size, seed=seed * 1_000_003 + step))
+
+    def loss(model, batch):
+        images, intermediate, primary = batch
+        output, scores = model(images)
+        value = hinge(output, primary)
+        return value + hinge(scores.flatten(), intermediate.flatten()) if approach == "decomposition" else value
+
+    def accuracy(model):
+        return (torch.sign(model(test_images)[0]) == test_primary).float().mean()
+
+    curve = train_steps(net, loss, fresh_batch, iterations, opt, record=accuracy,
+                        record_every=record_every or max(1, iterations // 20), progress=progress,
+                        description=f"k={k} {approach}")
     return net, curve
 
 
@@ -195,7 +197,9 @@ def stocks_gradients(approach, n, d, k, seed=0, policy=None):
         raise ValueError(f"approach must be one of {APPROACHES}, got {approach!r}")
     market = stocks_market(d, k, seed)
     X, Z, Y = stocks_batch(n, market, k, seed=seed + 1)
-    policy = StockPolicy(d, k) if policy is None else policy
+    if policy is None:
+        with repro.seeded(seed):  # nn.Linear draws initial weights before they are zeroed
+            policy = StockPolicy(d, k)
     params = {name: p.detach() for name, p in policy.named_parameters()}
 
     def loss(prm, x, z, y):
@@ -234,20 +238,15 @@ def train_stocks(approach, iterations, d=1000, k=100, batch_size=100, lr=0.1, op
     positive_int("iterations", iterations)
     nonnegative("lr", lr, strict=True)
     market = stocks_market(d, k, seed)
-    torch.manual_seed(repro.offset_seed(seed))
-    policy = StockPolicy(d, k, init_std=d ** -0.5)
     if optimizer not in ("adam", "sgd"):
         raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    with repro.seeded(seed):
+        policy = StockPolicy(d, k, init_std=d ** -0.5)
     opt = torch.optim.Adam(policy.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5) if optimizer == "adam" \
         else torch.optim.SGD(policy.parameters(), lr=lr)
     X_val, Z_val, Y_val = stocks_batch(5000, market, k, seed=seed + 1)
-    every, curve = max(1, iterations // 50), []
-    for it in progress_bar(range(1, iterations + 1), f"stocks {approach}", enabled=progress):
-        loss = stocks_loss(policy, *stocks_batch(batch_size, market, k, seed=seed * 1_000_003 + it + 1), approach)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if it % every == 0 or it == iterations:
-            with torch.no_grad():
-                curve.append((it, float(stocks_loss(policy, X_val, Z_val, Y_val, "end-to-end"))))
+    curve = train_steps(policy, lambda model, batch: stocks_loss(model, *batch, approach),
+                        lambda step: stocks_batch(batch_size, market, k, seed=seed * 1_000_003 + step + 1), iterations,
+                        opt, record=lambda model: stocks_loss(model, X_val, Z_val, Y_val, "end-to-end"),
+                        progress=progress, description=f"stocks {approach}")
     return policy, curve

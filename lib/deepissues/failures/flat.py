@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..checks import nonnegative, positive_int
-from ..progress import progress_bar
+from ..training import train_steps
 from .. import repro
 
 #: breakpoints z_i of the default staircase, relative to b*: wide and narrow steps, as in the paper.
@@ -156,24 +156,20 @@ def train_staircase(method, iterations, target=None, lr=None, batch_size=256, bi
         raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
     target = staircase_target() if target is None else target
     lr = (0.01 if method == "non-flat" else 3e-3) if lr is None else nonnegative("lr", lr, strict=True)
-    torch.manual_seed(repro.offset_seed(seed))
-    model = StaircaseModel(method, len(target[0]), target[2], bias_init)
+    with repro.seeded(seed):
+        model = StaircaseModel(method, len(target[0]), target[2], bias_init)
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5)
-    decay = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iterations) if schedule == "cosine" \
-        else torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
+    decay = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iterations) if schedule == "cosine" else None
     X_val, y_val, _ = staircase_dataset(2000, target, seed=seed + 1)
     g = repro.generator(seed + 2)
-    every, curve = max(1, iterations // 50), []
-    for it in progress_bar(range(1, iterations + 1), f"staircase {method}", enabled=progress):
+
+    def fresh_batch(step):
         X = torch.randn(batch_size, len(target[0]), generator=g) / len(target[0]) ** 0.5
-        y = staircase(X @ target[0] + target[1], target[2])
-        loss = _loss(model, X, y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        decay.step()
-        if it % every == 0 or it == iterations:
-            curve.append((it, float((model.predict(X_val) - y_val).pow(2).mean())))
+        return X, staircase(X @ target[0] + target[1], target[2])
+
+    curve = train_steps(model, lambda net, batch: _loss(net, *batch), fresh_batch, iterations, opt, scheduler=decay,
+                        record=lambda net: (net.predict(X_val) - y_val).pow(2).mean(), progress=progress,
+                        description=f"staircase {method}")
     return model, curve
 
 

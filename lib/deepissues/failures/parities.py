@@ -14,7 +14,7 @@ from torch import nn
 from ..autodiff import per_sample_gradients
 from ..checks import positive_int
 from ..nets import mlp
-from ..progress import progress_bar
+from ..training import train_steps
 from .. import repro
 
 LOSSES = ("square", "hinge")
@@ -74,21 +74,19 @@ def train_parity(d, iterations, batch_size=128, lr=0.01, width=None, seed=0, tes
     """
     positive_int("iterations", iterations)
     positive_int("batch_size", batch_size)
-    torch.manual_seed(repro.offset_seed(seed))
-    v = random_subset(d, seed) if subset is None else _as_subset(subset, d)
-    net = parity_net(d, width)
-    opt = torch.optim.SGD(net.parameters(), lr=lr)
+    with repro.seeded(seed):
+        v = random_subset(d, seed) if subset is None else _as_subset(subset, d)
+        net = parity_net(d, width)
     X_test, y_test = parity_dataset(test_size, d, v, seed=seed + 1)
     g = repro.generator(seed + 2)
-    curve = []
-    for it in progress_bar(range(1, iterations + 1), f"parity d={d}", enabled=progress):
-        X = torch.randint(0, 2, (batch_size, d), generator=g).float() * 2 - 1
-        loss = hinge(net(X)[:, 0], parity(X, v))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if record_every and (it % record_every == 0 or it == iterations):
-            curve.append((it, _accuracy(net, X_test, y_test)))
+
+    def fresh_batch(step):
+        return torch.randint(0, 2, (batch_size, d), generator=g).float() * 2 - 1
+
+    curve = train_steps(net, lambda model, X: hinge(model(X)[:, 0], parity(X, v)), fresh_batch, iterations,
+                        torch.optim.SGD(net.parameters(), lr=lr), progress=progress, description=f"parity d={d}",
+                        record=(lambda model: _accuracy(model, X_test, y_test)) if record_every else None,
+                        record_every=record_every)
     return curve if record_every else _accuracy(net, X_test, y_test)
 
 
@@ -127,8 +125,8 @@ def parity_gradient_variance(d, width=None, loss="square", seed=0, n_parities=No
     positive_int("d", d)
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-    torch.manual_seed(repro.offset_seed(seed))
-    net = parity_net(d, width).double()
+    with repro.seeded(seed):
+        net = parity_net(d, width).double()
     exact = d <= 12 and n_parities is None and n_samples is None
     if exact:
         X = _cube(d)

@@ -67,8 +67,7 @@ def leading_order_variance(d, r, width=None, init="default", n_samples=4096, see
     nonnegative("r", r)
     positive_int("n_samples", n_samples, least=2)
     X = torch.randn(n_samples, d, generator=repro.generator(seed + 1), dtype=torch.float64)
-    with torch.random.fork_rng():  # the same network as periodic_gradient_variance, global state untouched
-        torch.manual_seed(repro.offset_seed(seed))
+    with repro.seeded(seed):  # the same network as periodic_gradient_variance
         net = parity_net(d, width, init).double()
     grads = per_sample_gradients(net, X)[1]
     alignment = float((grads.T @ X / n_samples).pow(2).sum()) / d
@@ -104,8 +103,9 @@ def periodic_gradient_variance(d, r, model="net", width=None, n_targets=256, n_s
     if model == "linear":
         grads = X
     else:
-        torch.manual_seed(repro.offset_seed(seed))
-        grads = per_sample_gradients(parity_net(d, width, init).double(), X)[1]
+        with repro.seeded(seed):
+            net = parity_net(d, width, init).double()
+        grads = per_sample_gradients(net, X)[1]
     K = grads @ grads.T
     H = torch.sin(2 * math.pi * X @ random_directions(n_targets, d, r, seed + 2).double().T)   # (n, m)
     n = len(X)

@@ -41,6 +41,8 @@ class EntropySGD(torch.optim.Optimizer):
     langevin_steps : int L >= 1; langevin_lr : float > 0, η'; noise : float >= 0, ε, the thermal
         noise (SGLD samples the Gibbs measure at temperature ε²/2).
     alpha : float in (0, 1], the weight of the newest x' in the running mean μ.
+    generator : optional ``torch.Generator`` on the parameters' device for the Langevin noise;
+        by default the global one, as ``torch.optim`` does.
 
     The outer step follows the authors' code: the paper writes x ← x − η γ (x − μ), and the code
     folds γ into the learning rate, so that lr = 1 moves x to μ whatever the scope. Unlike their
@@ -55,7 +57,7 @@ class EntropySGD(torch.optim.Optimizer):
     """
 
     def __init__(self, params, lr=1.0, gamma=0.03, scoping=1e-3, langevin_steps=20, langevin_lr=0.1,
-                 noise=1e-4, alpha=0.75):
+                 noise=1e-4, alpha=0.75, generator=None):
         nonnegative("lr", lr, strict=True)
         nonnegative("gamma", gamma, strict=True)
         nonnegative("scoping", scoping)
@@ -64,6 +66,9 @@ class EntropySGD(torch.optim.Optimizer):
         nonnegative("noise", noise)
         if not 0 < alpha <= 1:
             raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+        self.generator = generator
         super().__init__(params, dict(lr=lr, gamma=gamma, scoping=scoping, langevin_steps=langevin_steps,
                                       langevin_lr=langevin_lr, noise=noise, alpha=alpha))
 
@@ -85,7 +90,8 @@ class EntropySGD(torch.optim.Optimizer):
                 for p, x, mu in zip(params, anchors, means):
                     drift = (p.grad if p.grad is not None else torch.zeros_like(p)) - gamma * (x - p)
                     p.add_(drift, alpha=-group["langevin_lr"])
-                    p.add_(torch.randn_like(p), alpha=math.sqrt(group["langevin_lr"]) * group["noise"])
+                    noise = torch.randn(p.shape, generator=self.generator, device=p.device, dtype=p.dtype)
+                    p.add_(noise, alpha=math.sqrt(group["langevin_lr"]) * group["noise"])
                     mu.mul_(1 - group["alpha"]).add_(p, alpha=group["alpha"])
             for p, x, mu in zip(params, anchors, means):
                 p.copy_(x - group["lr"] * (x - mu))
@@ -215,8 +221,7 @@ def double_well_finals(method, start, trials=200, rounds=50, langevin_steps=20, 
     positive_int("trials", trials)
     positive_int("rounds", rounds)
     nonnegative("gradient_noise", gradient_noise)
-    with torch.random.fork_rng():
-        torch.manual_seed(repro.offset_seed(seed))
+    with repro.seeded(seed):
         x = torch.full((trials,), float(start), dtype=torch.float64, requires_grad=True)
         if method == "entropy-sgd":
             optimiser = EntropySGD([x], langevin_steps=langevin_steps, langevin_lr=lr, noise=noise, **entropy_sgd)
@@ -251,8 +256,9 @@ def fit_entropy_sgd(model, x, y, rounds, batch_size=32, loss_fn=torch.nn.functio
     positive_int("batch_size", batch_size)
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(f"x and y must hold the same positive number of examples, got {len(x)} and {len(y)}")
-    optimiser = EntropySGD(model.parameters(), **entropy_sgd)
-    generator = repro.generator(seed)
+    generator = repro.generator(seed)  # minibatches and Langevin noise from seeds, not the global stream
+    device = next(model.parameters()).device
+    optimiser = EntropySGD(model.parameters(), generator=repro.generator(seed + 1, device=device), **entropy_sgd)
 
     def closure():
         batch = torch.randint(len(x), (batch_size,), generator=generator)
