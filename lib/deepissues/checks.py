@@ -1,8 +1,15 @@
-"""Argument checks shared by the modules: one clear message for each kind of bad input."""
+"""Argument checks shared by the modules: one clear message for each kind of bad input.
+
+Every check returns the value it accepted, so that it can wrap an assignment, and raises a
+``ValueError`` (``TypeError`` for a wrong type) that names the argument, what was expected and
+what came.
+"""
 
 import math
 
 import numpy as np
+
+__all__ = ["positive_int", "nonnegative", "one_of", "has_shape", "NORMS", "check_norm"]
 
 
 def positive_int(name, value, least=1):
@@ -20,12 +27,72 @@ def nonnegative(name, value, strict=False):
     return value
 
 
+def one_of(name, value, allowed):
+    """``value`` if it is one of ``allowed``, else a ValueError naming ``name`` and the choices.
+
+    Examples
+    --------
+    >>> one_of("optimizer", "sgd", ("adam", "sgd"))
+    'sgd'
+    >>> one_of("optimizer", "SGD", ("adam", "sgd"))
+    Traceback (most recent call last):
+    ...
+    ValueError: optimizer must be one of ('adam', 'sgd'), got 'SGD'
+    """
+    allowed = tuple(allowed)
+    try:
+        ok = value in allowed
+    except TypeError:  # an unhashable value against a dict or set of names
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+    return value
+
+
+def has_shape(name, value, shape):
+    """``value`` if it is a tensor or array of the given ``shape``, else an error naming ``name``.
+
+    Parameters
+    ----------
+    name : str, the argument's name for the message.
+    value : the argument.
+    shape : tuple of ints and strings: an int is a fixed size; a string ("N", "d") is any size,
+        the same wherever the same string appears.
+
+    Examples
+    --------
+    >>> import torch
+    >>> has_shape("x", torch.zeros(3, 4), ("N", 4)).shape
+    torch.Size([3, 4])
+    >>> has_shape("y", torch.zeros(3, 1), ("N",))
+    Traceback (most recent call last):
+    ...
+    ValueError: y must have shape (N,), got (3, 1)
+    """
+    found = getattr(value, "shape", None)
+    if found is None:
+        raise TypeError(f"{name} must be a tensor or array of shape {_describe(shape)}, got {type(value).__name__}")
+    found, sizes = tuple(found), {}
+    ok = len(found) == len(shape)
+    for want, got in zip(shape, found) if ok else ():
+        if isinstance(want, str):
+            ok = ok and sizes.setdefault(want, got) == got
+        else:
+            ok = ok and want == got
+    if not ok:
+        raise ValueError(f"{name} must have shape {_describe(shape)}, got {found}")
+    return value
+
+
+def _describe(shape):
+    inner = ", ".join(str(s) for s in shape)
+    return f"({inner},)" if len(shape) == 1 else f"({inner})"
+
+
 NORMS = ("l1", "l2", "linf")  # the perturbation norms the attacks and certificates know
 
 
 def check_norm(norm, allowed=NORMS):
     """``norm`` if it is one of ``allowed`` (by default :data:`NORMS`), else a ValueError: an
     unknown name must never fall through to some default norm."""
-    if norm not in allowed:
-        raise ValueError(f"norm must be one of {allowed}, got {norm!r}")
-    return norm
+    return one_of("norm", norm, allowed)

@@ -10,7 +10,7 @@ from torch import nn
 
 from .attacks import BoundedAttack
 from .certify.cross_lipschitz import activation_slope, layers_without_dropout, one_hidden_layer
-from .checks import nonnegative
+from .checks import nonnegative, one_of
 from .autodiff import eval_mode, logits_and_jacobian
 from .training import fit
 
@@ -100,8 +100,7 @@ def cross_lipschitz_penalty(model, x, method="auto"):
     -------
     scalar tensor.
     """
-    if method not in ("auto", "closed_form", "autograd"):
-        raise ValueError(f"method must be 'auto', 'closed_form' or 'autograd', got {method!r}")
+    one_of("method", method, ("auto", "closed_form", "autograd"))
     if method == "auto":
         try:
             one_hidden_layer(model)

@@ -3,7 +3,7 @@ inputs perfectly, yet generalise on real data. Corruptions of a data set, and me
 
 import torch
 
-from .checks import nonnegative, positive_int
+from .checks import nonnegative, one_of, positive_int
 from .training import evaluate, fit
 from . import repro
 
@@ -23,8 +23,7 @@ def corrupt(x, y, kind, fraction=1.0, classes=10, seed=0):
     -------
     (x, y) tensors of the same shapes; inputs are (N, d) rows.
     """
-    if kind not in CORRUPTIONS:
-        raise ValueError(f"kind must be one of {CORRUPTIONS}, got {kind!r}")
+    one_of("kind", kind, CORRUPTIONS)
     nonnegative("fraction", fraction)
     if fraction > 1:
         raise ValueError(f"fraction must be in [0, 1], got {fraction}")

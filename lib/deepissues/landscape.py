@@ -9,7 +9,7 @@ on parameters θ + α d (+ β e).
 import numpy as np
 import torch
 
-from .checks import positive_int
+from .checks import one_of, positive_int
 from .progress import progress_bar
 from . import repro
 
@@ -29,8 +29,7 @@ def random_direction(model, normalization="filter", seed=0):
     -------
     dict {parameter name: tensor of the same shape}.
     """
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+    one_of("normalization", normalization, NORMALIZATIONS)
     generator = repro.generator(seed)
     direction = {}
     for name, p in model.named_parameters():

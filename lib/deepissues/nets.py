@@ -5,6 +5,8 @@ import math
 import torch
 from torch import nn
 
+from .checks import one_of
+
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "softplus": nn.Softplus}
 INITS = ("default", "he")
 
@@ -34,8 +36,7 @@ def mlp(widths, activation="relu", init="default", bias_std=0.0, dropout=0.0):
     if len(widths) < 2 or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths):
         raise ValueError(f"widths must be at least two positive ints [d_in, ..., d_out], got {widths}")
     make = _activation(activation)
-    if init not in INITS:
-        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    one_of("init", init, INITS)
     if bias_std < 0:
         raise ValueError(f"bias_std must be >= 0, got {bias_std}")
     if not 0 <= dropout < 1:
@@ -72,8 +73,7 @@ def n_neurons(model):
 
 def _activation(activation):
     if isinstance(activation, str):
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        one_of("activation", activation, ACTIVATIONS)
         return ACTIVATIONS[activation]
     if isinstance(activation, type) and issubclass(activation, nn.Module):
         return activation

@@ -12,7 +12,7 @@ import copy
 import torch
 from torch import nn
 
-from .checks import nonnegative, positive_int
+from .checks import nonnegative, one_of, positive_int
 from .nets import ACTIVATIONS
 from . import repro
 
@@ -21,8 +21,7 @@ def random_features(width, activation, d_in, seed=0):
     """A random hidden layer Linear(d_in, width) + activation, drawn as PyTorch's default
     initialisation with a fixed seed, frozen."""
     positive_int("width", width)
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+    one_of("activation", activation, ACTIVATIONS)
     with repro.seeded(seed):  # a fixed draw that leaves the caller's random state alone
         layer = nn.Sequential(nn.Linear(d_in, width), ACTIVATIONS[activation]())
     return layer.requires_grad_(False)
@@ -167,8 +166,7 @@ class SkipNet(nn.Module):
         super().__init__()
         positive_int("width", width)
         positive_int("n_skip", n_skip, least=0)
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        one_of("activation", activation, ACTIVATIONS)
         self.n_skip = n_skip
         self.first = nn.Linear(d_in, n_skip + width)
         self.second = nn.Linear(width, width)

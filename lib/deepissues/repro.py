@@ -11,6 +11,8 @@ import random
 import numpy as np
 import torch
 
+from .checks import one_of
+
 SCALES = ("small", "full")
 SEED_STRIDE = 1000  # offsets move seeds by this much, so loops over seeds 0..999 never collide
 
@@ -118,8 +120,7 @@ def default_device():
 def scale():
     """The experiment scale: "small" (default, CPU-sized) or "full" (``DEEPISSUES_SCALE=full``)."""
     value = os.environ.get("DEEPISSUES_SCALE", "small").strip().lower() or "small"
-    if value not in SCALES:
-        raise ValueError(f"DEEPISSUES_SCALE must be one of {SCALES}, got {value!r}")
+    one_of("DEEPISSUES_SCALE", value, SCALES)
     return value
 
 

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from .autodiff import eval_mode
-from .checks import positive_int
+from .checks import one_of, positive_int
 from .progress import progress_bar
 from . import repro
 
@@ -61,11 +61,9 @@ def fit(model, x, y, *, loss="cross_entropy", epochs=10, batch_size=64, lr=1e-3,
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
+    one_of("optimizer", optimizer, OPTIMIZERS)
     metric = metric or ("accuracy" if loss == "cross_entropy" else "rmse")
-    if metric not in METRICS:  # checked now, not after the first epoch
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    one_of("metric", metric, METRICS)  # checked now, not after the first epoch
     opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr, weight_decay=weight_decay)
     generator = repro.generator(seed)
     history = History()
@@ -209,8 +207,7 @@ def evaluate(model, x, y, metric="accuracy"):
     Returns a float.
     """
     _check_xy(x, y)
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    one_of("metric", metric, METRICS)
     if metric in ("accuracy", "cross_entropy") and y.dim() != 1:
         raise ValueError(f"y must be (N,) class labels for metric {metric!r}, got shape {tuple(y.shape)}")
     with torch.no_grad(), eval_mode(model):
@@ -231,7 +228,7 @@ def _loss(loss):
     if callable(loss):
         return loss
     if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {sorted(LOSSES)} or a callable, got {loss!r}")
+        raise ValueError(f"loss must be one of {tuple(LOSSES)} or a callable, got {loss!r}")
     return LOSSES[loss]
 
 

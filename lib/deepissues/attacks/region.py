@@ -9,7 +9,7 @@ ball around it, and solves the program on each sample's region.
 import numpy as np
 import torch
 
-from ..checks import nonnegative, positive_int
+from ..checks import nonnegative, one_of, positive_int
 from ..certify.regions import crossing_step, norm_np
 from ..expressivity import activation_pattern, region_maps, relu_layers
 from .base import MinimalNormAttack, check_norm, norm_of
@@ -56,8 +56,7 @@ class RegionAttack(MinimalNormAttack):
         self.samples = positive_int("samples", samples)
         self.spread = nonnegative("spread", spread, strict=True)
         self.top_classes = positive_int("top_classes", top_classes)
-        if init not in ("deepfool", None):
-            raise ValueError(f"init must be 'deepfool' or None, got {init!r}")
+        one_of("init", init, ("deepfool", None))
         self.init = init
         self.seed = seed
 

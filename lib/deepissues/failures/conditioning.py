@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checks import nonnegative, positive_int
+from ..checks import nonnegative, one_of, positive_int
 from ..training import sample_batches, train_steps
 from .. import repro
 
@@ -101,8 +101,7 @@ class PWLEncoder(nn.Module):
     def __init__(self, n, kind, preconditioner=None):
         super().__init__()
         positive_int("n", n)
-        if kind not in ENCODERS:
-            raise ValueError(f"kind must be one of {ENCODERS}, got {kind!r}")
+        one_of("kind", kind, ENCODERS)
         if (kind == "conv+conditioning") != (preconditioner is not None):
             raise ValueError("a preconditioner is required for 'conv+conditioning' and only there")
         self.n, self.kind = n, kind

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
-from ..checks import nonnegative, positive_int
+from ..checks import nonnegative, one_of, positive_int
 from .. import repro
 from ..repro import default_device
 from ..training import train_steps
@@ -114,8 +114,7 @@ def train_tuples(k, iterations, approach="end-to-end", size=28, channels=16, bat
     ``device`` (default: a GPU when there is one).
     """
     positive_int("iterations", iterations)
-    if approach not in APPROACHES:
-        raise ValueError(f"approach must be one of {APPROACHES}, got {approach!r}")
+    one_of("approach", approach, APPROACHES)
     nonnegative("lr", lr, strict=True)
     device = default_device() if device is None else torch.device(device)
     with repro.seeded(seed):
@@ -185,16 +184,14 @@ class StockPolicy(nn.Module):
 
 def stocks_loss(policy, X, Z, Y, approach):
     """−E[p·z] (end-to-end, the realised gain) or −E[p·y] (decomposition, the concerned stock)."""
-    if approach not in APPROACHES:
-        raise ValueError(f"approach must be one of {APPROACHES}, got {approach!r}")
+    one_of("approach", approach, APPROACHES)
     return -(policy(X) * (Z if approach == "end-to-end" else Y)).sum(-1).mean()
 
 
 def stocks_gradients(approach, n, d, k, seed=0, policy=None):
     """(n, k·d) per-sample gradients of :func:`stocks_loss` with respect to W, by autograd, at
     ``policy`` (default: W = 0, where the closed forms hold)."""
-    if approach not in APPROACHES:
-        raise ValueError(f"approach must be one of {APPROACHES}, got {approach!r}")
+    one_of("approach", approach, APPROACHES)
     market = stocks_market(d, k, seed)
     X, Z, Y = stocks_batch(n, market, k, seed=seed + 1)
     if policy is None:
@@ -238,8 +235,7 @@ def train_stocks(approach, iterations, d=1000, k=100, batch_size=100, lr=0.1, op
     positive_int("iterations", iterations)
     nonnegative("lr", lr, strict=True)
     market = stocks_market(d, k, seed)
-    if optimizer not in ("adam", "sgd"):
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    one_of("optimizer", optimizer, ("adam", "sgd"))
     with repro.seeded(seed):
         policy = StockPolicy(d, k, init_std=d ** -0.5)
     opt = torch.optim.Adam(policy.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5) if optimizer == "adam" \

@@ -17,7 +17,7 @@ compares:
 import torch
 from torch import nn
 
-from ..checks import nonnegative, positive_int
+from ..checks import nonnegative, one_of, positive_int
 from ..training import train_steps
 from .. import repro
 
@@ -105,8 +105,7 @@ class StaircaseModel(nn.Module):
 
     def __init__(self, method, d, steps, bias_init=0.0):
         super().__init__()
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        one_of("method", method, METHODS)
         self.method = method
         self.register_buffer("z", torch.as_tensor(steps, dtype=torch.float32))
         if method == "end-to-end":
@@ -152,8 +151,7 @@ def train_staircase(method, iterations, target=None, lr=None, batch_size=256, bi
     """
     positive_int("iterations", iterations)
     positive_int("batch_size", batch_size)
-    if schedule not in ("cosine", "constant"):
-        raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
+    one_of("schedule", schedule, ("cosine", "constant"))
     target = staircase_target() if target is None else target
     lr = (0.01 if method == "non-flat" else 3e-3) if lr is None else nonnegative("lr", lr, strict=True)
     with repro.seeded(seed):

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from ..autodiff import per_sample_gradients
-from ..checks import positive_int
+from ..checks import one_of, positive_int
 from ..nets import mlp
 from ..training import train_steps
 from .. import repro
@@ -123,8 +123,7 @@ def parity_gradient_variance(d, width=None, loss="square", seed=0, n_parities=No
     like: not small).
     """
     positive_int("d", d)
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    one_of("loss", loss, LOSSES)
     with repro.seeded(seed):
         net = parity_net(d, width).double()
     exact = d <= 12 and n_parities is None and n_samples is None

@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from ..checks import nonnegative, positive_int
+from ..checks import nonnegative, one_of, positive_int
 from ..autodiff import per_sample_gradients
 from .parities import parity_net
 from .. import repro
@@ -97,8 +97,7 @@ def periodic_gradient_variance(d, r, model="net", width=None, n_targets=256, n_s
     nonnegative("r", r)
     positive_int("n_targets", n_targets)
     positive_int("n_samples", n_samples, least=2)
-    if model not in ("net", "linear"):
-        raise ValueError(f"model must be 'net' or 'linear', got {model!r}")
+    one_of("model", model, ("net", "linear"))
     X = torch.randn(n_samples, d, generator=repro.generator(seed + 1), dtype=torch.float64)
     if model == "linear":
         grads = X

@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from ..checks import nonnegative, positive_int
+from ..checks import nonnegative, one_of, positive_int
 from ..curvature import Hessian
 from ..progress import progress_bar
 from .. import repro
@@ -216,8 +216,7 @@ def double_well_finals(method, start, trials=200, rounds=50, langevin_steps=20, 
 
     Returns (trials,) float64 tensor of final positions.
     """
-    if method not in ("sgd", "langevin", "entropy-sgd"):
-        raise ValueError(f"method must be 'sgd', 'langevin' or 'entropy-sgd', got {method!r}")
+    one_of("method", method, ("sgd", "langevin", "entropy-sgd"))
     positive_int("trials", trials)
     positive_int("rounds", rounds)
     nonnegative("gradient_noise", gradient_noise)

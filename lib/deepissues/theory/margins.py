@@ -16,6 +16,7 @@ import math
 
 import torch
 
+from ..checks import one_of
 from ..attacks import DeepFool, margin
 from ..autodiff import logits_and_jacobian
 
@@ -32,8 +33,7 @@ def jacobian_norm(model, x, ord="fro"):
     -------
     (N,) tensor.
     """
-    if ord not in ("fro", 2):
-        raise ValueError(f"ord must be 'fro' or 2, got {ord!r}")
+    one_of("ord", ord, ("fro", 2))
     _, jac = logits_and_jacobian(model, x)
     return jac.flatten(1).norm(dim=1) if ord == "fro" else torch.linalg.matrix_norm(jac, ord=2)
 
