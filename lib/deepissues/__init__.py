@@ -5,3 +5,5 @@ One module per topic; chapters import what they need, e.g.
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -21,6 +21,8 @@ import time
 
 from . import repro
 
+__all__ = ["KINDS", "ClaimFailed", "claims_dir", "chapter", "records", "check"]
+
 KINDS = ("reproduces", "extends", "differs")
 _current = {"chapter": None}
 

@@ -12,6 +12,8 @@ from .checks import nonnegative, positive_int
 from .autodiff import eval_mode
 from . import repro
 
+__all__ = ["hvp", "Hessian", "largest_gap", "smoothed_density"]
+
 
 def hvp(loss, params, v):
     """Hessian-vector product H·v of ``loss`` with respect to ``params`` (double backward).

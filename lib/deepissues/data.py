@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from . import repro
 
+__all__ = ["Split", "digits", "mnist", "read_idx"]
+
 MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 MNIST_SHA256 = {
     "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",

@@ -14,6 +14,8 @@ from .checks import nonnegative, one_of
 from .autodiff import eval_mode, logits_and_jacobian
 from .training import fit
 
+__all__ = ["adversarial_training", "soft_cross_entropy", "distill", "cross_lipschitz_penalty"]
+
 
 def adversarial_training(model, x, y, attack, **fit_kwargs):
     """Madry et al.'s adversarial training: every mini-batch is replaced by the attack's

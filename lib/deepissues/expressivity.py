@@ -23,6 +23,10 @@ from torch import nn
 
 from .checks import positive_int
 
+__all__ = ["Region", "relu_layers", "activation_pattern", "region_maps", "linear_regions_2d",
+           "count_linear_regions_2d", "linear_pieces_1d", "count_linear_regions_1d", "shallow_max_regions",
+           "deep_lower_bound", "deep_upper_bound", "sawtooth_net", "montufar_net", "shallow_interpolant"]
+
 _REL_TOL = 1e-10  # a vertex this close to a hyperplane, relative to the scale, lies on it
 
 

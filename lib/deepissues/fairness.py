@@ -15,6 +15,10 @@ import torch
 from . import data
 from . import repro
 
+__all__ = ["GroupSplit", "spurious_digits", "group_confusion", "group_rates", "demographic_parity_difference",
+           "equalized_odds_difference", "shortcut_accuracies", "calibration_by_group", "chouldechova_fpr",
+           "calibrated_scores"]
+
 
 @dataclass
 class GroupSplit:

@@ -7,6 +7,8 @@ from .checks import nonnegative, one_of, positive_int
 from .training import evaluate, fit
 from . import repro
 
+__all__ = ["CORRUPTIONS", "corrupt", "train_until_memorised"]
+
 CORRUPTIONS = ("none", "random_labels", "shuffled_pixels", "random_pixels", "gaussian")
 
 

@@ -6,6 +6,8 @@ installed (Colab installs ``deepissues`` alone) the value is printed instead; th
 mirrors already carry the number of the build that wrote them in place of the role.
 """
 
+__all__ = ["glue"]
+
 
 def glue(name, value, display=False):
     """Make ``value`` available to the chapter's prose under ``name``.

@@ -13,6 +13,8 @@ from .checks import one_of, positive_int
 from .progress import progress_bar
 from . import repro
 
+__all__ = ["NORMALIZATIONS", "random_direction", "loss_line", "loss_plane", "interpolate"]
+
 NORMALIZATIONS = ("filter", "layer", None)
 
 

@@ -15,6 +15,8 @@ import torch
 
 from .checks import nonnegative, positive_int
 
+__all__ = ["auer_dataset", "neuron_loss", "auer_local_minima", "predicted_minima"]
+
 TARGET = 0.8
 
 

@@ -7,6 +7,8 @@ from torch import nn
 
 from .checks import one_of
 
+__all__ = ["ACTIVATIONS", "INITS", "mlp", "he_init_", "n_neurons"]
+
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "softplus": nn.Softplus}
 INITS = ("default", "he")
 

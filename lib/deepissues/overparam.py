@@ -16,6 +16,9 @@ from .checks import nonnegative, one_of, positive_int
 from .nets import ACTIVATIONS
 from . import repro
 
+__all__ = ["random_features", "random_features_fit", "feature_singular_values", "feature_rank",
+           "prune_by_magnitude", "SkipNet", "fit_output_layer"]
+
 
 def random_features(width, activation, d_in, seed=0):
     """A random hidden layer Linear(d_in, width) + activation, drawn as PyTorch's default

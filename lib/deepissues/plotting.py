@@ -6,6 +6,8 @@ import numpy as np
 from matplotlib.collections import PolyCollection
 from . import repro
 
+__all__ = ["PALETTE", "use_style", "plot_regions"]
+
 # Okabe and Ito's palette, safe for the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 

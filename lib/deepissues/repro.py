@@ -13,6 +13,9 @@ import torch
 
 from .checks import one_of
 
+__all__ = ["SCALES", "seed_offset", "offset_seed", "generator", "numpy_rng", "seeded", "seed_everything",
+           "default_device", "scale", "by_scale"]
+
 SCALES = ("small", "full")
 SEED_STRIDE = 1000  # offsets move seeds by this much, so loops over seeds 0..999 never collide
 

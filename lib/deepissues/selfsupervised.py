@@ -13,6 +13,8 @@ from .checks import positive_int
 from .training import fit
 from . import repro
 
+__all__ = ["autoencoder", "pretrain_autoencoder", "few_labels", "linear_probe"]
+
 
 def autoencoder(d_in, code, hidden=64, activation=nn.ReLU):
     """(encoder, model): encoder d_in → hidden → code, decoder code → hidden → d_in, with

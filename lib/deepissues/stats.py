@@ -13,6 +13,8 @@ import numpy as np
 
 from .checks import positive_int
 
+__all__ = ["correlation_drop_p", "proportion_excess_p", "mean_excess_p"]
+
 
 def correlation_drop_p(r_before, n_before, r_after, n_after):
     """One-sided p-value that the correlation fell from ``r_before`` (on ``n_before`` pairs) to

@@ -10,6 +10,8 @@ from .checks import one_of, positive_int
 from .progress import progress_bar
 from . import repro
 
+__all__ = ["LOSSES", "OPTIMIZERS", "METRICS", "History", "fit", "train_steps", "sample_batches", "evaluate"]
+
 LOSSES = {"cross_entropy": nn.functional.cross_entropy, "mse": nn.functional.mse_loss}
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
 METRICS = ("accuracy", "mse", "rmse", "cross_entropy")  # what evaluate scores

@@ -4,6 +4,8 @@ import matplotlib.pyplot as plt
 
 from .progress import is_static
 
+__all__ = ["is_live", "interactive_figure", "static_note"]
+
 
 def is_live():
     """True inside a Jupyter kernel, unless the output is for a static page (`is_static`)."""

@@ -8,6 +8,9 @@ from torch import nn
 from ..checks import NORMS, check_norm  # noqa: F401 (NORMS: the package exports it from here)
 from ..autodiff import eval_mode
 
+__all__ = ["NORMS", "Attack", "BoundedAttack", "MinimalNormAttack", "check_inputs", "margin", "norm_of",
+           "shrink_to_boundary", "as_images"]
+
 
 class Attack:
     """Base class. Subclasses implement ``attack(x, y)``; users call ``atk(x, y)``.

@@ -5,6 +5,8 @@ import torch
 from ..checks import nonnegative, positive_int
 from .base import MinimalNormAttack, margin
 
+__all__ = ["CarliniWagnerL2"]
+
 
 class CarliniWagnerL2(MinimalNormAttack):
     """Carlini and Wagner's L2 attack (2017): minimise ‖x' − x‖₂² + c·max(margin(x'), −κ) over

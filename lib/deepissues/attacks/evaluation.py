@@ -5,8 +5,10 @@ from dataclasses import dataclass
 import torch
 
 from ..autodiff import eval_mode
-from ..checks import nonnegative
-from .base import BoundedAttack, MinimalNormAttack, check_inputs, check_norm, norm_of
+from ..checks import check_norm, nonnegative
+from .base import BoundedAttack, MinimalNormAttack, check_inputs, norm_of
+
+__all__ = ["perturbation_norms", "minimal_norms", "robust_accuracy", "Transfer", "transfer_attack"]
 
 
 def perturbation_norms(x, x_adv):

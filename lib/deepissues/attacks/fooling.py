@@ -7,6 +7,8 @@ from ..checks import nonnegative, positive_int
 from ..autodiff import eval_mode
 from .. import repro
 
+__all__ = ["fooling_images"]
+
 
 def fooling_images(model, targets, shape, steps=200, lr=0.05, seed=0):
     """Start from uniform noise and ascend the log-probability of each target class, staying in

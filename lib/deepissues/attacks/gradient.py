@@ -4,10 +4,12 @@ import math
 
 import torch
 
-from ..checks import nonnegative, positive_int
-from .base import BoundedAttack, check_norm, norm_of
+from ..checks import check_norm, nonnegative, positive_int
+from .base import BoundedAttack, norm_of
 from .projections import project_ball_box
 from .. import repro
+
+__all__ = ["FGSM", "PGD"]
 
 
 class FGSM(BoundedAttack):

@@ -4,10 +4,12 @@ linearised boundary inside the box [0, 1]^d, so neither stalls where the box bin
 import torch
 
 from ..autodiff import logits_and_jacobian
-from ..checks import nonnegative, positive_int
-from .base import MinimalNormAttack, check_norm, norm_of, shrink_to_boundary
+from ..checks import check_norm, nonnegative, positive_int
+from .base import MinimalNormAttack, norm_of, shrink_to_boundary
 from .projections import min_norm_step
 from .. import repro
+
+__all__ = ["DeepFool", "MinimalPerturbation"]
 
 
 

@@ -7,6 +7,8 @@ these are ``-x`` and ``1 - x``).
 
 import torch
 
+__all__ = ["project_l1_box", "project_ball_box", "min_norm_step"]
+
 
 def project_linf(delta, eps):
     """Closest point of {‖δ‖∞ <= eps}; clipping coordinate-wise is exact."""

@@ -9,12 +9,14 @@ ball around it, and solves the program on each sample's region.
 import numpy as np
 import torch
 
-from ..checks import nonnegative, one_of, positive_int
+from ..checks import check_norm, nonnegative, one_of, positive_int
 from ..certify.regions import crossing_step, norm_np
 from ..expressivity import activation_pattern, region_maps, relu_layers
-from .base import MinimalNormAttack, check_norm, norm_of
+from .base import MinimalNormAttack, norm_of
 from .minimal import DeepFool
 from .. import repro
+
+__all__ = ["RegionAttack"]
 
 
 class RegionAttack(MinimalNormAttack):

@@ -9,6 +9,8 @@ from ..checks import nonnegative, positive_int
 from .base import BoundedAttack, as_images
 from .. import repro
 
+__all__ = ["rotate_translate", "Spatial"]
+
 
 def rotate_translate(images, angles, shifts):
     """Rotate images (N, C, H, W) by ``angles`` (N,) degrees about their centre, then shift them

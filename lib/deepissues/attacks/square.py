@@ -4,10 +4,12 @@ import math
 
 import torch
 
-from ..checks import nonnegative, positive_int
-from .base import BoundedAttack, as_images, check_norm, margin
+from ..checks import check_norm, nonnegative, positive_int
+from .base import BoundedAttack, as_images, margin
 from .projections import project_ball_box
 from .. import repro
+
+__all__ = ["Square"]
 
 
 class Square(BoundedAttack):

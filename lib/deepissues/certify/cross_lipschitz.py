@@ -17,6 +17,10 @@ from torch import nn
 
 from ..checks import nonnegative, positive_int
 
+__all__ = ["one_hidden_layer", "layers_without_dropout", "activation_slope", "gradient_difference_bound",
+           "cross_lipschitz_radius", "KernelMachine", "one_vs_rest_svm", "kernel_gradient_difference_bound",
+           "cross_lipschitz_radius_kernel"]
+
 SMOOTH = (nn.Softplus, nn.Tanh, nn.Sigmoid)
 
 

@@ -11,6 +11,8 @@ import torch
 from .. import checks
 from ..autodiff import eval_mode
 
+__all__ = ["confidence_far_away"]
+
 
 def confidence_far_away(model, x, alphas):
     """Largest softmax probability of ``model`` on α·x for each α.

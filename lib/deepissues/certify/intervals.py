@@ -12,6 +12,8 @@ from torch import nn
 
 from ..checks import nonnegative, positive_int
 
+__all__ = ["interval_bounds", "margin_lower_bounds", "certified_accuracy", "certified_radius"]
+
 MONOTONE = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.Softplus, nn.LeakyReLU, nn.Flatten, nn.Identity)
 
 

@@ -16,6 +16,8 @@ from scipy.optimize import linprog, nnls
 from ..checks import check_norm
 from ..expressivity import activation_pattern, region_maps, relu_layers
 
+__all__ = ["min_norm_in_polyhedron", "crossing_step", "norm_np", "exact_min_perturbation"]
+
 
 def min_norm_in_polyhedron(G, h, lower, upper, norm):
     """Smallest ‖δ‖ with G δ <= h and lower <= δ <= upper, or None if there is none.

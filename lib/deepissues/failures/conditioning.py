@@ -18,6 +18,11 @@ from ..checks import nonnegative, one_of, positive_int
 from ..training import sample_batches, train_steps
 from .. import repro
 
+__all__ = ["TRUE_FILTER", "ENCODERS", "pwl_matrix", "second_difference_matrix", "pwl_condition_number",
+           "pwl_curves", "filter_inputs", "whitening", "PWLEncoder", "train_pwl_encoder", "pwl_autoencoder",
+           "random_pwl_curves", "random_pwl_code", "pwl_curves_from_code", "kink_shift_error",
+           "train_pwl_autoencoder"]
+
 #: the filter w with p_j = w · (f_j, f_{j−1}, f_{j−2}): a discrete second derivative.
 TRUE_FILTER = (1.0, -2.0, 1.0)
 #: the slope sequences of the paper's three-piece curves.

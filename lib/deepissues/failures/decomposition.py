@@ -27,6 +27,10 @@ from ..repro import default_device
 from ..training import train_steps
 from .parities import hinge
 
+__all__ = ["APPROACHES", "line_segment_images", "k_tuples", "TupleNet", "train_tuples", "stocks_market",
+           "stocks_batch", "StockPolicy", "stocks_loss", "stocks_gradients", "stocks_snr_closed_form",
+           "stocks_second_moment_ratio", "train_stocks"]
+
 APPROACHES = ("end-to-end", "decomposition")
 
 

@@ -21,6 +21,9 @@ from ..checks import nonnegative, one_of, positive_int
 from ..training import train_steps
 from .. import repro
 
+__all__ = ["STEPS", "METHODS", "staircase", "TrueStaircase", "ForwardOnlyStaircase", "smooth_staircase",
+           "staircase_target", "staircase_dataset", "StaircaseModel", "train_staircase"]
+
 #: breakpoints z_i of the default staircase, relative to b*: wide and narrow steps, as in the paper.
 STEPS = (-4.0, -3.0, -2.0, -1.2, -0.5, 0.0, 0.4, 0.6, 0.7, 1.5, 2.5, 4.0)
 METHODS = ("true-gradient", "non-flat", "end-to-end", "multi-class", "forward-only")

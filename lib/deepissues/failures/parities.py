@@ -17,6 +17,9 @@ from ..nets import mlp
 from ..training import train_steps
 from .. import repro
 
+__all__ = ["parity_dataset", "random_subset", "parity", "parity_net", "train_parity", "iterations_to_accuracy",
+           "parity_gradient_variance", "walsh_hadamard", "subset_of_index", "hinge"]
+
 LOSSES = ("square", "hinge")
 
 

@@ -22,6 +22,9 @@ from ..autodiff import per_sample_gradients
 from .parities import parity_net
 from .. import repro
 
+__all__ = ["linear_periodic_dataset", "random_directions", "linear_periodic_variance_closed_form",
+           "leading_order_variance", "periodic_gradient_variance"]
+
 
 def linear_periodic_dataset(n, d, r, seed=0):
     """n points x ~ N(0, I_d) and labels y = sin(2π w*·x), with w* uniform on the sphere of radius r.

@@ -2,6 +2,8 @@
 
 import torch
 
+__all__ = ["gradient_snr"]
+
 
 def gradient_snr(grads):
     """Unbiased estimate of ‖E g‖² / E‖g − E g‖² from independent samples of a stochastic gradient.

@@ -21,6 +21,9 @@ from ..curvature import Hessian
 from ..progress import progress_bar
 from .. import repro
 
+__all__ = ["EntropySGD", "local_entropy", "sharpness", "flat_loss", "double_well", "double_well_finals",
+           "fit_entropy_sgd", "flatness"]
+
 
 class EntropySGD(torch.optim.Optimizer):
     """Entropy-SGD, Algorithm 1 of Chaudhari et al. (2017), in the ``torch.optim`` style.

@@ -16,6 +16,9 @@ from scipy.optimize import minimize
 from ..checks import nonnegative, positive_int
 from .. import repro
 
+__all__ = ["nuclear_norm_solution", "factorized_objective", "factorized_solution", "dropout_objective",
+           "dropout_loss_sample", "dropout_threshold", "dropout_solution", "equalising_rotation"]
+
 
 def nuclear_norm_solution(X, lam):
     """The convex optimum of ½‖X − A‖²_F + λ‖A‖_*: singular value soft-thresholding at λ.

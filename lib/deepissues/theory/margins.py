@@ -20,6 +20,9 @@ from ..checks import one_of
 from ..attacks import DeepFool, margin
 from ..autodiff import logits_and_jacobian
 
+__all__ = ["jacobian_norm", "jacobian_penalty", "output_margin", "jacobian_margin_bound", "lipschitz_upper_bound",
+           "margin_report"]
+
 
 def jacobian_norm(model, x, ord="fro"):
     """Per-sample norm of the Jacobian of the logits with respect to the input.

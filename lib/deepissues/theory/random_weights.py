@@ -16,6 +16,9 @@ import numpy as np
 from ..checks import positive_int
 from .. import repro
 
+__all__ = ["relu_layer_cosine", "relu_layer_distance", "angle_through_depth", "random_relu_layer_stats",
+           "pairwise_angles", "angles_through_random_layers"]
+
 
 def relu_layer_cosine(theta):
     """Expected cosine between the outputs of a wide random Gaussian ReLU layer for inputs at

@@ -17,6 +17,8 @@ import numpy as np
 from ..checks import nonnegative, positive_int
 from .. import repro
 
+__all__ = ["random_relu_features", "tanh_teacher", "least_squares_gradient_descent", "error_decomposition"]
+
 
 def random_relu_features(d_in, width, seed=0, bias_std=0.3):
     """A frozen random ReLU layer x ↦ max(0, xA + b), A (d_in, width) with N(0, 1/d_in) entries

@@ -1,0 +1,99 @@
+"""Public means listed in ``__all__``: every module has one, and neither the library's own modules
+nor the chapters import anything else."""
+
+import ast
+import importlib
+import pathlib
+import pkgutil
+import re
+
+import pytest
+
+import deepissues
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+MODULES = sorted(m.name for m in pkgutil.walk_packages(deepissues.__path__, "deepissues."))
+
+
+def module_file(name):
+    return pathlib.Path(importlib.import_module(name).__file__)
+
+
+def is_submodule(module, name):
+    return importlib.util.find_spec(f"{module}.{name}") is not None if hasattr(
+        importlib.import_module(module), "__path__") else False
+
+
+def public(module, name):
+    return name in importlib.import_module(module).__all__ or is_submodule(module, name)
+
+
+@pytest.mark.parametrize("name", ["deepissues"] + MODULES)
+def test_every_module_lists_its_public_names_and_they_exist(name):
+    module = importlib.import_module(name)
+    assert isinstance(getattr(module, "__all__", None), list), f"{name} defines no __all__"
+    missing = [n for n in module.__all__ if not hasattr(module, n)]
+    assert not missing, f"{name}.__all__ lists names it does not define: {missing}"
+    assert len(set(module.__all__)) == len(module.__all__), f"{name}.__all__ repeats a name"
+
+
+def library_imports():
+    """(importing file, target module, name) for every ``from <deepissues module> import name``."""
+    for name in ["deepissues"] + MODULES:
+        path = module_file(name)
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                target = f"{base}.{node.module}" if node.module else base
+                for alias in node.names:
+                    yield name, target, alias.name
+
+
+def test_the_library_imports_only_public_names_across_modules():
+    private = [f"{who} imports {name} from {target}" for who, target, name in library_imports()
+               if who != target and not public(target, name)]
+    assert not private, "\n".join(private)
+
+
+def code_cells(path):
+    text = path.read_text()
+    for cell in re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", text, flags=re.S):
+        lines = [line for line in cell.splitlines() if not line.lstrip().startswith(("%", "!", ":"))]
+        yield "\n".join(lines)
+
+
+def notebook_uses(path):
+    """(module, name) for every deepissues name a chapter imports or reads from a module alias."""
+    aliases = {}
+    for source in code_cells(path):
+        tree = ast.parse(source)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("deepissues"):
+                for alias in node.names:
+                    if is_submodule(node.module, alias.name):
+                        aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+                    yield node.module, alias.name
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("deepissues"):
+                        aliases[alias.asname or alias.name] = alias.name
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases:
+                yield aliases[node.value.id], node.attr
+
+
+@pytest.mark.parametrize("chapter", sorted(p.name for p in (ROOT / "notebooks").glob("*.md")))
+def test_chapters_use_only_public_names(chapter):
+    private = sorted({f"{module}.{name}" for module, name in notebook_uses(ROOT / "notebooks" / chapter)
+                      if not public(module, name)})
+    assert not private, f"{chapter} uses names outside __all__: {private}"
+
+
+def test_a_private_import_is_caught(tmp_path):
+    """Control: a chapter that reaches into a module's internals fails the check."""
+    page = tmp_path / "bad.md"
+    page.write_text("```{code-cell} ipython3\nfrom deepissues.attacks.minimal import nearest_boundary\n"
+                    "from deepissues import training as T\nT._check_xy\n```\n")
+    assert [(m, n) for m, n in notebook_uses(page) if not public(m, n)] == [
+        ("deepissues.attacks.minimal", "nearest_boundary"), ("deepissues.training", "_check_xy")]
