@@ -107,7 +107,7 @@ def test_feature_rank_rejects_bad_input():
         feature_rank(model, torch.rand(5, 3), layer=7)
     with pytest.raises(ValueError, match=r"X must be \(N, d\)"):
         feature_rank(model, torch.rand(5))
-    with pytest.raises(ValueError, match="tol must be >= 0"):
+    with pytest.raises(ValueError, match="tol must be a number >= 0"):
         feature_rank(model, torch.rand(5, 3), tol=-1.0)
 
 

@@ -60,7 +60,7 @@ def test_training_bad_input():
         fit(model, np.zeros((3, 2)), torch.zeros(3, 1), loss="mse", progress=False)
     with pytest.raises(ValueError, match="loss must be one of"):
         fit(model, torch.zeros(3, 2), torch.zeros(3, 1), loss="l7", progress=False)
-    with pytest.raises(ValueError, match="epochs must be a positive int"):
+    with pytest.raises(ValueError, match="epochs must be an int >= 1"):
         fit(model, torch.zeros(3, 2), torch.zeros(3, 1), loss="mse", epochs=0, progress=False)
     with pytest.raises(ValueError, match="metric must be"):
         evaluate(model, torch.zeros(3, 2), torch.zeros(3, 1), metric="f1")

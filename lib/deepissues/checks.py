@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-__all__ = ["positive_int", "nonnegative", "one_of", "has_shape", "NORMS", "check_norm"]
+__all__ = ["positive_int", "nonnegative", "one_of", "has_shape", "xy_pair", "NORMS", "check_norm"]
 
 
 def positive_int(name, value, least=1):
@@ -82,6 +82,29 @@ def has_shape(name, value, shape):
     if not ok:
         raise ValueError(f"{name} must have shape {_describe(shape)}, got {found}")
     return value
+
+
+def xy_pair(name, value):
+    """``value`` as ``(x, y)`` if it is a pair of tensors with the same positive number of rows,
+    else an error naming ``name`` (the data of a loss, for example).
+
+    Examples
+    --------
+    >>> import torch
+    >>> xy_pair("data", (torch.zeros(3, 2),))
+    Traceback (most recent call last):
+    ...
+    ValueError: data must be a pair (x, y) of tensors with the same number of rows >= 1, got a tuple of length 1
+    """
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        got = f"a {type(value).__name__} of length {len(value)}" if isinstance(value, (tuple, list)) \
+            else type(value).__name__
+        raise ValueError(f"{name} must be a pair (x, y) of tensors with the same number of rows >= 1, got {got}")
+    x, y = value
+    if not (hasattr(x, "shape") and hasattr(y, "shape")) or len(x) == 0 or len(x) != len(y):
+        raise ValueError(f"{name} must be a pair (x, y) of tensors with the same number of rows >= 1, got "
+                         f"{getattr(x, 'shape', type(x).__name__)} and {getattr(y, 'shape', type(y).__name__)}")
+    return x, y
 
 
 def _describe(shape):

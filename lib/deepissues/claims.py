@@ -39,6 +39,8 @@ def claims_dir(start=None):
     """
     if os.environ.get("DEEPISSUES_CLAIMS_DIR"):
         return pathlib.Path(os.environ["DEEPISSUES_CLAIMS_DIR"])
+    if start is not None and not isinstance(start, (str, os.PathLike)):
+        raise TypeError(f"start must be a path or None, got {type(start).__name__}")
     here = pathlib.Path(start or pathlib.Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / "_toc.yml").exists():
@@ -57,6 +59,8 @@ def chapter(name):
 
 def records(name=None):
     """The claims recorded so far for chapter ``name`` (default: the current chapter)."""
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a chapter name (str) or None, got {type(name).__name__}")
     path = claims_dir() / f"{name or _current['chapter']}.json"
     if not path.exists():
         return []
@@ -85,9 +89,9 @@ def check(name, condition, detail="", *, kind, source="", cite=""):
     ...       kind="reproduces", source="Shalev-Shwartz et al.: no progress beyond chance at d = 30",
     ...       cite="shalevshwartz2017failures")  # doctest: +SKIP
     """
+    _check_provenance(name, kind, source, cite)
     if _current["chapter"] is None:
         raise RuntimeError("call deepissues.claims.chapter('NN-topic') before check()")
-    _check_provenance(name, kind, source, cite)
     held = bool(condition)
     entry = {"name": str(name), "held": held, "detail": str(detail), "kind": kind, "source": source,
              "cite": cite, "scale": repro.scale(), "seed_offset": repro.seed_offset(),

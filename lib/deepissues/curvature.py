@@ -8,7 +8,7 @@ import math
 import numpy as np
 import torch
 
-from .checks import nonnegative, positive_int
+from .checks import nonnegative, positive_int, xy_pair
 from .autodiff import eval_mode
 from . import repro
 
@@ -52,9 +52,9 @@ class Hessian:
     """
 
     def __init__(self, model, loss_fn, data):
-        x, y = data
-        if len(x) == 0:
-            raise ValueError("data must hold at least one example")
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        x, y = xy_pair("data", data)
         self.model, self.loss_fn, self.data = model, loss_fn, (x, y)
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.size = sum(p.numel() for p in self.params)
@@ -204,10 +204,12 @@ def largest_gap(values, skip=1):
 def smoothed_density(nodes, weights, grid, sigma):
     """The spectral density as a curve: every node spread by a Gaussian of width ``sigma``,
     weighted, averaged over probes. It integrates to 1 over a grid that covers the nodes."""
-    if sigma <= 0:
-        raise ValueError(f"sigma must be > 0, got {sigma!r}")
+    nonnegative("sigma", sigma, strict=True)
     grid = np.asarray(grid, dtype=float)
     nodes, weights = np.atleast_2d(nodes), np.atleast_2d(weights)
+    if nodes.shape != weights.shape or nodes.ndim != 2:
+        raise ValueError(f"nodes and weights must be (probes, m) arrays of one shape, got {nodes.shape} and "
+                         f"{weights.shape}")
     bumps = np.exp(-((grid[None, None, :] - nodes[..., None]) ** 2) / (2 * sigma ** 2)) / (sigma * math.sqrt(2 * math.pi))
     return (weights[..., None] * bumps).sum(1).mean(0)
 

@@ -138,7 +138,16 @@ def chouldechova_fpr(base_rate, ppv, fnr):
     """The false-positive rate that a group's base rate p, positive predictive value and
     false-negative rate force (Chouldechova 2017): FPR = p/(1 − p) · (1 − PPV)/PPV · (1 − FNR).
     Two groups with equal PPV and FNR but different p must therefore have different FPR."""
-    return base_rate / (1 - base_rate) * (1 - ppv) / ppv * (1 - fnr)
+    p, ppv, fnr = (np.asarray(a, dtype=float) for a in (base_rate, ppv, fnr))
+    for name, value, ok in (("base_rate", p, (p > 0) & (p < 1)), ("ppv", ppv, (ppv > 0) & (ppv <= 1)),
+                            ("fnr", fnr, (fnr >= 0) & (fnr <= 1))):
+        if not np.all(ok):
+            interval = {"base_rate": "(0, 1)", "ppv": "(0, 1]", "fnr": "[0, 1]"}[name]
+            raise ValueError(f"{name} must lie in {interval}, got {value.tolist()}")
+    fpr = p / (1 - p) * (1 - ppv) / ppv * (1 - fnr)
+    if np.any(fpr > 1):
+        raise ValueError(f"no classifier has these rates: they force a false positive rate above 1 ({fpr.tolist()})")
+    return float(fpr) if fpr.ndim == 0 else fpr
 
 
 def calibrated_scores(base_rates, n=20000, concentration=4.0, seed=0):

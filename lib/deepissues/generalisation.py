@@ -31,6 +31,10 @@ def corrupt(x, y, kind, fraction=1.0, classes=10, seed=0):
         raise ValueError(f"fraction must be in [0, 1], got {fraction}")
     if x.dim() != 2 or len(x) != len(y):
         raise ValueError(f"x must be (N, d) rows matching y, got {tuple(x.shape)} and {tuple(y.shape)}")
+    positive_int("classes", classes, least=2)
+    if len(y) and (int(y.min()) < 0 or int(y.max()) >= classes):
+        raise ValueError(f"classes must exceed every label: labels lie in [{int(y.min())}, {int(y.max())}], "
+                         f"got classes={classes}")
     g = repro.generator(seed)
     x, y = x.clone(), y.clone()
     if kind == "random_labels":

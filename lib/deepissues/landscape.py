@@ -9,7 +9,7 @@ on parameters θ + α d (+ β e).
 import numpy as np
 import torch
 
-from .checks import one_of, positive_int
+from .checks import nonnegative, one_of, positive_int, xy_pair
 from .progress import progress_bar
 from . import repro
 
@@ -106,6 +106,7 @@ def interpolate(model_a, model_b, loss_fn, data, steps=21, extend=0.0):
     (alphas (steps,), losses (steps,)) NumPy arrays.
     """
     positive_int("steps", steps, least=2)
+    nonnegative("extend", extend)
     a, b = dict(model_a.named_parameters()), dict(model_b.named_parameters())
     if a.keys() != b.keys() or any(a[n].shape != b[n].shape for n in a):
         raise ValueError("model_a and model_b must have the same parameters (names and shapes)")
@@ -136,9 +137,7 @@ def _params(model, direction):
 
 
 def _loss_at(model, params, step, loss_fn, data):
-    x, y = data
-    if len(x) == 0:
-        raise ValueError("data must hold at least one example")
+    x, y = xy_pair("data", data)
     moved = {n: params[n] + step[n] for n in params}
     with torch.no_grad():
         return float(loss_fn(torch.func.functional_call(model, moved, (x,)), y))

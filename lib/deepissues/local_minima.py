@@ -33,6 +33,9 @@ def auer_dataset(n_per_axis, d, spacing):
 def neuron_loss(w, X, y):
     """Square loss Σ_i (σ(w·x_i) − y_i)² of the bias-free logistic neuron, for weights w (..., d)."""
     w = torch.as_tensor(w, dtype=torch.float64)
+    if X.dim() != 2 or w.shape[-1] != X.shape[1] or len(y) != len(X):
+        raise ValueError(f"w must be (..., d), X (n, d) and y (n,), got {tuple(w.shape)}, {tuple(X.shape)} and "
+                         f"{tuple(y.shape)}")
     return ((torch.sigmoid(w @ X.T) - y) ** 2).sum(-1)
 
 
@@ -66,4 +69,6 @@ def auer_local_minima(X, y, log_grid):
 
 def predicted_minima(n_examples, d):
     """The construction's count: ⌊n/d⌋ examples per axis give ⌊n/d⌋^d minima."""
+    positive_int("n_examples", n_examples)
+    positive_int("d", d)
     return (n_examples // d) ** d

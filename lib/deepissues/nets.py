@@ -5,7 +5,7 @@ import math
 import torch
 from torch import nn
 
-from .checks import one_of
+from .checks import nonnegative, one_of
 
 __all__ = ["ACTIVATIONS", "INITS", "mlp", "he_init_", "n_neurons"]
 
@@ -58,6 +58,9 @@ def mlp(widths, activation="relu", init="default", bias_std=0.0, dropout=0.0):
 
 def he_init_(model, bias_std=0.0):
     """Re-draw every Linear layer in place: weights N(0, 2 / fan_in), biases N(0, bias_std^2)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    nonnegative("bias_std", bias_std)
     with torch.no_grad():
         for layer in model.modules():
             if isinstance(layer, nn.Linear):
@@ -69,6 +72,8 @@ def he_init_(model, bias_std=0.0):
 
 def n_neurons(model):
     """Number of hidden units: the outputs of every Linear layer but the last."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     sizes = [m.out_features for m in model.modules() if isinstance(m, nn.Linear)]
     return sum(sizes[:-1])
 

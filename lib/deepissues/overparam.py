@@ -103,8 +103,8 @@ def feature_rank(model, X, layer=-2, tol=None):
     singular = torch.linalg.svdvals(features)
     if tol is None:
         tol = float(singular[0]) * max(features.shape) * torch.finfo(torch.float64).eps
-    elif tol < 0:
-        raise ValueError(f"tol must be >= 0, got {tol}")
+    else:
+        nonnegative("tol", tol)
     return int((singular > tol).sum())
 
 

@@ -44,6 +44,10 @@ def plot_regions(regions, ax=None, title=None, seed=0):
     -------
     The axes.
     """
+    regions = list(regions)
+    if not all(hasattr(r, "polygon") for r in regions):
+        raise TypeError("regions must be a list of expressivity.Region (from linear_regions_2d), got "
+                        f"{sorted({type(r).__name__ for r in regions})}")
     if ax is None:
         _, ax = plt.subplots(figsize=(4, 4))
     if regions and regions[0].polygon.shape[1] != 2:

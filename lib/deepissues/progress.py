@@ -26,4 +26,6 @@ def progress_bar(iterable, desc, enabled=True):
     -------
     a tqdm iterator over ``iterable``.
     """
+    if not isinstance(desc, str):
+        raise TypeError(f"desc must be a str, got {type(desc).__name__}")
     return tqdm(iterable, desc=desc, disable=not enabled or is_static(), leave=False)

@@ -66,5 +66,8 @@ def linear_probe(features_train, y_train, features_test, y_test):
     train, test = as_numpy(features_train), as_numpy(features_test)
     if train.ndim != 2 or test.ndim != 2 or train.shape[1] != test.shape[1]:
         raise ValueError(f"features must be (N, k) with the same k, got {train.shape} and {test.shape}")
+    if len(train) != len(as_numpy(y_train)) or len(test) != len(as_numpy(y_test)):
+        raise ValueError(f"features and labels must have the same number of rows, got {len(train)} and "
+                         f"{len(as_numpy(y_train))} (train), {len(test)} and {len(as_numpy(y_test))} (test)")
     probe = LogisticRegression(max_iter=3000).fit(train, as_numpy(y_train))
     return float(probe.score(test, as_numpy(y_test)))

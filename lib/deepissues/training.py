@@ -60,9 +60,8 @@ def fit(model, x, y, *, loss="cross_entropy", epochs=10, batch_size=64, lr=1e-3,
     """
     loss_fn = _loss(loss)
     _check_xy(x, y)
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    positive_int("epochs", epochs)  # a bool is refused: fit(epochs=True) trained one epoch
+    positive_int("batch_size", batch_size)
     one_of("optimizer", optimizer, OPTIMIZERS)
     metric = metric or ("accuracy" if loss == "cross_entropy" else "rmse")
     one_of("metric", metric, METRICS)  # checked now, not after the first epoch

@@ -35,6 +35,8 @@ def interactive_figure(plot, defaults, **controls):
     -------
     >>> interactive_figure(draw, {"depth": 3}, depth=(1, 6, 1))  # doctest: +SKIP
     """
+    if not callable(plot):
+        raise TypeError(f"plot must be a callable that draws a figure, got {type(plot).__name__}")
     missing = set(controls) - set(defaults)
     if missing:
         raise ValueError(f"every control needs a value in defaults; missing {sorted(missing)}")
@@ -47,6 +49,9 @@ def interactive_figure(plot, defaults, **controls):
 
 def static_note(defaults, controls):
     """HTML that tells a reader of the static page that the figure above has sliders when run."""
+    if not set(controls) <= set(defaults):
+        raise ValueError(f"controls and defaults must name the same settings; no default for "
+                         f"{sorted(set(controls) - set(defaults))}")
     settings = ", ".join(f"{name} = {defaults[name]}" for name in controls)
     return (f'<p class="deepissues-widget-static">Interactive figure, shown at {settings}. '
             "Run this chapter (Binder, Colab or Jupyter) to move the sliders.</p>")

@@ -5,7 +5,7 @@ import math
 import torch
 from torch import nn
 
-from ..checks import NORMS, check_norm  # noqa: F401 (NORMS: the package exports it from here)
+from ..checks import NORMS, check_norm, positive_int
 from ..autodiff import eval_mode
 
 __all__ = ["NORMS", "Attack", "BoundedAttack", "MinimalNormAttack", "check_inputs", "margin", "norm_of",
@@ -112,6 +112,9 @@ def margin(logits, y):
     The other classes are masked with -inf, so the "best other" is never y itself, whatever
     the scale of the logits.
     """
+    if logits.dim() != 2 or y.shape != (len(logits),):
+        raise ValueError(f"logits must be (N, K) and y must have shape (N,), got {tuple(logits.shape)} and "
+                         f"{tuple(y.shape)}")
     own = logits.gather(1, y[:, None])[:, 0]
     others = logits.scatter(1, y[:, None], float("-inf"))
     return own - others.max(1).values
@@ -133,6 +136,11 @@ def shrink_to_boundary(attack, x, x_adv, y, success, steps=20):
     the model still gets clearly wrong (see ``Attack.is_adversarial``). Removes the overshoot a
     step needed to cross the boundary, without landing so close to it that evaluating the same
     point in another batch could flip the prediction back."""
+    if x_adv.shape != x.shape:
+        raise ValueError(f"x_adv must have x's shape {tuple(x.shape)}, got {tuple(x_adv.shape)}")
+    if success.shape != (len(x),) or success.dtype != torch.bool:
+        raise ValueError(f"success must be a ({len(x)},) bool tensor, got {tuple(success.shape)} {success.dtype}")
+    positive_int("steps", steps)
     lo = torch.zeros(len(x), device=x.device)
     hi = torch.ones(len(x), device=x.device)
     delta = x_adv - x

@@ -34,6 +34,10 @@ def fooling_images(model, targets, shape, steps=200, lr=0.05, seed=0):
     nonnegative("lr", lr, strict=True)
     if not torch.is_tensor(targets) or targets.dim() != 1 or targets.dtype not in (torch.int64, torch.int32):
         raise ValueError(f"targets must be a 1-D integer tensor, got {getattr(targets, 'shape', targets)!r}")
+    classes = _output_size(model, shape)
+    if len(targets) == 0 or int(targets.min()) < 0 or int(targets.max()) >= classes:
+        raise ValueError(f"targets must be class indices in [0, {classes - 1}] for a model with {classes} outputs, "
+                         f"got {targets.tolist()}")
     parameter = next(model.parameters(), None)
     dtype, device = (parameter.dtype, parameter.device) if parameter is not None else (torch.float32, targets.device)
     # the noise is drawn in float32 on the CPU, so that a seed gives the same start in every dtype and on every device
@@ -51,3 +55,17 @@ def fooling_images(model, targets, shape, steps=200, lr=0.05, seed=0):
         with torch.no_grad():
             conf = model(x).softmax(1).gather(1, targets.long()[:, None])[:, 0]
     return x.detach(), conf
+
+
+def _output_size(model, shape):
+    """The number of logits ``model`` returns for one input of ``shape``."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module returning logits, got {type(model).__name__}")
+    parameter = next(model.parameters(), None)
+    probe = torch.zeros((1, *shape), dtype=parameter.dtype if parameter is not None else torch.float32,
+                        device=parameter.device if parameter is not None else "cpu")
+    with torch.no_grad(), eval_mode(model):
+        out = model(probe)
+    if out.dim() != 2:
+        raise ValueError(f"model must return logits (N, K) for inputs of shape {tuple(shape)}, got {tuple(out.shape)}")
+    return out.shape[1]

@@ -7,6 +7,8 @@ these are ``-x`` and ``1 - x``).
 
 import torch
 
+from ..checks import check_norm, nonnegative
+
 __all__ = ["project_l1_box", "project_ball_box", "min_norm_step"]
 
 
@@ -28,6 +30,10 @@ def project_l1_box(v, eps, lower, upper):
     the L1 budget; |δ_i| = clamp(|v_i| - λ, 0, cap_i) is non-increasing in λ, so we bisect λ in
     float64 and keep the feasible end.
     """
+    nonnegative("eps", eps)
+    if v.dim() != 2 or lower.shape != v.shape or upper.shape != v.shape:
+        raise ValueError(f"v, lower and upper must be (N, d) of one shape, got {tuple(v.shape)}, "
+                         f"{tuple(lower.shape)} and {tuple(upper.shape)}")
     v64, lo64, up64 = v.double(), lower.double(), upper.double()
     a = v64.abs()
     cap = torch.where(v64 > 0, up64, -lo64).clamp_min(0)
@@ -55,6 +61,10 @@ def project_ball_box(delta, eps, norm, x):
     shrinks coordinates, so the result stays in both sets (the same rule as ART and torchattacks).
     L1: the exact projection onto the intersection.
     """
+    check_norm(norm)
+    nonnegative("eps", eps)
+    if delta.shape != x.shape:
+        raise ValueError(f"delta must have x's shape {tuple(x.shape)}, got {tuple(delta.shape)}")
     if norm == "linf":
         return project_linf(delta, eps).clamp(-x, 1 - x)
     if norm == "l2":
@@ -74,6 +84,10 @@ def min_norm_step(w, b, lower, upper, norm):
     decreasing order of |w_i| (a fractional knapsack). The first two are piecewise linear in
     their parameter, so sorting the breakpoints gives the exact solution.
     """
+    check_norm(norm)
+    if w.dim() != 2 or b.shape != (len(w),) or lower.shape != w.shape or upper.shape != w.shape:
+        raise ValueError(f"w, lower and upper must be (N, d) and b must have shape (N,), got w {tuple(w.shape)}, "
+                         f"b {tuple(b.shape)}, lower {tuple(lower.shape)}, upper {tuple(upper.shape)}")
     w64, b64 = w.double(), b.double()
     sign = w64.sign()
     aw = w64.abs()

@@ -16,7 +16,12 @@ def rotate_translate(images, angles, shifts):
     """Rotate images (N, C, H, W) by ``angles`` (N,) degrees about their centre, then shift them
     by ``shifts`` (N, 2) pixels (down, right). Bilinear, with zeros outside the image, so values
     stay in [0, 1]."""
+    if images.dim() != 4:
+        raise ValueError(f"images must be (N, C, H, W), got {tuple(images.shape)}")
     n, _, h, w = images.shape
+    if angles.shape != (n,) or shifts.shape != (n, 2):
+        raise ValueError(f"angles must have shape ({n},) and shifts ({n}, 2), got {tuple(angles.shape)} and "
+                         f"{tuple(shifts.shape)}")
     a = torch.deg2rad(angles.to(images.dtype))
     cos, sin = torch.cos(a), torch.sin(a)
     # affine_grid maps output coordinates to input coordinates in [-1, 1]: the inverse transform

@@ -52,6 +52,8 @@ def one_hidden_layer(model):
 
 def layers_without_dropout(model):
     """The layers of ``model`` without its Dropout layers."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     layers = list(model) if isinstance(model, nn.Sequential) else [model]
     return [layer for layer in layers if not isinstance(layer, nn.Dropout)]
 
@@ -73,6 +75,8 @@ def activation_slope(activation, z):
         return torch.where(beta * z > activation.threshold, torch.ones_like(z), torch.sigmoid(beta * z))
     if isinstance(activation, nn.Tanh):
         return 1 - torch.tanh(z) ** 2
+    if not isinstance(activation, nn.Sigmoid):  # never fall through to the sigmoid's slope
+        raise TypeError(f"activation must be None, Softplus, Tanh or Sigmoid, got {type(activation).__name__}")
     s = torch.sigmoid(z)
     return s * (1 - s)
 
@@ -110,7 +114,8 @@ def gradient_difference_bound(model, x, radius, c):
     """
     U, b, act, W, _ = one_hidden_layer(model)
     x = _rows(x, U.shape[1])
-    radius = torch.as_tensor(radius, dtype=torch.float64).expand(len(x))
+    radius = _radii(radius, len(x))
+    c = _classes(c, len(x), len(W))
     reach = radius[:, None] * U.norm(dim=1)
     z = x @ U.T + b
     lo, hi = derivative_range(act, z - reach, z + reach)  # (N, h)
@@ -186,6 +191,23 @@ def _rows(x, d):
     return x.detach().double().cpu()
 
 
+def _radii(radius, n):
+    """``radius`` as an (n,) float64 tensor of numbers >= 0."""
+    radius = torch.as_tensor(radius, dtype=torch.float64)
+    if radius.dim() > 1 or (radius.dim() == 1 and len(radius) != n) or bool((radius < 0).any()) \
+            or bool(radius.isnan().any()):
+        raise ValueError(f"radius must be a number >= 0 or ({n},) such numbers, got {radius.tolist()}")
+    return radius.expand(n)
+
+
+def _classes(c, n, k):
+    """``c`` as (n,) class indices below k."""
+    c = torch.as_tensor(c)
+    if c.shape != (n,) or c.is_floating_point() or (n and (int(c.min()) < 0 or int(c.max()) >= k)):
+        raise ValueError(f"c must be ({n},) class indices in [0, {k - 1}], got {c.tolist()}")
+    return c.long()
+
+
 def _logits(model, x):
     U, b, act, W, w0 = one_hidden_layer(model)
     h = _rows(x, U.shape[1]) @ U.T + b
@@ -227,6 +249,10 @@ def one_vs_rest_svm(x, y, gamma, C=1.0):
     and return them as one :class:`KernelMachine` whose output k is SVM k's decision function."""
     from sklearn.svm import SVC
 
+    nonnegative("gamma", gamma, strict=True)
+    nonnegative("C", C, strict=True)
+    if len(x) != len(y) or len(x) == 0:
+        raise ValueError(f"x and y must hold the same positive number of rows, got {len(x)} and {len(y)}")
     x_np, y_np = x.detach().cpu().double().numpy(), np.asarray(y)
     classes = np.unique(y_np)
     coef, bias = np.zeros((len(classes), len(x_np))), np.zeros(len(classes))
@@ -260,6 +286,7 @@ def _kernel_bound(machine, x, c):
         raise TypeError(f"expected a KernelMachine, got {type(machine).__name__}")
     centers, coef = machine.centers.double().cpu(), machine.coef.detach().double().cpu()
     x = _rows(x, centers.shape[1])
+    c = _classes(c, len(x), len(coef))
     gamma = machine.gamma
     dist = torch.cdist(x, centers)  # (N, n)
     kern = torch.exp(-gamma * dist ** 2)
@@ -272,7 +299,7 @@ def _kernel_bound(machine, x, c):
         return torch.exp(-u) * (2 * u - 1).abs().clamp_min(1)
 
     def bound(radius):
-        radius = torch.as_tensor(radius, dtype=torch.float64).expand(len(x))
+        radius = _radii(radius, len(x))
         u_lo = gamma * (dist - radius[:, None]).clamp_min(0) ** 2
         u_hi = gamma * (dist + radius[:, None]) ** 2
         peak = torch.minimum(torch.maximum(torch.full_like(u_lo, 1.5), u_lo), u_hi)

@@ -25,7 +25,7 @@ def confidence_far_away(model, x, alphas):
     -------
     (len(alphas), N) tensor of confidences, and (len(alphas), N) predicted classes.
     """
-    alphas = [checks.nonnegative("alpha", float(a)) for a in alphas]
+    alphas = [checks.nonnegative("alphas", float(a)) for a in alphas]
     if not alphas:
         raise ValueError("alphas must hold at least one value")
     with torch.no_grad(), eval_mode(model):

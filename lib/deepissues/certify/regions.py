@@ -24,7 +24,14 @@ def min_norm_in_polyhedron(G, h, lower, upper, norm):
 
     ``lower <= 0 <= upper`` (for an input x in [0, 1]: −x and 1 − x).
     """
+    check_norm(norm)
+    lower, upper, h = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float), np.asarray(h, dtype=float)
     d = len(lower)
+    if G.ndim != 2 or G.shape[1] != d or h.shape != (len(G),) or upper.shape != (d,):
+        raise ValueError(f"G must be (m, d), h (m,), lower and upper (d,), got {G.shape}, {h.shape}, "
+                         f"{lower.shape} and {upper.shape}")
+    if (lower > 0).any() or (upper < 0).any():
+        raise ValueError("lower must be <= 0 <= upper in every coordinate (δ = 0 must lie in the box)")
     if norm == "linf":  # variables (δ, t): min t, −t <= δ_i <= t
         eye = np.eye(d)
         A_ub = np.block([[G, np.zeros((len(G), 1))], [eye, -np.ones((d, 1))], [-eye, -np.ones((d, 1))]])
@@ -56,6 +63,9 @@ def min_norm_in_polyhedron(G, h, lower, upper, norm):
 def crossing_step(G, h, A, c, x, cls, other, norm, margin=0.0):
     """Smallest δ keeping x + δ in the region {G z <= h} ∩ [0, 1]^d with logit ``other`` at least
     ``margin`` above logit ``cls`` (affine logits A z + c there), or None."""
+    if cls == other or not (0 <= cls < len(c) and 0 <= other < len(c)):
+        raise ValueError(f"cls and other must be two classes in [0, {len(c) - 1}] (other must differ from cls), "
+                         f"got {cls} and {other}")
     w = A[other] - A[cls]
     G_all = np.vstack([G, -w[None, :]])
     h_all = np.concatenate([h - G @ x, [(w @ x + c[other] - c[cls]) - margin]])
@@ -63,7 +73,8 @@ def crossing_step(G, h, A, c, x, cls, other, norm, margin=0.0):
 
 
 def norm_np(delta, norm):
-    """The ``norm`` of a NumPy vector, for the region search's inner loops (callers check ``norm``)."""
+    """The ``norm`` of a NumPy vector, for the region search's inner loops."""
+    check_norm(norm)
     return float(np.abs(delta).sum() if norm == "l1" else np.sqrt((delta ** 2).sum()) if norm == "l2"
                  else np.abs(delta).max())
 

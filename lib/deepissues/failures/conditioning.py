@@ -50,6 +50,7 @@ def pwl_condition_number(n):
     """Condition number of the Hessian WᵀW of the fully connected least-squares encoder (with
     uncorrelated unit kinks), computed from the singular values of W in float64. Grows like n⁴
     (Theorem 3 of the paper: Ω(n^3.5))."""
+    positive_int("n", n, least=2)
     s = torch.linalg.svdvals(pwl_matrix(n))
     return float((s[0] / s[-1]) ** 2)
 
@@ -89,6 +90,9 @@ def whitening(f):
     the curves ``f``: after φ ↦ φ C^{-1/2}, the convolutional least-squares problem has Hessian I."""
     phi = filter_inputs(f).reshape(-1, 3).double()
     s, V = torch.linalg.eigh(phi.T @ phi / len(phi))
+    if float(s.min()) <= 1e-12 * max(float(s.max()), 1e-300):
+        raise ValueError("f must hold curves whose windows of 3 samples span 3 dimensions; their covariance is "
+                         f"singular (eigenvalues {s.tolist()})")
     return (V * s.rsqrt()) @ V.T
 
 
@@ -137,6 +141,7 @@ def train_pwl_encoder(kind, iterations, n=100, lr=None, batch_size=100, n_train=
     (encoder, curve): curve is a list of (iteration, mean squared error per curve on 1 000 held-out
     curves), recorded every ``record_every`` iterations (default: iterations // 50) and at the end.
     """
+    one_of("kind", kind, ENCODERS)  # before the learning rate that depends on it
     positive_int("iterations", iterations)
     lr = {"dense": 1e-4, "conv": 0.05, "conv+conditioning": 0.01}.get(kind) if lr is None else lr
     nonnegative("lr", lr, strict=True)

@@ -178,6 +178,9 @@ class StockPolicy(nn.Module):
 
     def __init__(self, d, k, init_std=0.0):
         super().__init__()
+        positive_int("d", d)
+        positive_int("k", k)
+        nonnegative("init_std", init_std)
         self.linear = nn.Linear(d, k)
         nn.init.normal_(self.linear.weight, std=init_std) if init_std else nn.init.zeros_(self.linear.weight)
         nn.init.zeros_(self.linear.bias)

@@ -68,6 +68,8 @@ class ForwardOnlyStaircase(TrueStaircase):
 def smooth_staircase(t, steps, sharpness=5.0, L=10.0):
     """The paper's non-flat approximation: z_0 + Σ_i Δz_i σ(sharpness (t − m_i) L / Δz_i), with
     each sigmoid centred at m_i = z_{i+1} − Δz_i / (2L), just below its step."""
+    nonnegative("sharpness", sharpness, strict=True)
+    nonnegative("L", L, strict=True)
     z = _as_steps(steps, t)
     dz = z[1:] - z[:-1]
     centre = z[1:] - dz / (2 * L)

@@ -184,6 +184,9 @@ def _cube(d):
 
 def subset_of_index(v, d):
     """The 0/1 subset whose parity is row v of :func:`walsh_hadamard` (bit i, most significant first)."""
+    positive_int("d", d)
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2 ** d:
+        raise ValueError(f"v must be an int in [0, {2 ** d}) for d = {d}, got {v!r}")
     return (torch.tensor(v) >> torch.arange(d - 1, -1, -1)) & 1
 
 
@@ -199,6 +202,8 @@ def _loss_derivative_parts(p, loss):
 
 def hinge(output, label):
     """Mean hinge loss max(0, 1 − label · output) for ±1 labels."""
+    if output.shape != label.shape:
+        raise ValueError(f"output and label must have one shape, got {tuple(output.shape)} and {tuple(label.shape)}")
     return (1 - output * label).clamp_min(0).mean()
 
 

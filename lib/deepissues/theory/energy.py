@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from ..checks import nonnegative, one_of, positive_int
+from ..checks import nonnegative, one_of, positive_int, xy_pair
 from ..curvature import Hessian
 from ..progress import progress_bar
 from .. import repro
@@ -173,9 +173,7 @@ def flat_loss(model, loss_fn, data):
     """The training loss as a function of a flat parameter vector, for ``local_entropy`` and
     ``sharpness``: returns (loss_at, x0), where ``loss_at`` takes (d,) or (S, d) vectors and x0 is
     the model's current parameters, flattened. The model is not changed."""
-    x, y = data
-    if len(x) == 0:
-        raise ValueError("data must hold at least one example")
+    x, y = xy_pair("data", data)
     names = [n for n, _ in model.named_parameters()]
     shapes = [p.shape for _, p in model.named_parameters()]
     x0 = torch.cat([p.detach().reshape(-1) for p in model.parameters()]).double()
@@ -203,6 +201,9 @@ def _point(x):
 def double_well(x, sharp=(-1.0, 0.3, 1.2), wide=(2.0, 1.5, 1.0)):
     """A 1-D loss with a sharp, deeper minimum and a wide, shallower one: minus the sum of two
     Gaussian bumps, each given as (centre, width, depth). Works elementwise on tensors."""
+    for name, well in (("sharp", sharp), ("wide", wide)):
+        if len(well) != 3 or not well[1] > 0:
+            raise ValueError(f"{name} must be (centre, width, depth) with width > 0, got {tuple(well)!r}")
     bump = lambda c, w, h: h * torch.exp(-(x - c) ** 2 / (2 * w ** 2))
     return -bump(*sharp) - bump(*wide)
 

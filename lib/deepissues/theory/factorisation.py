@@ -34,6 +34,11 @@ def nuclear_norm_solution(X, lam):
 
 def factorized_objective(X, U, V, lam):
     """½‖X − UVᵀ‖²_F + (λ/2)(‖U‖²_F + ‖V‖²_F)."""
+    X, U, V = (np.asarray(a, dtype=float) for a in (X, U, V))
+    if X.ndim != 2 or U.shape != (X.shape[0], U.shape[-1]) or V.shape != (X.shape[1], U.shape[-1]):
+        raise ValueError(f"U must be ({X.shape[0]}, r) and V ({X.shape[1] if X.ndim == 2 else '?'}, r) for X "
+                         f"{X.shape}, got {U.shape} and {V.shape}")
+    nonnegative("lam", lam)
     return 0.5 * np.sum((X - U @ V.T) ** 2) + 0.5 * lam * (np.sum(U ** 2) + np.sum(V ** 2))
 
 
@@ -88,6 +93,7 @@ def dropout_threshold(singular_values, retain_prob, r):
     With λ = (1 − θ)/θ, minimising Σ_i (σ_i − a_i)² + (λ/r)(Σ_i a_i)² over a_i >= 0 keeps the k
     largest σ_i, shrunk to σ_i − μ with μ = λ Σ_{i<=k} σ_i / (r + λk), for the largest k <= r
     with σ_k > μ(k)."""
+    positive_int("r", r)
     lam = (1 - _retain(retain_prob)) / retain_prob
     s = np.sort(np.asarray(singular_values, float))[::-1]
     best = (0.0, 0)
@@ -122,7 +128,10 @@ def equalising_rotation(weights):
     """An orthogonal Q (r, r) such that diag(Qᵀ diag(weights) Q) is constant, equal to the mean
     weight: at most r − 1 plane rotations, each of which sets one diagonal entry to the mean
     (the constructive step of the Schur–Horn theorem)."""
-    M = np.diag(np.asarray(weights, float))
+    weights = np.asarray(weights, float)
+    if weights.ndim != 1 or len(weights) == 0 or (weights < 0).any():
+        raise ValueError(f"weights must be a non-empty 1-D array of numbers >= 0, got {weights.tolist()}")
+    M = np.diag(weights)
     r = len(M)
     Q = np.eye(r)
     target = np.trace(M) / r

@@ -13,7 +13,7 @@ together, but small angles *less* in relative terms (θ_out/θ falls from 1 at �
 
 import numpy as np
 
-from ..checks import positive_int
+from ..checks import nonnegative, positive_int
 from .. import repro
 
 __all__ = ["relu_layer_cosine", "relu_layer_distance", "angle_through_depth", "random_relu_layer_stats",
@@ -30,6 +30,8 @@ def relu_layer_cosine(theta):
 def relu_layer_distance(norm_x, norm_y, theta):
     """Expected squared distance between the outputs (weights N(0, 1/m)) for inputs of norms
     ``norm_x``, ``norm_y`` at angle θ."""
+    nonnegative("norm_x", norm_x)
+    nonnegative("norm_y", norm_y)
     theta = _angle(theta)
     return (norm_x ** 2 + norm_y ** 2) / 2 - norm_x * norm_y * (np.sin(theta) + (np.pi - theta) * np.cos(theta)) / np.pi
 
@@ -94,6 +96,8 @@ def angles_through_random_layers(x, depth, width, seed=0):
     positive_int("width", width)
     rng = repro.numpy_rng(seed)
     z = np.asarray(x, dtype=float)
+    if z.ndim != 2 or len(z) < 2:
+        raise ValueError(f"x must be (N, d) with N >= 2 points, got shape {z.shape}")
     angles = [pairwise_angles(z)]
     for _ in range(depth):
         z = np.maximum(z @ rng.normal(scale=1 / np.sqrt(z.shape[1]), size=(z.shape[1], width)), 0)
