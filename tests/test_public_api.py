@@ -97,3 +97,53 @@ def test_a_private_import_is_caught(tmp_path):
                     "from deepissues import training as T\nT._check_xy\n```\n")
     assert [(m, n) for m, n in notebook_uses(page) if not public(m, n)] == [
         ("deepissues.attacks.minimal", "nearest_boundary"), ("deepissues.training", "_check_xy")]
+
+
+# ----- the module behind a figure ----------------------------------------------------------------
+
+INFRASTRUCTURE = {"deepissues", "deepissues.repro", "deepissues.checks", "deepissues.claims", "deepissues.glue",
+                  "deepissues.plotting", "deepissues.widgets", "deepissues.progress", "deepissues.training",
+                  "deepissues.nets", "deepissues.data", "deepissues.stats", "deepissues.autodiff"}
+
+
+def chapters_named(docstring):
+    """The chapters a docstring's first line names: "Chapter 01, ...", "Chapters 05–06, ...",
+    "Chapters 02 and 13, ..."."""
+    first = (docstring or "").splitlines()[0] if docstring else ""
+    match = re.match(r"Chapters? (\d\d(?:(?:–|, | and )\d\d)*)", first)
+    if not match:
+        return set()
+    named = set()
+    for part in re.split(r", | and ", match.group(1)):
+        lo, _, hi = part.partition("–")
+        named |= {f"{n:02d}" for n in range(int(lo), int(hi or lo) + 1)}
+    return named
+
+
+def origin(module, name):
+    if is_submodule(module, name):
+        return f"{module}.{name}"
+    found = getattr(getattr(importlib.import_module(module), name), "__module__", None)
+    return found if found and found.startswith("deepissues") else module
+
+
+def chapters_using():
+    uses = {}
+    for page in sorted((ROOT / "notebooks").glob("*.md")):
+        for module, name in notebook_uses(page):
+            uses.setdefault(origin(module, name), set()).add(page.name[:2])
+    return uses
+
+
+@pytest.mark.parametrize("name", [m for m in MODULES if m not in INFRASTRUCTURE])
+def test_each_topic_module_opens_with_the_chapters_it_serves(name):
+    named = chapters_named(importlib.import_module(name).__doc__)
+    assert named, f"{name}'s docstring does not open with its chapters ('Chapter NN, topic.')"
+    unnamed = chapters_using().get(name, set()) - named
+    assert not unnamed, f"{name} serves chapters {sorted(unnamed)} that its docstring does not name"
+
+
+def test_chapters_named_reads_ranges_and_lists():
+    assert chapters_named("Chapters 05–07, attacks.\n\nMore.") == {"05", "06", "07"}
+    assert chapters_named("Chapters 02 and 13, x.") == {"02", "13"}
+    assert chapters_named("Linear regions.") == set()  # control: no chapter line, nothing named

@@ -1,4 +1,6 @@
-"""The Hessian of a training loss without forming it: Hessian-vector products, its top
+"""Chapters 02 and 13, loss surfaces and the energy landscape.
+
+The Hessian of a training loss without forming it: Hessian-vector products, its top
 eigenvalues (Lanczos), its trace (Hutchinson) and its spectral density (stochastic Lanczos
 quadrature). The names mirror PyHessian (Yao et al. 2020): ``eigenvalues``, ``trace``, ``density``.
 """

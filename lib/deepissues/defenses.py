@@ -1,4 +1,6 @@
-"""Defences: adversarial training (Madry et al. 2018), defensive distillation (Papernot et al.
+"""Chapter 06, robustness guarantees.
+
+Defences: adversarial training (Madry et al. 2018), defensive distillation (Papernot et al.
 2016) and the Cross-Lipschitz regulariser (Hein and Andriushchenko 2017).
 
 All three train through :func:`deepissues.training.fit`, so they share its progress bar and

@@ -1,4 +1,6 @@
-"""Linear regions of ReLU networks: exact counts along a segment and in a 2-D box, and the bounds.
+"""Chapter 01, linear regions.
+
+Linear regions of ReLU networks: exact counts along a segment and in a 2-D box, and the bounds.
 
 A ReLU network is affine wherever its activation pattern (which units are on) is constant.
 We call a maximal connected set of inputs with one pattern an *activation region*, as

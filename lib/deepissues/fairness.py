@@ -1,4 +1,6 @@
-"""Bias learned from data, and the group-fairness criteria of the recidivism debate.
+"""Chapter 16, real-life challenges.
+
+Bias learned from data, and the group-fairness criteria of the recidivism debate.
 
 A data set with a *spurious* attribute (a bright corner patch on the digits) that agrees with the
 label in training at a chosen strength, and not at test time; the usual group metrics, named

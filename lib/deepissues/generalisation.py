@@ -1,4 +1,6 @@
-"""The generalisation puzzle (Zhang et al. 2017): networks that fit random labels and random
+"""Chapter 04, generalisation.
+
+The generalisation puzzle (Zhang et al. 2017): networks that fit random labels and random
 inputs perfectly, yet generalise on real data. Corruptions of a data set, and memorisation."""
 
 import torch

@@ -1,4 +1,6 @@
-"""Slices of the loss surface: random directions with Li et al.'s (2018) filter normalisation,
+"""Chapters 02 and 13, loss surfaces and the energy landscape.
+
+Slices of the loss surface: random directions with Li et al.'s (2018) filter normalisation,
 1-D lines and 2-D planes around a trained point, and linear interpolation between two models
 (Goodfellow, Vinyals and Saxe 2015).
 

@@ -1,4 +1,6 @@
-"""Exponentially many local minima for a single neuron (Auer, Herbster and Warmuth 1996).
+"""Chapter 02, loss surfaces.
+
+Exponentially many local minima for a single neuron (Auer, Herbster and Warmuth 1996).
 
 A logistic neuron without bias, σ(w·x), fitted with the square loss. Put n examples on each
 coordinate axis at x = exp(spacing·t)·e_j (t = 0..n−1), all with target 0.8. The example at

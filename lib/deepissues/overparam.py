@@ -1,4 +1,6 @@
-"""Over-parameterisation: random features fitted by least squares (the "rand" baseline of Nguyen
+"""Chapters 03 and 04, overparameterisation and generalisation.
+
+Over-parameterisation: random features fitted by least squares (the "rand" baseline of Nguyen
 and Hein), the rank of a layer's features, and magnitude pruning (Han et al. 2016).
 
 Nguyen and Hein (2017, 2018) show that a layer at least as wide as the number of training points

@@ -1,4 +1,6 @@
-"""Learning without labels, then with a few: an autoencoder as the pretext task, and a linear
+"""Chapter 16, real-life challenges.
+
+Learning without labels, then with a few: an autoencoder as the pretext task, and a linear
 probe on its code ("the revolution will not be supervised", LeCun).
 
 A linear autoencoder's optimum is the principal subspace (Baldi and Hornik 1989), so PCA is the

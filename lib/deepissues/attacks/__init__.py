@@ -1,4 +1,6 @@
-"""Adversarial attacks, verified against closed forms and peer libraries.
+"""Chapters 05–06, adversarial examples and robustness guarantees.
+
+Adversarial attacks, verified against closed forms and peer libraries.
 
 Conventions as in torchattacks: inputs in [0, 1], the model returns logits, each attack is a
 class configured in its constructor and called as ``atk(x, y)``. A :class:`BoundedAttack` returns

@@ -1,4 +1,6 @@
-"""What every attack shares: input checks, eval mode, the margin, and the last shrink to the boundary."""
+"""Chapters 05–06, adversarial examples and robustness guarantees.
+
+What every attack shares: input checks, eval mode, the margin, and the last shrink to the boundary."""
 
 import math
 

@@ -1,4 +1,6 @@
-"""The Carlini–Wagner L2 attack."""
+"""Chapters 05–06, adversarial examples and robustness guarantees.
+
+The Carlini–Wagner L2 attack."""
 
 import torch
 

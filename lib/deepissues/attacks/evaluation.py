@@ -1,4 +1,6 @@
-"""Measuring attacks: robust accuracy, perturbation norms and transfer between models."""
+"""Chapters 05–06, adversarial examples and robustness guarantees.
+
+Measuring attacks: robust accuracy, perturbation norms and transfer between models."""
 
 from dataclasses import dataclass
 

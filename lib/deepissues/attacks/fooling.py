@@ -1,4 +1,6 @@
-"""Fooling images (Nguyen, Yosinski and Clune 2015): inputs that look like nothing, classified
+"""Chapter 06, robustness guarantees.
+
+Fooling images (Nguyen, Yosinski and Clune 2015): inputs that look like nothing, classified
 with near certainty."""
 
 import torch

@@ -1,4 +1,6 @@
-"""Bounded gradient attacks: FGSM and PGD in the L∞, L2 and L1 norms."""
+"""Chapters 05–06, adversarial examples and robustness guarantees.
+
+Bounded gradient attacks: FGSM and PGD in the L∞, L2 and L1 norms."""
 
 import math
 

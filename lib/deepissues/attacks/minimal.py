@@ -1,4 +1,6 @@
-"""Minimal-norm attacks: DeepFool and FAB. Both linearise the classifier and step to the nearest
+"""Chapters 05–06, adversarial examples and robustness guarantees.
+
+Minimal-norm attacks: DeepFool and FAB. Both linearise the classifier and step to the nearest
 linearised boundary inside the box [0, 1]^d, so neither stalls where the box binds."""
 
 import torch

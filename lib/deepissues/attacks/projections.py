@@ -1,4 +1,6 @@
-"""Exact projections: onto a norm ball intersected with the box, and onto a hyperplane within it.
+"""Chapters 05–06, adversarial examples and robustness guarantees.
+
+Exact projections: onto a norm ball intersected with the box, and onto a hyperplane within it.
 
 All functions take flattened batches: ``(N, d)`` tensors, one row per point. The box is given
 as per-coordinate bounds ``lower <= 0 <= upper`` on the perturbation (for an input x in [0, 1]

@@ -1,4 +1,6 @@
-"""Croce and Hein's (2018) randomized gradient-free attack on ReLU networks.
+"""Chapter 06, robustness guarantees.
+
+Croce and Hein's (2018) randomized gradient-free attack on ReLU networks.
 
 A ReLU network is affine on each of its linear regions, so there the smallest change that
 crosses the decision boundary is a convex program (an LP for L1 and L∞, a QP for L2). The attack

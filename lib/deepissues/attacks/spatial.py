@@ -1,4 +1,6 @@
-"""Spatial attacks: rotations and translations instead of additive noise."""
+"""Chapter 05, adversarial examples.
+
+Spatial attacks: rotations and translations instead of additive noise."""
 
 import math
 

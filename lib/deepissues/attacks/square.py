@@ -1,4 +1,6 @@
-"""The Square attack: score-based and black-box, with random square-shaped updates."""
+"""Chapter 05, adversarial examples.
+
+The Square attack: score-based and black-box, with random square-shaped updates."""
 
 import math
 

@@ -1,4 +1,6 @@
-"""Guarantees: certified radii and bounds that no attack can beat, and exact minimal perturbations.
+"""Chapters 06 and 14, robustness guarantees and margins.
+
+Guarantees: certified radii and bounds that no attack can beat, and exact minimal perturbations.
 
 - :mod:`.cross_lipschitz`: Hein and Andriushchenko's (2017) L2 guarantee for one-hidden-layer
   networks and Gaussian-kernel machines.

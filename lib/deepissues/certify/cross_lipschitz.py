@@ -1,4 +1,6 @@
-"""Hein and Andriushchenko's (2017) Cross-Lipschitz guarantee: a certified L2 radius per point.
+"""Chapters 06 and 14, robustness guarantees and margins.
+
+Hein and Andriushchenko's (2017) Cross-Lipschitz guarantee: a certified L2 radius per point.
 
 For a classifier f: R^d -> R^K that predicts c at x, the decision cannot change for any δ with
 

@@ -1,4 +1,6 @@
-"""Confidence far away from the data (Hein, Andriushchenko and Bitterwolf 2019).
+"""Chapter 06, robustness guarantees.
+
+Confidence far away from the data (Hein, Andriushchenko and Bitterwolf 2019).
 
 A ReLU network is affine on each of finitely many linear regions, and the outermost regions are
 unbounded. Along a ray αx, the logits eventually grow linearly in α, so unless two of them grow

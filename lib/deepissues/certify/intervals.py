@@ -1,4 +1,6 @@
-"""Interval bound propagation (IBP; Gowal et al. 2018): sound bounds on a network's logits over
+"""Chapter 06, robustness guarantees.
+
+Interval bound propagation (IBP; Gowal et al. 2018): sound bounds on a network's logits over
 an L∞ ball, and the accuracy they certify.
 
 Names follow auto_LiRPA, whose ``compute_bounds(method="IBP")`` returns ``(lb, ub)``; here one

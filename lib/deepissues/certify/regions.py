@@ -1,4 +1,6 @@
-"""Convex programs on the linear regions of a ReLU network, and the exact minimal perturbation.
+"""Chapter 06, robustness guarantees.
+
+Convex programs on the linear regions of a ReLU network, and the exact minimal perturbation.
 
 On the region where a ReLU network's activation pattern is fixed, the network is affine and the
 region is a polyhedron. The smallest change δ that keeps x + δ in that region and in the box

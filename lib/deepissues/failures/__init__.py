@@ -1,4 +1,6 @@
-"""The four failure families of gradient-based deep learning (Shalev-Shwartz, Shamir and Shammah 2017).
+"""Chapters 07–10, the failures of gradient-based learning.
+
+The four failure families of gradient-based deep learning (Shalev-Shwartz, Shamir and Shammah 2017).
 
 1. Non-informative gradients: parities (:mod:`.parities`) and linear-periodic targets
    (:mod:`.periodic`).

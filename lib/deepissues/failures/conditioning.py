@@ -1,4 +1,6 @@
-"""Failure 3 of Shalev-Shwartz, Shamir and Shammah (2017): architecture and conditioning.
+"""Chapter 09, failures: conditioning.
+
+Failure 3 of Shalev-Shwartz, Shamir and Shammah (2017): architecture and conditioning.
 
 A one-dimensional piecewise-linear (PWL) curve sampled at x = 0, …, n−1 is
 f = p W, where p (n,) holds the slope changes at the kinks and W[i, j] = max(0, j − i + 1)

@@ -1,4 +1,6 @@
-"""Failure 2 of Shalev-Shwartz, Shamir and Shammah (2017): decomposition vs end-to-end.
+"""Chapter 08, failures: decomposition.
+
+Failure 2 of Shalev-Shwartz, Shamir and Shammah (2017): decomposition vs end-to-end.
 
 Two settings from the paper.
 

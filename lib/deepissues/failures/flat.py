@@ -1,4 +1,6 @@
-"""Failure 4 of Shalev-Shwartz, Shamir and Shammah (2017): flat activations.
+"""Chapter 10, failures: flat activations.
+
+Failure 4 of Shalev-Shwartz, Shamir and Shammah (2017): flat activations.
 
 The target is y = u(w*·x + b*) with u a staircase: u(t) = z_i for z_i <= t < z_{i+1}. A model
 ŷ = u(w·x + b) has the right form, but u' = 0 almost everywhere, so the true gradient of any

@@ -1,4 +1,6 @@
-"""Failure 1 of Shalev-Shwartz, Shamir and Shammah (2017): parities have non-informative gradients.
+"""Chapter 07, failures: parities.
+
+Failure 1 of Shalev-Shwartz, Shamir and Shammah (2017): parities have non-informative gradients.
 
 A parity on d bits is χ_v(x) = Π_{i: v_i = 1} x_i for x in {±1}^d. The 2^d parities are
 orthonormal under the uniform distribution, so (Theorem 1 of the paper) the gradient of the loss,

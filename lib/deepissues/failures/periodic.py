@@ -1,4 +1,6 @@
-"""Linear-periodic targets, the continuous cousin of parities (Section 2 of the paper).
+"""Chapter 07, failures: parities.
+
+Linear-periodic targets, the continuous cousin of parities (Section 2 of the paper).
 
 The target is h_w(x) = sin(2π w·x) with x ~ N(0, I_d) and w uniform on the sphere of radius r.
 For large r, E_x[h_w(x) g(x)] is exponentially small for any smooth g, so the gradient of the

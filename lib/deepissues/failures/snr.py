@@ -1,4 +1,6 @@
-"""The signal-to-noise ratio of a stochastic gradient."""
+"""Chapter 08, failures: decomposition.
+
+The signal-to-noise ratio of a stochastic gradient."""
 
 import torch
 

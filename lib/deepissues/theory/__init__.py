@@ -1,4 +1,6 @@
-"""Results from the mathematics of deep learning (Vidal, Bruna, Giryes and Soatto 2017), one
+"""Chapters 11–15, the mathematics of deep learning.
+
+Results from the mathematics of deep learning (Vidal, Bruna, Giryes and Soatto 2017), one
 module per topic."""
 
 from .risk_decomposition import error_decomposition, least_squares_gradient_descent, random_relu_features, tanh_teacher

@@ -1,4 +1,6 @@
-"""The energy landscape seen at a scale: local entropy, Entropy-SGD (Chaudhari et al. 2017) and
+"""Chapter 13, the energy landscape.
+
+The energy landscape seen at a scale: local entropy, Entropy-SGD (Chaudhari et al. 2017) and
 measures of flatness.
 
 The local entropy of a loss f at x, at inverse temperature β and scope γ, is

@@ -1,4 +1,6 @@
-"""Matrix factorisation, the teaching case of global optimality (Haeffele and Vidal 2015, 2017)
+"""Chapter 12, global optimality and dropout.
+
+Matrix factorisation, the teaching case of global optimality (Haeffele and Vidal 2015, 2017)
 and of dropout as a low-rank regulariser (Cavazza et al. 2018).
 
 - Weight decay on the factors, (λ/2)(‖U‖²_F + ‖V‖²_F), is the nuclear norm λ‖UVᵀ‖_* in

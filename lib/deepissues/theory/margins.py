@@ -1,4 +1,6 @@
-"""Margins and Jacobians (Sokolić, Giryes, Sapiro and Rodrigues 2017).
+"""Chapter 14, margins and Jacobians.
+
+Margins and Jacobians (Sokolić, Giryes, Sapiro and Rodrigues 2017).
 
 A classifier's input margin at x, the distance to the nearest input it classifies differently,
 bounds its robustness and, through the number of such balls needed to cover the data, its

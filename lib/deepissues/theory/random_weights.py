@@ -1,4 +1,6 @@
-"""What a random Gaussian ReLU layer does to distances and angles (Giryes, Sapiro and Bronstein
+"""Chapter 15, random weights.
+
+What a random Gaussian ReLU layer does to distances and angles (Giryes, Sapiro and Bronstein
 2016), in closed form and by Monte Carlo.
 
 For a layer z ↦ max(0, Wz) with i.i.d. N(0, 1/m) weights (m units) and two inputs at angle θ,

@@ -1,4 +1,6 @@
-"""The error decomposition of the tutorial's introduction, measured where every term is known.
+"""Chapter 11, the error decomposition.
+
+The error decomposition of the tutorial's introduction, measured where every term is known.
 
 With the expected loss f(W) = E ℓ(Y, Φ(X, W)), its minimiser W* over the model class, the
 minimiser W_N* of the empirical loss on N samples and the weights W_N an optimiser returns,
