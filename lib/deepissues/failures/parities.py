@@ -11,7 +11,6 @@ information about the target once d is moderate.
 import math
 
 import torch
-from torch import nn
 
 from ..autodiff import per_sample_gradients
 from ..checks import one_of, positive_int

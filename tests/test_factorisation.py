@@ -1,13 +1,18 @@
 """Matrix factorisation against the convex nuclear-norm optimum; the dropout closed form against
-a numerical minimiser and Monte Carlo; the random ReLU layer's closed forms against Monte Carlo."""
+a numerical minimiser and Monte Carlo."""
 
 import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from deepissues.theory import (angle_through_depth, angles_through_random_layers, dropout_loss_sample, pairwise_angles, dropout_objective, dropout_solution,
-                               equalising_rotation, random_relu_layer_stats, relu_layer_cosine, relu_layer_distance,
-                               factorized_solution, nuclear_norm_solution)
+from deepissues.theory import (
+    dropout_loss_sample,
+    dropout_objective,
+    dropout_solution,
+    equalising_rotation,
+    factorized_solution,
+    nuclear_norm_solution,
+)
 
 
 def _data(seed=0, n=30, m=20, rank=5, noise=0.3):
@@ -90,47 +95,3 @@ def test_theory_rejects_bad_input():
         dropout_objective(np.ones((2, 3)), np.ones((3, 1)), np.ones((3, 1)), 0.5)
     with pytest.raises(ValueError, match="r must be"):
         dropout_solution(np.ones((2, 2)), 0.5, 0)
-
-
-@pytest.mark.parametrize("theta", [0.0, np.pi / 6, np.pi / 2, 2.5, np.pi])
-def test_random_relu_layer_matches_the_closed_forms_within_three_standard_errors(theta):
-    stats = random_relu_layer_stats(theta, width=4000, trials=200)
-    assert abs(stats["cosine"] - relu_layer_cosine(theta)) <= 3 * stats["cosine_se"] + 1e-12
-    assert abs(stats["distance"] - relu_layer_distance(1.0, 1.0, theta)) <= 3 * stats["distance_se"] + 1e-12
-
-
-def test_closed_forms_at_the_ends_and_through_depth():
-    assert relu_layer_cosine(0.0) == pytest.approx(1.0) and relu_layer_cosine(np.pi) == pytest.approx(0.0, abs=1e-15)
-    assert relu_layer_cosine(np.pi / 2) == pytest.approx(1 / np.pi)
-    assert relu_layer_distance(2.0, 2.0, 0.0) == pytest.approx(0.0)
-    angles = angle_through_depth(np.pi / 2, 8)
-    assert angles[0] == pytest.approx(np.pi / 2) and len(angles) == 9
-    assert np.all(np.diff(angles) < 0)  # every layer shrinks the angle
-    with pytest.raises(ValueError, match=r"\[0, pi\]"):
-        relu_layer_cosine(4.0)
-    with pytest.raises(ValueError, match="width"):
-        random_relu_layer_stats(1.0, width=0)
-
-
-def test_a_relu_layer_shrinks_every_angle_and_small_ones_relatively_less():
-    theta = np.linspace(1e-3, np.pi, 400)
-    out = np.arccos(np.clip(relu_layer_cosine(theta), -1, 1))
-    assert np.all(out < theta)
-    ratio = out / theta
-    assert np.all(np.diff(ratio) < 0)  # the relative shrinkage grows with the angle (Gülcü and Güngör)
-    assert ratio[0] == pytest.approx(1.0, abs=1e-3) and ratio[-1] == pytest.approx(0.5)
-    # the same for squared distances of unit inputs: close pairs keep about 1/2, opposite ones 1/4
-    kept = relu_layer_distance(1.0, 1.0, theta) / (2 - 2 * np.cos(theta))
-    assert np.all(np.diff(kept) < 0) and kept[0] == pytest.approx(0.5, abs=1e-3) and kept[-1] == pytest.approx(0.25)
-    # sampled layers order the two angles the same way, so the ordering is not an artefact of the formula
-    small, large = (random_relu_layer_stats(t, width=4000, trials=40, seed=k) for k, t in enumerate((0.3, 2.8)))
-    assert np.arccos(small["cosine"]) / 0.3 > np.arccos(large["cosine"]) / 2.8
-
-
-def test_random_layers_on_two_points_follow_the_iterated_map():
-    x = np.array([[1.0, 0.0, 0.0], [np.cos(1.2), np.sin(1.2), 0.0]])
-    angles = angles_through_random_layers(x, depth=2, width=5000, seed=0)
-    assert angles[0][0] == pytest.approx(1.2)
-    np.testing.assert_allclose([a[0] for a in angles], angle_through_depth(1.2, 2), atol=0.04)
-    with pytest.raises(ValueError, match="non-zero rows"):
-        pairwise_angles(np.zeros((3, 2)))

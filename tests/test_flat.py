@@ -1,0 +1,116 @@
+"""Flat activations: the staircase and its gradients against brute force and the identity, and
+training from a flat stretch."""
+
+import numpy as np
+import pytest
+import torch
+
+from deepissues import failures as F
+from deepissues.failures.flat import STEPS
+
+# ----- linear-periodic ----------------------------------------------------------------------------
+
+
+# ----- decomposition vs end-to-end ----------------------------------------------------------------
+
+
+# ----- architecture and conditioning --------------------------------------------------------------
+
+
+# ----- flat activations ---------------------------------------------------------------------------
+
+
+def test_the_true_gradient_of_a_staircase_is_zero_almost_everywhere():
+    z = torch.tensor(STEPS)
+    t = torch.linspace(-6, 6, 5001, dtype=torch.float64)
+    h = 1e-6
+    away = (t[:, None] - z.double()).abs().min(1).values > 10 * h
+    finite_difference = (F.staircase(t + h, z) - F.staircase(t - h, z)) / (2 * h)
+    assert away.sum() > 4900 and bool((finite_difference[away] == 0).all())
+    # and the model trained with it never moves
+    target = F.staircase_target(d=10)
+    model, curve = F.train_staircase("true-gradient", 50, target=target, progress=False)
+    torch.manual_seed(0)
+    fresh = F.StaircaseModel("true-gradient", 10, target[2])
+    assert torch.equal(model.net.weight, fresh.net.weight) and len({c[1] for c in curve}) == 1
+
+
+def test_staircase_values_match_a_brute_force_floor_onto_the_steps():
+    z = torch.tensor([-1.0, 0.0, 0.5, 2.0])
+    t = torch.tensor([-3.0, -1.0, -0.1, 0.0, 0.3, 0.5, 1.9, 2.0, 7.0])
+    brute = [max([s for s in z.tolist() if s <= v], default=z[0].item()) for v in t.tolist()]
+    assert F.staircase(t, z).tolist() == brute
+
+
+def test_forward_only_gradient_equals_that_of_the_identity():
+    target = F.staircase_target(d=6, seed=2)
+    X, y, _ = F.staircase_dataset(64, target, seed=3)
+    w = torch.randn(6, requires_grad=True)
+    b = torch.zeros(1, requires_grad=True)
+    t = X @ w + b
+    loss = 0.5 * (F.ForwardOnlyStaircase.apply(t, target[2]) - y).pow(2).mean()
+    gw, gb = torch.autograd.grad(loss, (w, b))
+    residual = F.staircase(t, target[2]) - y             # ∂loss/∂ŷ at the staircase's output
+    np.testing.assert_allclose(gw.detach().numpy(), (residual[:, None] * X).mean(0).detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(gb.item(), residual.mean().item(), atol=1e-6)
+
+
+def test_the_smooth_staircase_approaches_the_staircase_away_from_its_steps():
+    z = torch.tensor(STEPS)
+    t = torch.linspace(-6, 6, 3001)
+    # each sigmoid rises within about Δz/L (<= 0.15 here) below its step
+    away = (t[:, None] - z).abs().min(1).values > 0.25
+    assert float((F.smooth_staircase(t, z) - F.staircase(t, z))[away].abs().max()) < 1e-2
+
+
+def test_a_bias_that_puts_the_data_on_a_flat_stretch_stops_non_flat_but_not_forward_only():
+    target = F.staircase_target(d=100, seed=0)     # chapter 10's target; its lowest step is −2.7
+    X, y, _ = F.staircase_dataset(2000, target, seed=1)
+    norms = {}
+    for method in ("non-flat", "forward-only"):
+        for bias in (-3.0, 0.0):
+            torch.manual_seed(0)
+            model = F.StaircaseModel(method, 100, target[2], bias_init=bias)
+            loss = (model(X) - y).pow(2).mean()
+            norms[method, bias] = float(torch.cat([g.flatten() for g in torch.autograd.grad(loss, list(model.parameters()))]).norm())
+    # from bias −3 every point sits below the lowest step, on the sigmoids' flat tail
+    assert norms["non-flat", -3.0] < 1e-3 * norms["non-flat", 0.0]
+    # negative control: forward-only's backward pass is the identity's, so the same start
+    # gets a gradient as large as from a good one
+    assert norms["forward-only", -3.0] > 0.5 * norms["forward-only", 0.0]
+
+
+def test_forward_only_fits_the_staircase_better_than_the_alternatives():
+    target = F.staircase_target(d=20, seed=1)
+    errors = {m: F.train_staircase(m, 1500, target=target, progress=False)[1][-1][1]
+              for m in ("forward-only", "non-flat", "end-to-end")}
+    assert errors["forward-only"] < 0.5 * min(errors["non-flat"], errors["end-to-end"])
+
+
+# ----- bad input ----------------------------------------------------------------------------------
+
+def test_bad_input_gets_a_clear_error():
+    with pytest.raises(ValueError, match="k must be an int >= 1"):
+        F.k_tuples(10, 0)
+    with pytest.raises(ValueError, match="d must be an int >= 1"):
+        F.linear_periodic_dataset(10, 0, 1.0)
+    with pytest.raises(ValueError, match="r must be a number >= 0"):
+        F.periodic_gradient_variance(3, -1.0)
+    with pytest.raises(ValueError, match=r"expected images of shape \(n, 2, 14, 14\)"):
+        F.TupleNet(2, size=14, channels=4)(torch.zeros(3, 3, 14, 14))
+    with pytest.raises(ValueError, match=r"expected curves of shape \(m, 20\)"):
+        F.PWLEncoder(20, "conv")(torch.zeros(4, 21))
+    with pytest.raises(ValueError, match="a preconditioner is required"):
+        F.PWLEncoder(20, "conv+conditioning")
+    with pytest.raises(ValueError, match="strictly increasing"):
+        F.staircase(torch.zeros(3), [0.0, 0.0, 1.0])
+    with pytest.raises(ValueError, match="market must be a 1-D tensor of stocks in"):
+        F.stocks_batch(5, torch.tensor([0, 7]), 3)
+    with pytest.raises(ValueError, match="approach must be one of"):
+        F.stocks_gradients("greedy", 5, 3, 2)
+    with pytest.raises(ValueError, match="method must be one of"):
+        F.train_staircase("sign", 10)
+    with pytest.raises(ValueError, match=r"schedule must be one of \('cosine', 'constant'\), got 'step'"):
+        F.train_staircase("forward-only", 10, schedule="step")
+    with pytest.raises(ValueError, match="k must be an int >= 2"):
+        F.stocks_snr_closed_form(5, 1)
