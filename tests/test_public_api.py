@@ -3,9 +3,12 @@ nor the chapters import anything else."""
 
 import ast
 import importlib
+import inspect
 import pathlib
 import pkgutil
 import re
+import textwrap
+from dataclasses import is_dataclass
 
 import pytest
 
@@ -147,3 +150,88 @@ def test_chapters_named_reads_ranges_and_lists():
     assert chapters_named("Chapters 05–07, attacks.\n\nMore.") == {"05", "06", "07"}
     assert chapters_named("Chapters 02 and 13, x.") == {"02", "13"}
     assert chapters_named("Linear regions.") == set()  # control: no chapter line, nothing named
+
+
+# ----- documented --------------------------------------------------------------------------------
+
+def public_callables():
+    found = {}
+    for name in ["deepissues"] + MODULES:
+        module = importlib.import_module(name)
+        for attr in module.__all__:
+            obj = getattr(module, attr)
+            if callable(obj):
+                found[id(obj)] = (f"{obj.__module__}.{obj.__qualname__}", obj)
+    return sorted(found.values(), key=lambda item: item[0])
+
+
+def documented_parameters(doc):
+    """The names a numpydoc Parameters (or, for a dataclass, Attributes) section lists ("x : ...",
+    "eps, norm : ...")."""
+    match = re.search(r"^(?:Parameters|Attributes)\n-+\n(.*?)(?:^\w[\w ]*\n-+\n|\Z)", doc, re.M | re.S)
+    if not match:
+        return None
+    names = set()
+    for line in match.group(1).splitlines():
+        entry = re.match(r"^(\*{0,2}[A-Za-z_][\w, *]*?)\s*:", line)
+        if entry and not line.startswith(" "):
+            names |= {n.strip().lstrip("*") for n in entry.group(1).split(",")}
+    return names
+
+
+def returns_a_value(obj):
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(obj)))
+    except (OSError, TypeError):
+        return False
+    body = tree.body[0]
+    return any(isinstance(n, (ast.Return, ast.Yield)) and n.value is not None for n in ast.walk(body)
+               if not isinstance(n, ast.Lambda))
+
+
+def documentation_gaps(name, obj):
+    doc = inspect.getdoc(obj) or ""
+    if inspect.isclass(obj):
+        params = [p for p in inspect.signature(obj).parameters if p not in ("args", "kwargs")] \
+            if not issubclass(obj, BaseException) and "__init__" in vars(obj) or is_dataclass(obj) else []
+    else:
+        params = [p for p in inspect.signature(obj).parameters]
+    gaps = []
+    listed = documented_parameters(doc)
+    if params and listed is None:
+        gaps.append("no Parameters section")
+    elif params and set(params) - listed - {"self"}:
+        gaps.append(f"parameters not documented: {sorted(set(params) - listed - {'self'})}")
+    if not inspect.isclass(obj) and returns_a_value(obj) and not re.search(r"^(Returns|Yields)\n-+", doc, re.M):
+        gaps.append("no Returns section")
+    return gaps
+
+
+def test_every_public_callable_documents_its_parameters_and_what_it_returns():
+    gaps = {name: documentation_gaps(name, obj) for name, obj in public_callables()}
+    gaps = {name: found for name, found in gaps.items() if found}
+    assert not gaps, f"{len(gaps)} public callables lack numpydoc sections:\n" + "\n".join(
+        f"{name}: {'; '.join(found)}" for name, found in gaps.items())
+
+
+def test_documentation_gaps_are_found():
+    """Control: a function documented in prose only has both gaps."""
+    def prose_only(x, eps):
+        """Return x moved by eps."""
+        return x + eps
+
+    def numpydoc(x, eps):
+        """Move x.
+
+        Parameters
+        ----------
+        x, eps : float
+
+        Returns
+        -------
+        float
+        """
+        return x + eps
+
+    assert documentation_gaps("p", prose_only) == ["no Parameters section", "no Returns section"]
+    assert documentation_gaps("n", numpydoc) == []

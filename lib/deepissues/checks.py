@@ -13,14 +13,43 @@ __all__ = ["positive_int", "nonnegative", "one_of", "has_shape", "xy_pair", "NOR
 
 
 def positive_int(name, value, least=1):
-    """``value`` if it is an int >= ``least`` (bools refused), else a ValueError naming ``name``."""
+    """``value`` if it is an int >= ``least`` (bools refused), else a ValueError naming ``name``.
+
+    Parameters
+    ----------
+    name : str, the argument's name for the message.
+    value : the argument.
+    least : int, the smallest value accepted.
+
+    Returns
+    -------
+    value, unchanged.
+
+    Examples
+    --------
+    >>> positive_int("steps", True)
+    Traceback (most recent call last):
+    ...
+    ValueError: steps must be an int >= 1, got True
+    """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
         raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
     return value
 
 
 def nonnegative(name, value, strict=False):
-    """``value`` if it is a number >= 0 (> 0 with ``strict``), else a ValueError naming ``name``."""
+    """``value`` if it is a number >= 0 (> 0 with ``strict``), else a ValueError naming ``name``.
+
+    Parameters
+    ----------
+    name : str, the argument's name for the message.
+    value : the argument; bools and NaN are refused.
+    strict : bool, whether 0 is refused too.
+
+    Returns
+    -------
+    value, unchanged.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
             or math.isnan(value) or value < 0 or (strict and value == 0):
         raise ValueError(f"{name} must be a number {'>' if strict else '>='} 0, got {value!r}")
@@ -29,6 +58,16 @@ def nonnegative(name, value, strict=False):
 
 def one_of(name, value, allowed):
     """``value`` if it is one of ``allowed``, else a ValueError naming ``name`` and the choices.
+
+    Parameters
+    ----------
+    name : str, the argument's name for the message.
+    value : the argument.
+    allowed : iterable of the accepted values (a dict's keys, a tuple of names, ...).
+
+    Returns
+    -------
+    value, unchanged.
 
     Examples
     --------
@@ -59,6 +98,10 @@ def has_shape(name, value, shape):
     shape : tuple of ints and strings: an int is a fixed size; a string ("N", "d") is any size,
         the same wherever the same string appears.
 
+    Returns
+    -------
+    value, unchanged.
+
     Examples
     --------
     >>> import torch
@@ -88,6 +131,15 @@ def xy_pair(name, value):
     """``value`` as ``(x, y)`` if it is a pair of tensors with the same positive number of rows,
     else an error naming ``name`` (the data of a loss, for example).
 
+    Parameters
+    ----------
+    name : str, the argument's name for the message.
+    value : the argument.
+
+    Returns
+    -------
+    (x, y).
+
     Examples
     --------
     >>> import torch
@@ -116,6 +168,16 @@ NORMS = ("l1", "l2", "linf")  # the perturbation norms the attacks and certifica
 
 
 def check_norm(norm, allowed=NORMS):
-    """``norm`` if it is one of ``allowed`` (by default :data:`NORMS`), else a ValueError: an
-    unknown name must never fall through to some default norm."""
+    """``norm`` if it is one of ``allowed``, else a ValueError: an unknown name must never fall
+    through to some default norm.
+
+    Parameters
+    ----------
+    norm : the argument.
+    allowed : tuple of names, by default :data:`NORMS`.
+
+    Returns
+    -------
+    norm, unchanged.
+    """
     return one_of("norm", norm, allowed)

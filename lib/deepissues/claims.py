@@ -34,8 +34,16 @@ class ClaimFailed(AssertionError):
 def claims_dir(start=None):
     """Where records go: ``$DEEPISSUES_CLAIMS_DIR``, else ``_build/claims`` under the book root.
 
-    The book root is the nearest folder at or above ``start`` (default: the working directory)
-    holding ``_toc.yml``; outside the book (e.g. on Colab) it is ``start`` itself.
+    The book root is the nearest folder at or above ``start`` holding ``_toc.yml``; outside the
+    book (e.g. on Colab) it is ``start`` itself.
+
+    Parameters
+    ----------
+    start : path or None, where to look from; default the working directory.
+
+    Returns
+    -------
+    pathlib.Path.
     """
     if os.environ.get("DEEPISSUES_CLAIMS_DIR"):
         return pathlib.Path(os.environ["DEEPISSUES_CLAIMS_DIR"])
@@ -49,7 +57,16 @@ def claims_dir(start=None):
 
 
 def chapter(name):
-    """Start recording claims for chapter ``name`` (e.g. "01-linear-regions"), clearing old ones."""
+    """Start recording claims for chapter ``name``, clearing the ones an earlier run left.
+
+    Parameters
+    ----------
+    name : str, the chapter's file name without ".md" (e.g. "01-linear-regions").
+
+    Returns
+    -------
+    str, the name.
+    """
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"chapter name must be a non-empty string, got {name!r}")
     _current["chapter"] = name
@@ -58,7 +75,16 @@ def chapter(name):
 
 
 def records(name=None):
-    """The claims recorded so far for chapter ``name`` (default: the current chapter)."""
+    """The claims recorded so far for a chapter.
+
+    Parameters
+    ----------
+    name : str or None, the chapter; default the current one.
+
+    Returns
+    -------
+    list of dicts, one per claim, with the fields of :func:`check` and "held".
+    """
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name must be a chapter name (str) or None, got {type(name).__name__}")
     path = claims_dir() / f"{name or _current['chapter']}.json"
@@ -80,14 +106,25 @@ def check(name, condition, detail="", *, kind, source="", cite=""):
         ``reproduces`` and ``differs``, empty for ``extends``.
     cite : str, the ``book/references.bib`` key of that source; required exactly when ``source`` is.
 
-    Returns nothing, so that a claim cell shows only the printed line.
-
-    Example
+    Returns
     -------
-    >>> chapter("demo")  # doctest: +SKIP
+    None, so that a claim cell shows only the printed line.
+
+    Raises
+    ------
+    ClaimFailed, when the condition is false (unless ``DEEPISSUES_CLAIMS_RAISE=0``).
+
+    Examples
+    --------
+    >>> chapter("demo")
+    'demo'
+    >>> acc = 0.503
     >>> check("parity d=30 stays at chance", abs(acc - 0.5) < 0.05, f"acc={acc:.3f}",
     ...       kind="reproduces", source="Shalev-Shwartz et al.: no progress beyond chance at d = 30",
-    ...       cite="shalevshwartz2017failures")  # doctest: +SKIP
+    ...       cite="shalevshwartz2017failures")
+    [claim held] parity d=30 stays at chance: acc=0.503
+    >>> [record["held"] for record in records("demo")]
+    [True]
     """
     _check_provenance(name, kind, source, cite)
     if _current["chapter"] is None:

@@ -22,7 +22,13 @@ MNIST_SHA256 = {
 
 @dataclass
 class Split:
-    """A train/test split. ``x_*``: (N, ...) float32 in [0, 1]; ``y_*``: (N,) int64 labels."""
+    """A train/test split.
+
+    Parameters
+    ----------
+    x_train, x_test : (N, ...) float32 tensors in [0, 1].
+    y_train, y_test : (N,) int64 labels.
+    """
 
     x_train: torch.Tensor
     y_train: torch.Tensor
@@ -116,7 +122,16 @@ _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f
 
 
 def read_idx(path):
-    """Read an IDX file (as MNIST ships, optionally gzipped) into a NumPy array."""
+    """Read an IDX file (as MNIST ships, optionally gzipped) into a NumPy array.
+
+    Parameters
+    ----------
+    path : str or path; a name ending in ".gz" is decompressed.
+
+    Returns
+    -------
+    ndarray with the file's dtype and shape.
+    """
     path = pathlib.Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as f:

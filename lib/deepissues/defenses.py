@@ -26,18 +26,24 @@ def adversarial_training(model, x, y, attack, **fit_kwargs):
 
     Parameters
     ----------
-    model : nn.Module returning logits; x : (N, ...) in [0, 1]; y : (N,) labels.
+    model : nn.Module returning logits.
+    x : (N, ...) training inputs in [0, 1].
+    y : (N,) labels.
     attack : a :class:`~deepissues.attacks.BoundedAttack` built on ``model`` (e.g. PGD), called
         afresh on every batch; it puts the model in eval mode while it runs.
-    fit_kwargs : passed to :func:`~deepissues.training.fit` (epochs, lr, ...).
+    **fit_kwargs : passed to :func:`~deepissues.training.fit` (epochs, lr, ...).
 
     Returns
     -------
     :class:`~deepissues.training.History`.
 
-    Example
-    -------
-    >>> adversarial_training(net, x, y, PGD(net, eps=0.1, alpha=0.025, steps=7))  # doctest: +SKIP
+    Examples
+    --------
+    >>> from deepissues.attacks import FGSM
+    >>> from deepissues.nets import mlp
+    >>> net, x, y = mlp([4, 8, 3]), torch.rand(16, 4), torch.arange(16) % 3
+    >>> len(adversarial_training(net, x, y, FGSM(net, eps=0.1), epochs=2, progress=False))
+    2
     """
     if not isinstance(attack, BoundedAttack):
         raise TypeError(f"attack must be a BoundedAttack returning x_adv (PGD, FGSM, ...), got {type(attack).__name__}")
@@ -47,8 +53,17 @@ def adversarial_training(model, x, y, attack, **fit_kwargs):
 
 
 def soft_cross_entropy(temperature=1.0):
-    """Loss(logits, targets) = mean over points of −Σ_k p_k log softmax(logits / T)_k, where the
-    targets p are probabilities (N, K) or labels (N,)."""
+    """The cross-entropy at temperature T, against probabilities or labels.
+
+    Parameters
+    ----------
+    temperature : float > 0.
+
+    Returns
+    -------
+    callable(logits, targets) -> scalar tensor: the mean over points of
+    −Σ_k p_k log softmax(logits / T)_k, where the targets p are probabilities (N, K) or labels (N,).
+    """
     temperature = nonnegative("temperature", temperature, strict=True)
 
     def loss(logits, targets):
@@ -71,9 +86,10 @@ def distill(teacher, student, x, temperature, **fit_kwargs):
 
     Parameters
     ----------
-    teacher, student : nn.Modules returning logits; x : (N, ...) training inputs.
+    teacher, student : nn.Modules returning logits.
+    x : (N, ...) training inputs.
     temperature : float > 0.
-    fit_kwargs : passed to :func:`~deepissues.training.fit`; ``val`` must be labels-based.
+    **fit_kwargs : passed to :func:`~deepissues.training.fit`; ``val`` must be labels-based.
 
     Returns
     -------
@@ -94,7 +110,8 @@ def cross_lipschitz_penalty(model, x, method="auto"):
 
     Parameters
     ----------
-    model : nn.Module returning (N, K) outputs; x : (N, ...) inputs.
+    model : nn.Module returning (N, K) outputs.
+    x : (N, ...) inputs.
     method : "closed_form" for a one-hidden-layer network f = W σ(Ux + b) + w0, whose gradients
         are W diag(σ'(Ux + b)) U; "autograd" for any model; "auto" picks the first when it applies.
         The closed form treats Dropout layers as the identity (eval mode); autograd applies

@@ -56,10 +56,20 @@ class Region:
 
 
 def relu_layers(model):
-    """Check ``model`` and return its steps: ("linear", W, b) with float64 arrays, or ("relu",).
+    """Check ``model`` and return its steps, with the weights as float64 arrays.
 
-    Raises ``TypeError`` for anything that is not an ``nn.Sequential`` of ``nn.Linear`` and
-    ``nn.ReLU``, naming the offending layer, and ``ValueError`` for sizes that do not chain.
+    Parameters
+    ----------
+    model : nn.Sequential of nn.Linear and nn.ReLU, starting with nn.Linear.
+
+    Returns
+    -------
+    list of steps: ("linear", W, b) with W (out, in) and b (out,) arrays, or ("relu",).
+
+    Raises
+    ------
+    TypeError for anything that is not an ``nn.Sequential`` of ``nn.Linear`` and ``nn.ReLU``,
+    naming the offending layer; ValueError for sizes that do not chain.
     """
     if not isinstance(model, nn.Sequential):
         raise TypeError(f"expected an nn.Sequential of nn.Linear and nn.ReLU, got {type(model).__name__}")
@@ -192,7 +202,22 @@ def linear_regions_2d(model, box):
 
 
 def count_linear_regions_2d(model, box):
-    """Number of exact activation regions of a 2-input ReLU network inside ``box`` (an int)."""
+    """Number of exact activation regions of a 2-input ReLU network inside ``box``.
+
+    Parameters
+    ----------
+    model : nn.Sequential of nn.Linear and nn.ReLU with 2 inputs.
+    box : (x_min, x_max, y_min, y_max).
+
+    Returns
+    -------
+    int.
+
+    Examples
+    --------
+    >>> count_linear_regions_2d(montufar_net(0, 3), (0, 1, 0, 1))   # 3 lines: 1 + 3 + 3 regions
+    7
+    """
     return len(linear_regions_2d(model, box))
 
 
@@ -224,7 +249,17 @@ def linear_pieces_1d(model, a, b):
 
 
 def count_linear_regions_1d(model, a, b):
-    """Exact number of linear pieces (activation regions) along the segment from ``a`` to ``b``."""
+    """Exact number of linear pieces (activation regions) along the segment from ``a`` to ``b``.
+
+    Parameters
+    ----------
+    model : nn.Sequential of nn.Linear and nn.ReLU with d inputs.
+    a, b : (d,) tensors or arrays, the segment's ends.
+
+    Returns
+    -------
+    int.
+    """
     return len(linear_pieces_1d(model, a, b))
 
 
@@ -232,6 +267,20 @@ def shallow_max_regions(n, n0):
     """Zaslavsky's count: n hyperplanes in general position cut R^{n0} into sum_{j<=n0} C(n, j) regions.
 
     It is the maximal number of regions of a one-hidden-layer ReLU net with n units and n0 inputs.
+
+    Parameters
+    ----------
+    n : int >= 0, the number of hyperplanes (hidden units).
+    n0 : int >= 1, the dimension (inputs).
+
+    Returns
+    -------
+    int.
+
+    Examples
+    --------
+    >>> shallow_max_regions(3, 2)
+    7
     """
     positive_int("n", n, 0)
     positive_int("n0", n0, 1)
@@ -243,6 +292,20 @@ def deep_lower_bound(widths, n0):
 
     With hidden widths n_1, ..., n_L (each >= n0) and n0 inputs, some network has at least
     prod_{l<L} floor(n_l / n0)^{n0} * sum_{j<=n0} C(n_L, j) regions.
+
+    Parameters
+    ----------
+    widths : sequence of ints >= 1, the hidden widths n_1, ..., n_L.
+    n0 : int >= 1, the number of inputs.
+
+    Returns
+    -------
+    int.
+
+    Examples
+    --------
+    >>> deep_lower_bound([4, 3], 2)   # (4 // 2)^2 folds times the 1 + 3 + 3 regions of 3 lines
+    28
     """
     widths = _check_widths(widths, n0)
     if min(widths) < n0:
@@ -258,6 +321,15 @@ def deep_upper_bound(widths, n0):
 
     Each layer cuts every region of the layers before it at most as an arrangement of n_l
     hyperplanes in a space of dimension d_l (Montufar 2017; Serra et al. 2018 tighten it).
+
+    Parameters
+    ----------
+    widths : sequence of ints >= 1, the hidden widths.
+    n0 : int >= 1, the number of inputs.
+
+    Returns
+    -------
+    int.
     """
     widths = _check_widths(widths, n0)
     bound, dim = 1, n0
@@ -272,6 +344,19 @@ def sawtooth_net(k):
 
     Each hidden layer has two units, relu(y) and relu(y - 1/2); the tent map is
     t(y) = 2 relu(y) - 4 relu(y - 1/2), which folds [0, 1] onto itself.
+
+    Parameters
+    ----------
+    k : int >= 1, the number of compositions (hidden layers).
+
+    Returns
+    -------
+    nn.Sequential with 1 input and 1 output.
+
+    Examples
+    --------
+    >>> count_linear_regions_1d(sawtooth_net(3), torch.zeros(1), torch.ones(1))
+    8
     """
     positive_int("k", k, 1)
     layers, read = _folding_layers(1, k)
@@ -285,6 +370,20 @@ def montufar_net(folds, lines):
     4^folds cells each mapped onto the whole square (Montufar et al. 2014's construction).
     A last layer of ``lines`` units draws lines in general position with every crossing
     inside the square, so each cell holds 1 + lines + C(lines, 2) regions.
+
+    Parameters
+    ----------
+    folds : int >= 0.
+    lines : int >= 1.
+
+    Returns
+    -------
+    nn.Sequential with 2 inputs and 1 output.
+
+    Examples
+    --------
+    >>> count_linear_regions_2d(montufar_net(1, 3), (0, 1, 0, 1)) == deep_lower_bound([4, 3], 2)
+    True
     """
     positive_int("folds", folds, 0)
     positive_int("lines", lines, 1)
@@ -304,6 +403,15 @@ def shallow_interpolant(knots, values):
 
     With n segments it has n units: f(x) = v_0 + sum_i (s_i - s_{i-1}) relu(x - k_i), s_i the
     slope of segment i and s_{-1} = 0. It shows what a shallow net of that size can represent.
+
+    Parameters
+    ----------
+    knots : (n + 1,) increasing numbers.
+    values : (n + 1,) numbers, the values at the knots.
+
+    Returns
+    -------
+    nn.Sequential with 1 input and 1 output.
     """
     k, v = np.asarray(knots, dtype=float), np.asarray(values, dtype=float)
     if k.ndim != 1 or k.shape != v.shape or len(k) < 2:

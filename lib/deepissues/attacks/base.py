@@ -15,11 +15,17 @@ __all__ = ["NORMS", "Attack", "BoundedAttack", "MinimalNormAttack", "check_input
 
 
 class Attack:
-    """Base class. Subclasses implement ``attack(x, y)``; users call ``atk(x, y)``.
+    """Base class of every attack. Subclasses implement ``attack(x, y)``; users call ``atk(x, y)``.
 
     Conventions (as torchattacks): inputs in [0, 1]; the model returns logits; the model is
     in eval mode during the attack and restored after. With ``targeted=True``, ``y`` holds
     the target labels and the attack tries to reach them; otherwise ``y`` holds the true labels.
+    Subclass :class:`BoundedAttack` or :class:`MinimalNormAttack`, which say what the call returns.
+
+    Parameters
+    ----------
+    model : nn.Module mapping (N, ...) inputs in [0, 1] to (N, K) logits.
+    targeted : bool, whether ``y`` holds targets (reach them) or true labels (leave them).
     """
 
     def __init__(self, model, targeted=False):
@@ -85,8 +91,18 @@ class MinimalNormAttack(Attack):
 
 
 def check_inputs(model, x, y):
-    """Raise a clear error unless x is a float tensor in [0, 1], y is (N,) int labels and the
-    model returns (N, K) logits with K >= 2 and every label below K."""
+    """Raise a clear error unless the inputs of an attack are what it assumes.
+
+    Parameters
+    ----------
+    model : nn.Module; it must return (N, K) logits with K >= 2.
+    x : (N, ...) floating-point tensor in [0, 1], N >= 1.
+    y : (N,) int64 or int32 labels in [0, K).
+
+    Raises
+    ------
+    TypeError or ValueError naming the argument, what was expected and what came.
+    """
     if not torch.is_tensor(x) or not x.is_floating_point():
         raise TypeError(f"x must be a floating-point tensor, got {type(x).__name__}"
                         f"{'' if not torch.is_tensor(x) else ' of dtype ' + str(x.dtype)}")
@@ -109,10 +125,19 @@ def check_inputs(model, x, y):
 
 
 def margin(logits, y):
-    """(N,) logit of class y minus the best other logit; negative once y is no longer predicted.
+    """The logit of class y minus the best other logit; negative once y is no longer predicted.
 
     The other classes are masked with -inf, so the "best other" is never y itself, whatever
     the scale of the logits.
+
+    Parameters
+    ----------
+    logits : (N, K) tensor.
+    y : (N,) int tensor of classes.
+
+    Returns
+    -------
+    (N,) tensor.
     """
     if logits.dim() != 2 or y.shape != (len(logits),):
         raise ValueError(f"logits must be (N, K) and y must have shape (N,), got {tuple(logits.shape)} and "
@@ -123,7 +148,22 @@ def margin(logits, y):
 
 
 def norm_of(delta, norm):
-    """(N,) p-norm of each row of delta, flattened; ``norm`` is one of :data:`NORMS`."""
+    """The p-norm of each row of ``delta``, flattened.
+
+    Parameters
+    ----------
+    delta : (N, ...) tensor.
+    norm : one of :data:`NORMS` ("l1", "l2", "linf"); any other name is an error.
+
+    Returns
+    -------
+    (N,) tensor.
+
+    Examples
+    --------
+    >>> norm_of(torch.tensor([[3.0, -4.0]]), "l2").tolist(), norm_of(torch.tensor([[3.0, -4.0]]), "linf").tolist()
+    ([5.0], [4.0])
+    """
     check_norm(norm)
     flat = delta.flatten(1)
     if norm == "l1":
@@ -134,10 +174,25 @@ def norm_of(delta, norm):
 
 
 def shrink_to_boundary(attack, x, x_adv, y, success, steps=20):
-    """Bisect on the segment x -> x_adv for points in ``success``; keep the closest point that
-    the model still gets clearly wrong (see ``Attack.is_adversarial``). Removes the overshoot a
-    step needed to cross the boundary, without landing so close to it that evaluating the same
-    point in another batch could flip the prediction back."""
+    """Bisect on the segment x -> x_adv and keep the closest point the model still gets clearly wrong.
+
+    Removes the overshoot a step needed to cross the boundary, without landing so close to it that
+    evaluating the same point in another batch could flip the prediction back (see
+    ``Attack.is_adversarial``).
+
+    Parameters
+    ----------
+    attack : the :class:`Attack` whose model and target decide what "wrong" means.
+    x : (N, ...) clean inputs.
+    x_adv : (N, ...) adversarial inputs.
+    y : (N,) labels (targets for a targeted attack).
+    success : (N,) bool; only these points are shrunk.
+    steps : int >= 1, bisection steps.
+
+    Returns
+    -------
+    (N, ...) tensor: the shrunk points where ``success``, x_adv elsewhere.
+    """
     if x_adv.shape != x.shape:
         raise ValueError(f"x_adv must have x's shape {tuple(x.shape)}, got {tuple(x_adv.shape)}")
     if success.shape != (len(x),) or success.dtype != torch.bool:
@@ -156,7 +211,17 @@ def shrink_to_boundary(attack, x, x_adv, y, success, steps=20):
 
 
 def as_images(x, image_shape):
-    """View a batch as images (N, C, H, W). Flat rows of a square length d become (1, √d, √d)."""
+    """View a batch as images (N, C, H, W).
+
+    Parameters
+    ----------
+    x : (N, C, H, W) tensor, or (N, d) rows with d a square number, read as (N, 1, √d, √d).
+    image_shape : (C, H, W) or None; when given, rows are reshaped to it.
+
+    Returns
+    -------
+    (N, C, H, W) tensor, a view of x where possible.
+    """
     if image_shape is not None:
         shape = tuple(image_shape)
     elif x.dim() == 4:

@@ -14,9 +14,16 @@ __all__ = ["perturbation_norms", "minimal_norms", "robust_accuracy", "Transfer",
 
 
 def perturbation_norms(x, x_adv):
-    """L0, L1, L2 and L∞ norms of x_adv − x, one value per point.
+    """The L0, L1, L2 and L∞ norms of x_adv − x, one value per point.
 
-    Returns a dict of (N,) tensors; L0 counts coordinates that changed by more than 1e-8.
+    Parameters
+    ----------
+    x, x_adv : (N, ...) tensors of one shape.
+
+    Returns
+    -------
+    dict with keys "l0", "l1", "l2", "linf" of (N,) tensors; L0 counts coordinates that changed by
+    more than 1e-8.
     """
     if x.shape != x_adv.shape:
         raise ValueError(f"x and x_adv must have the same shape, got {tuple(x.shape)} and {tuple(x_adv.shape)}")
@@ -31,8 +38,10 @@ def minimal_norms(attacks, x, y, norm="l2"):
 
     Parameters
     ----------
-    attacks : sequence of :class:`MinimalNormAttack` (they return ``(x_adv, success)``).
-    x : (N, ...) in [0, 1]; y : (N,) labels; norm : "l1", "l2" or "linf".
+    attacks : sequence of :class:`MinimalNormAttack`, all checked before the first runs.
+    x : (N, ...) inputs in [0, 1].
+    y : (N,) labels.
+    norm : "l1", "l2" or "linf".
 
     Returns
     -------
@@ -63,17 +72,29 @@ def robust_accuracy(model, attack, x, y, eps=None, norm=None):
 
     For a :class:`MinimalNormAttack`, pass ``eps`` and ``norm`` to count only successes with
     ‖x_adv − x‖ <= eps; one run then gives the whole curve over eps. A :class:`BoundedAttack`
-    has its budget already.
+    has its budget already. The attack must be built on ``model``: an attack on another model
+    measures transfer, which :func:`transfer_attack` reports.
 
     Parameters
     ----------
-    model : nn.Module; attack : a :class:`BoundedAttack` or :class:`MinimalNormAttack` built on ``model``.
-    x : (N, ...) in [0, 1]; y : (N,) labels.
-    eps, norm : optional budget for minimal-norm attacks.
+    model : nn.Module returning logits.
+    attack : a :class:`BoundedAttack` or :class:`MinimalNormAttack` built on ``model``.
+    x : (N, ...) inputs in [0, 1].
+    y : (N,) labels.
+    eps : float >= 0 or None, the budget for a minimal-norm attack.
+    norm : "l1", "l2", "linf" or None, the norm of that budget (with ``eps``).
 
     Returns
     -------
     float in [0, 1].
+
+    Examples
+    --------
+    >>> from deepissues.attacks import FGSM
+    >>> from deepissues.nets import mlp
+    >>> model, x, y = mlp([4, 8, 3]), torch.rand(6, 4), torch.tensor([0, 1, 2, 0, 1, 2])
+    >>> robust_accuracy(model, FGSM(model, eps=0.1), x, y) <= robust_accuracy(model, FGSM(model, eps=0.0), x, y)
+    True
     """
     if not isinstance(attack, (BoundedAttack, MinimalNormAttack)):
         raise TypeError(f"attack must be a BoundedAttack or a MinimalNormAttack, got {type(attack).__name__}")
@@ -102,8 +123,14 @@ def robust_accuracy(model, attack, x, y, eps=None, norm=None):
 
 @dataclass
 class Transfer:
-    """Result of :func:`transfer_attack`: the adversarial inputs and, for each model, which
-    originally correct points they fool."""
+    """Result of :func:`transfer_attack`.
+
+    Parameters
+    ----------
+    x_adv : (N, ...) adversarial inputs made on the source model.
+    fooled_source : (N,) bool, points both models got right that x_adv fools on the source.
+    fooled_target : (N,) bool, the same on the target model.
+    """
 
     x_adv: torch.Tensor
     fooled_source: torch.Tensor
@@ -123,8 +150,9 @@ def transfer_attack(source_model, target_model, attack, x, y):
     Parameters
     ----------
     source_model, target_model : nn.Modules with the same inputs and classes.
-    attack : an :class:`Attack` built on ``source_model``.
-    x : (N, ...) in [0, 1]; y : (N,) labels.
+    attack : a :class:`BoundedAttack` or :class:`MinimalNormAttack` built on ``source_model``.
+    x : (N, ...) inputs in [0, 1].
+    y : (N,) labels.
 
     Returns
     -------

@@ -13,24 +13,32 @@ __all__ = ["fooling_images"]
 
 
 def fooling_images(model, targets, shape, steps=200, lr=0.05, seed=0):
-    """Start from uniform noise and ascend the log-probability of each target class, staying in
+    """Images that look like nothing yet get a chosen class with high confidence (Nguyen et al. 2015).
+
+    Start from uniform noise and ascend the log-probability of each target class, staying in
     [0, 1] (projected Adam steps). Nothing keeps the image near any training input.
 
     Parameters
     ----------
-    model : nn.Module returning logits; targets : (N,) int labels wanted.
-    shape : the shape of one input, e.g. (64,) or (1, 8, 8).
-    steps : int >= 1; lr : float > 0, Adam's step size.
-    seed : int, fixes the starting noise.
+    model : nn.Module returning logits; its parameters decide the dtype and device.
+    targets : (N,) int tensor, the class wanted for each image, in [0, K).
+    shape : tuple, the shape of one input, e.g. (64,) or (1, 8, 8).
+    steps : int >= 1.
+    lr : float > 0, Adam's step size.
+    seed : int, fixes the starting noise (drawn in float32 on the CPU, so it is the same in every
+        dtype and on every device).
 
     Returns
     -------
-    (images (N, *shape) in [0, 1], confidence (N,) of the target at them), with the dtype and
-    device of the model's parameters.
+    images : (N, *shape) tensor in [0, 1].
+    confidence : (N,) tensor, the softmax probability of the target at each image.
 
-    Example
-    -------
-    >>> images, conf = fooling_images(model, torch.arange(10), (64,))  # doctest: +SKIP
+    Examples
+    --------
+    >>> from deepissues.nets import mlp
+    >>> images, confidence = fooling_images(mlp([4, 8, 3]), torch.tensor([0, 2]), (4,), steps=20)
+    >>> images.shape, bool(images.min() >= 0 and images.max() <= 1)
+    (torch.Size([2, 4]), True)
     """
     positive_int("steps", steps)
     nonnegative("lr", lr, strict=True)

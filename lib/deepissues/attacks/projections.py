@@ -31,6 +31,22 @@ def project_l1_box(v, eps, lower, upper):
     The minimiser is clip(soft_threshold(v, λ), lower, upper) for the smallest λ >= 0 that meets
     the L1 budget; |δ_i| = clamp(|v_i| - λ, 0, cap_i) is non-increasing in λ, so we bisect λ in
     float64 and keep the feasible end.
+
+    Parameters
+    ----------
+    v : (N, d) tensor.
+    eps : float >= 0.
+    lower, upper : (N, d) tensors with lower <= 0 <= upper.
+
+    Returns
+    -------
+    (N, d) tensor in v's dtype.
+
+    Examples
+    --------
+    >>> delta = project_l1_box(torch.tensor([[3.0, 1.0]]), 2.0, -torch.ones(1, 2) * 5, torch.ones(1, 2) * 5)
+    >>> [round(v, 6) for v in delta[0].tolist()]   # soft-thresholded by λ = 1
+    [2.0, 0.0]
     """
     nonnegative("eps", eps)
     if v.dim() != 2 or lower.shape != v.shape or upper.shape != v.shape:
@@ -57,11 +73,22 @@ def project_l1_box(v, eps, lower, upper):
 
 
 def project_ball_box(delta, eps, norm, x):
-    """Project a perturbation of inputs x (N, d) in [0, 1] onto the eps-ball and the box.
+    """Project a perturbation of inputs x in [0, 1] onto the eps-ball and the box.
 
     L∞: both sets are boxes, so clipping is exact. L2: rescaling then clipping; clipping only
     shrinks coordinates, so the result stays in both sets (the same rule as ART and torchattacks).
-    L1: the exact projection onto the intersection.
+    L1: the exact projection onto the intersection (:func:`project_l1_box`).
+
+    Parameters
+    ----------
+    delta : (N, d) tensor, the perturbation.
+    eps : float >= 0, the radius.
+    norm : "l1", "l2" or "linf".
+    x : (N, d) tensor in [0, 1], the inputs.
+
+    Returns
+    -------
+    (N, d) tensor with ‖δ‖ <= eps and x + δ in [0, 1].
     """
     check_norm(norm)
     nonnegative("eps", eps)
@@ -78,13 +105,29 @@ def min_norm_step(w, b, lower, upper, norm):
     """Smallest step r (in the given norm) with w·r >= b and lower <= r <= upper, row by row.
 
     This is the distance to a linearised decision boundary with the box constraint kept, the
-    step DeepFool and FAB take. Returns ``(r, feasible)``; where even the best corner of the box
-    cannot reach b, r is that corner and ``feasible`` is False.
+    step DeepFool and FAB take. Each coordinate moves in the direction of sign(w_i), by at most
+    cap_i. For L2 the optimum is |r_i| = min(λ|w_i|, cap_i); for L∞ it is min(t, cap_i); for L1 it
+    fills coordinates in decreasing order of |w_i| (a fractional knapsack). The first two are
+    piecewise linear in their parameter, so sorting the breakpoints gives the exact solution.
 
-    Each coordinate moves in the direction of sign(w_i), by at most cap_i. For L2 the optimum is
-    |r_i| = min(λ|w_i|, cap_i); for L∞ it is min(t, cap_i); for L1 it fills coordinates in
-    decreasing order of |w_i| (a fractional knapsack). The first two are piecewise linear in
-    their parameter, so sorting the breakpoints gives the exact solution.
+    Parameters
+    ----------
+    w : (N, d) tensor, the hyperplanes' normals.
+    b : (N,) tensor, the levels to reach.
+    lower, upper : (N, d) tensors with lower <= 0 <= upper, the box on r.
+    norm : "l1", "l2" or "linf".
+
+    Returns
+    -------
+    r : (N, d) tensor; where even the best corner of the box cannot reach b, that corner.
+    feasible : (N,) bool tensor, False where the box cannot reach b.
+
+    Examples
+    --------
+    >>> r, ok = min_norm_step(torch.tensor([[1.0, 0.0]]), torch.tensor([0.5]), -torch.ones(1, 2),
+    ...                       torch.ones(1, 2), "l2")
+    >>> r.tolist(), ok.tolist()
+    ([[0.5, 0.0]], [True])
     """
     check_norm(norm)
     if w.dim() != 2 or b.shape != (len(w),) or lower.shape != w.shape or upper.shape != w.shape:

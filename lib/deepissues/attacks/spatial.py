@@ -15,9 +15,19 @@ __all__ = ["rotate_translate", "Spatial"]
 
 
 def rotate_translate(images, angles, shifts):
-    """Rotate images (N, C, H, W) by ``angles`` (N,) degrees about their centre, then shift them
-    by ``shifts`` (N, 2) pixels (down, right). Bilinear, with zeros outside the image, so values
-    stay in [0, 1]."""
+    """Rotate images about their centre, then shift them. Bilinear, with zeros outside the image, so
+    values stay in [0, 1].
+
+    Parameters
+    ----------
+    images : (N, C, H, W) tensor.
+    angles : (N,) tensor of angles in degrees.
+    shifts : (N, 2) tensor of shifts in pixels (down, right).
+
+    Returns
+    -------
+    (N, C, H, W) tensor.
+    """
     if images.dim() != 4:
         raise ValueError(f"images must be (N, C, H, W), got {tuple(images.shape)}")
     n, _, h, w = images.shape

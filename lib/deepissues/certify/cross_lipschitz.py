@@ -27,12 +27,21 @@ SMOOTH = (nn.Softplus, nn.Tanh, nn.Sigmoid)
 
 
 def one_hidden_layer(model):
-    """Split ``model`` into (U, b, activation, W, w0) in float64, f(x) = W σ(U x + b) + w0.
+    """Split ``model`` into its weights, f(x) = W σ(U x + b) + w0, in float64.
 
     Accepts ``nn.Sequential(nn.Linear, smooth activation, nn.Linear)`` and, as the degenerate
     linear case, ``nn.Linear`` or ``nn.Sequential(nn.Linear)`` (then U = I, σ = identity).
     Dropout layers are skipped: the bound is about the network in eval mode, where they are the
     identity.
+
+    Parameters
+    ----------
+    model : nn.Module as above; the activation must be Softplus, Tanh or Sigmoid.
+
+    Returns
+    -------
+    U : (h, d) tensor; b : (h,) tensor; activation : nn.Module or None; W : (K, h) tensor;
+    w0 : (K,) tensor.
     """
     layers = layers_without_dropout(model)
     if len(layers) == 1 and isinstance(layers[0], nn.Linear):
@@ -53,7 +62,16 @@ def one_hidden_layer(model):
 
 
 def layers_without_dropout(model):
-    """The layers of ``model`` without its Dropout layers."""
+    """The layers of ``model`` without its Dropout layers (the identity in eval mode).
+
+    Parameters
+    ----------
+    model : nn.Sequential, or a single nn.Module (then a list of one).
+
+    Returns
+    -------
+    list of nn.Module.
+    """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     layers = list(model) if isinstance(model, nn.Sequential) else [model]
@@ -68,8 +86,18 @@ def _weights(linear):
 
 
 def activation_slope(activation, z):
-    """σ'(z) elementwise for Softplus (torch's: the identity above its threshold), Tanh, Sigmoid,
-    or the identity (``activation=None``); differentiable in z."""
+    """σ'(z) elementwise, differentiable in z.
+
+    Parameters
+    ----------
+    activation : nn.Softplus (torch's: the identity above its threshold), nn.Tanh, nn.Sigmoid, or
+        None for the identity. Any other activation is a TypeError: its slope is not the sigmoid's.
+    z : tensor of pre-activations.
+
+    Returns
+    -------
+    tensor of z's shape.
+    """
     if activation is None:
         return torch.ones_like(z)
     if isinstance(activation, nn.Softplus):
@@ -108,7 +136,9 @@ def gradient_difference_bound(model, x, radius, c):
     Parameters
     ----------
     model : one-hidden-layer network (see :func:`one_hidden_layer`).
-    x : (N, d) tensor; radius : (N,) tensor or float >= 0; c : (N,) classes.
+    x : (N, d) tensor.
+    radius : float >= 0 or (N,) tensor of them, the R of each point.
+    c : (N,) int tensor of classes.
 
     Returns
     -------
@@ -223,7 +253,10 @@ class KernelMachine(nn.Module):
 
     Parameters
     ----------
-    centers : (n, d) tensor z_i; coef : (K, n) tensor α; bias : (K,) tensor b; gamma : float > 0.
+    centers : (n, d) tensor, the z_i.
+    coef : (K, n) tensor, the α.
+    bias : (K,) tensor, the b.
+    gamma : float > 0, the kernel's γ.
     """
 
     def __init__(self, centers, coef, bias, gamma):
@@ -247,8 +280,19 @@ class KernelMachine(nn.Module):
 
 
 def one_vs_rest_svm(x, y, gamma, C=1.0):
-    """Train K binary Gaussian-kernel SVMs (scikit-learn's ``SVC``), class k against the rest,
-    and return them as one :class:`KernelMachine` whose output k is SVM k's decision function."""
+    """Train K binary Gaussian-kernel SVMs (scikit-learn's ``SVC``), class k against the rest.
+
+    Parameters
+    ----------
+    x : (N, d) tensor.
+    y : (N,) labels 0, ..., K−1.
+    gamma : float > 0, the kernel's γ.
+    C : float > 0, the SVM's penalty.
+
+    Returns
+    -------
+    :class:`KernelMachine` whose output k is SVM k's decision function.
+    """
     from sklearn.svm import SVC
 
     nonnegative("gamma", gamma, strict=True)
@@ -276,7 +320,16 @@ def kernel_gradient_difference_bound(machine, x, radius, c):
     the kernels uses the triangle inequality. At R = 0 the bound is exact. The bound in Hein and
     Andriushchenko (2017) is built differently; this one is simpler and sound.
 
-    Returns (N, K) float64, entry [n, j] for the pair (c[n], j).
+    Parameters
+    ----------
+    machine : :class:`KernelMachine`.
+    x : (N, d) tensor.
+    radius : float >= 0 or (N,) tensor of them.
+    c : (N,) int tensor of classes.
+
+    Returns
+    -------
+    (N, K) float64 tensor, entry [n, j] for the pair (c[n], j).
     """
     return _kernel_bound(machine, x, c)(radius)
 
@@ -312,9 +365,19 @@ def _kernel_bound(machine, x, c):
 
 
 def cross_lipschitz_radius_kernel(machine, x, y=None, steps=50):
-    """Certified L2 radius of a Gaussian-kernel machine at each point; see
-    :func:`cross_lipschitz_radius`. ``machine`` is a :class:`KernelMachine`, e.g. from
-    :func:`one_vs_rest_svm`. Returns (N,) float64, 0 where misclassified (``y`` given)."""
+    """Certified L2 radius of a Gaussian-kernel machine at each point; see :func:`cross_lipschitz_radius`.
+
+    Parameters
+    ----------
+    machine : :class:`KernelMachine`, e.g. from :func:`one_vs_rest_svm`.
+    x : (N, d) tensor.
+    y : (N,) labels or None; with labels the radius is 0 where the point is misclassified.
+    steps : int >= 1, bisection steps on the radius.
+
+    Returns
+    -------
+    (N,) float64 tensor.
+    """
     if not isinstance(machine, KernelMachine):
         raise TypeError(f"expected a KernelMachine, got {type(machine).__name__}")
 

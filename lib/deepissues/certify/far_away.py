@@ -17,15 +17,19 @@ __all__ = ["confidence_far_away"]
 
 
 def confidence_far_away(model, x, alphas):
-    """Largest softmax probability of ``model`` on α·x for each α.
+    """Largest softmax probability of ``model`` on α·x for each α: how sure a network stays far from
+    its data (Hein et al. 2019).
 
     Parameters
     ----------
-    model : nn.Module returning logits; x : (N, ...) tensor; alphas : sequence of numbers >= 0.
+    model : nn.Module returning logits.
+    x : (N, ...) tensor.
+    alphas : sequence of numbers >= 0, the scales.
 
     Returns
     -------
-    (len(alphas), N) tensor of confidences, and (len(alphas), N) predicted classes.
+    confidences : (len(alphas), N) tensor.
+    predictions : (len(alphas), N) tensor of predicted classes.
     """
     alphas = [checks.nonnegative("alphas", float(a)) for a in alphas]
     if not alphas:

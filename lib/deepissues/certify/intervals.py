@@ -26,26 +26,44 @@ def interval_bounds(model, x, eps, clip=True):
     ----------
     model : nn.Sequential of Linear, Conv2d, Flatten and monotone activations (ReLU, Tanh,
         Sigmoid, Softplus, LeakyReLU).
-    x : (N, ...) tensor; eps : float >= 0.
+    x : (N, ...) tensor; in [0, 1] with ``clip``, which refuses anything else.
+    eps : float >= 0, the L∞ radius.
     clip : intersect the ball with the box [0, 1]^d of valid inputs (auto_LiRPA's x_L, x_U).
 
     Returns
     -------
-    (lb, ub), each (N, K): every output at every x' in the set lies between them.
+    lb, ub : (N, K) tensors; every output at every x' in the set lies between them.
 
-    Example
-    -------
-    >>> lb, ub = interval_bounds(model, x, eps=0.1)  # doctest: +SKIP
+    Examples
+    --------
+    >>> from deepissues.nets import mlp
+    >>> model, x = mlp([4, 8, 3]), torch.rand(5, 4)
+    >>> lb, ub = interval_bounds(model, x, eps=0.1)
+    >>> out = model(x).detach()
+    >>> bool((lb <= out).all() and (out <= ub).all())
+    True
     """
     lo, hi = _input_box(x, eps, clip)
     return _propagate(_layers(model), lo, hi)
 
 
 def margin_lower_bounds(model, x, y, eps, clip=True):
-    """Lower bounds on f_y(x') − f_j(x') over the ball, for every class j: (N, K), +inf at j = y.
+    """Lower bounds on f_y(x') − f_j(x') over the ball, for every class j.
 
     The last linear layer is folded into the margin before the bound is taken (Gowal et al.'s
     "elision"): bounding (w_y − w_j)·h directly is tighter than subtracting two bounds.
+
+    Parameters
+    ----------
+    model : nn.Sequential as in :func:`interval_bounds`, ending with nn.Linear.
+    x : (N, ...) tensor.
+    y : (N,) labels.
+    eps : float >= 0.
+    clip : intersect the ball with [0, 1]^d.
+
+    Returns
+    -------
+    (N, K) tensor, +inf at j = y.
     """
     layers = _layers(model)
     if not isinstance(layers[-1], nn.Linear):
@@ -62,15 +80,41 @@ def margin_lower_bounds(model, x, y, eps, clip=True):
 
 
 def certified_accuracy(model, x, y, eps, clip=True):
-    """Share of points that IBP proves correct on the whole ball: every margin bound > 0."""
+    """Share of points that IBP proves correct on the whole ball: every margin bound > 0.
+
+    Parameters
+    ----------
+    model : nn.Sequential as in :func:`interval_bounds`.
+    x : (N, ...) tensor (in [0, 1] with ``clip``).
+    y : (N,) labels.
+    eps : float >= 0, the L∞ radius.
+    clip : intersect the ball with [0, 1]^d.
+
+    Returns
+    -------
+    float in [0, 1].
+    """
     with torch.no_grad():
         return float((margin_lower_bounds(model, x, y, eps, clip).amin(1) > 0).float().mean())
 
 
 def certified_radius(model, x, y, eps_max=1.0, steps=30, clip=True):
-    """(N,) largest L∞ radius IBP certifies at each point, by bisection (IBP's bounds only widen
-    as eps grows); 0 where even eps = 0 fails, i.e. where the point is misclassified. The radii
-    have ``x``'s dtype and device."""
+    """The largest L∞ radius IBP certifies at each point, by bisection (IBP's bounds only widen as
+    eps grows); 0 where even eps = 0 fails, i.e. where the point is misclassified.
+
+    Parameters
+    ----------
+    model : nn.Sequential as in :func:`interval_bounds`.
+    x : (N, ...) tensor.
+    y : (N,) labels.
+    eps_max : float > 0, the largest radius tried.
+    steps : int >= 1, bisection steps.
+    clip : intersect the ball with [0, 1]^d.
+
+    Returns
+    -------
+    (N,) tensor with x's dtype and device.
+    """
     nonnegative("eps_max", eps_max, strict=True)
     positive_int("steps", steps)
     if not torch.is_tensor(x) or not x.is_floating_point():

@@ -22,9 +22,25 @@ __all__ = ["min_norm_in_polyhedron", "crossing_step", "norm_np", "exact_min_pert
 
 
 def min_norm_in_polyhedron(G, h, lower, upper, norm):
-    """Smallest ‖δ‖ with G δ <= h and lower <= δ <= upper, or None if there is none.
+    """Smallest ‖δ‖ with G δ <= h and lower <= δ <= upper.
 
-    ``lower <= 0 <= upper`` (for an input x in [0, 1]: −x and 1 − x).
+    L1 and L∞ are linear programs (scipy's HiGHS); L2 is a least-distance program, solved exactly
+    through non-negative least squares.
+
+    Parameters
+    ----------
+    G, h : (m, d) and (m,) arrays.
+    lower, upper : (d,) arrays with lower <= 0 <= upper (for an input x in [0, 1]: −x and 1 − x).
+    norm : "l1", "l2" or "linf".
+
+    Returns
+    -------
+    (d,) array δ, or None if there is none.
+
+    Examples
+    --------
+    >>> min_norm_in_polyhedron(np.array([[-1.0, 0.0]]), np.array([-0.3]), -np.ones(2), np.ones(2), "l2").round(6)
+    array([0.3, 0. ])
     """
     check_norm(norm)
     lower, upper, h = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float), np.asarray(h, dtype=float)
@@ -63,8 +79,22 @@ def min_norm_in_polyhedron(G, h, lower, upper, norm):
 
 
 def crossing_step(G, h, A, c, x, cls, other, norm, margin=0.0):
-    """Smallest δ keeping x + δ in the region {G z <= h} ∩ [0, 1]^d with logit ``other`` at least
-    ``margin`` above logit ``cls`` (affine logits A z + c there), or None."""
+    """Smallest δ keeping x + δ in a linear region and in [0, 1]^d with logit ``other`` at least
+    ``margin`` above logit ``cls``.
+
+    Parameters
+    ----------
+    G, h : (m, d) and (m,) arrays, the region {z : G z <= h}.
+    A, c : (K, d) and (K,) arrays, the logits A z + c on it.
+    x : (d,) array in [0, 1].
+    cls, other : ints, two different classes.
+    norm : "l1", "l2" or "linf".
+    margin : float, how far ``other`` must beat ``cls``.
+
+    Returns
+    -------
+    (d,) array δ, or None if the region holds no such point.
+    """
     if cls == other or not (0 <= cls < len(c) and 0 <= other < len(c)):
         raise ValueError(f"cls and other must be two classes in [0, {len(c) - 1}] (other must differ from cls), "
                          f"got {cls} and {other}")
@@ -75,7 +105,17 @@ def crossing_step(G, h, A, c, x, cls, other, norm, margin=0.0):
 
 
 def norm_np(delta, norm):
-    """The ``norm`` of a NumPy vector, for the region search's inner loops."""
+    """The ``norm`` of a NumPy vector, for the region search's inner loops.
+
+    Parameters
+    ----------
+    delta : (d,) array.
+    norm : "l1", "l2" or "linf".
+
+    Returns
+    -------
+    float.
+    """
     check_norm(norm)
     return float(np.abs(delta).sum() if norm == "l1" else np.sqrt((delta ** 2).sum()) if norm == "l2"
                  else np.abs(delta).max())
