@@ -33,16 +33,41 @@ ENCODERS = ("dense", "conv", "conv+conditioning")
 
 
 def pwl_matrix(n, dtype=torch.float64):
-    """(n, n) upper-triangular Toeplitz matrix of ramps, W[i, j] = max(0, j − i + 1): row i is
-    the ramp x ↦ relu(x − i + 1) sampled at x = 0, …, n−1, so a curve with kinks p is f = p W."""
+    """The upper-triangular Toeplitz matrix of ramps, W[i, j] = max(0, j − i + 1): row i is the ramp
+    x ↦ relu(x − i + 1) sampled at x = 0, …, n−1, so a curve with kinks p is f = p W.
+
+    Parameters
+    ----------
+    n : int >= 1.
+    dtype : torch dtype.
+
+    Returns
+    -------
+    (n, n) tensor.
+    """
     positive_int("n", n)
     x = torch.arange(n, dtype=dtype)
     return (x[None, :] - x[:, None] + 1).clamp_min(0)
 
 
 def second_difference_matrix(n, dtype=torch.float64):
-    """(n, n) banded Toeplitz inverse of :func:`pwl_matrix`: 1 on the diagonal, −2 and 1 on the
-    first two superdiagonals (p = f W⁻¹ takes second differences of f)."""
+    """The banded Toeplitz inverse of :func:`pwl_matrix`: 1 on the diagonal, −2 and 1 on the first two
+    superdiagonals (p = f W⁻¹ takes second differences of f).
+
+    Parameters
+    ----------
+    n : int >= 1.
+    dtype : torch dtype.
+
+    Returns
+    -------
+    (n, n) tensor.
+
+    Examples
+    --------
+    >>> bool(torch.allclose(pwl_matrix(5) @ second_difference_matrix(5), torch.eye(5, dtype=torch.float64)))
+    True
+    """
     positive_int("n", n)
     eye = torch.eye(n, dtype=dtype)
     return eye - 2 * eye.roll(1, dims=1).triu(1) + eye.roll(2, dims=1).triu(2)
@@ -51,7 +76,21 @@ def second_difference_matrix(n, dtype=torch.float64):
 def pwl_condition_number(n):
     """Condition number of the Hessian WᵀW of the fully connected least-squares encoder (with
     uncorrelated unit kinks), computed from the singular values of W in float64. Grows like n⁴
-    (Theorem 3 of the paper: Ω(n^3.5))."""
+    (Theorem 3 of the paper: Ω(n^3.5)).
+
+    Parameters
+    ----------
+    n : int >= 2, the curves' length.
+
+    Returns
+    -------
+    float.
+
+    Examples
+    --------
+    >>> round(pwl_condition_number(4) / pwl_condition_number(2), 1) > 2 ** 3.5
+    True
+    """
     positive_int("n", n, least=2)
     s = torch.linalg.svdvals(pwl_matrix(n))
     return float((s[0] / s[-1]) ** 2)
@@ -62,9 +101,16 @@ def pwl_curves(m, n=100, seed=0):
 
     Three kinks at distinct positions in [3, n−4], slopes drawn from :data:`SLOPES`.
 
+    Parameters
+    ----------
+    m : int >= 1, the number of curves.
+    n : int >= 8, their length.
+    seed : int.
+
     Returns
     -------
-    f : (m, n) float32 curves; p : (m, n) float32 slope changes (three non-zeros a row).
+    f : (m, n) float32 curves.
+    p : (m, n) float32 slope changes, three non-zeros a row; f = p W (:func:`pwl_matrix`).
     """
     positive_int("m", m)
     positive_int("n", n, least=8)
@@ -79,8 +125,16 @@ def pwl_curves(m, n=100, seed=0):
 
 
 def filter_inputs(f):
-    """(m, n, 3) stack of (f_j, f_{j−1}, f_{j−2}) with zeros before the start: the inputs that a
-    3-tap causal convolution sees at each position j."""
+    """The inputs that a 3-tap causal convolution sees at each position j.
+
+    Parameters
+    ----------
+    f : (m, n) tensor of curves.
+
+    Returns
+    -------
+    (m, n, 3) tensor of (f_j, f_{j−1}, f_{j−2}), with zeros before the start.
+    """
     if f.dim() != 2:
         raise ValueError(f"f must be a (m, n) batch of curves, got shape {tuple(f.shape)}")
     padded = nn.functional.pad(f, (2, 0))
@@ -88,8 +142,17 @@ def filter_inputs(f):
 
 
 def whitening(f):
-    """(3, 3) preconditioner C^{-1/2}, with C = E[φφᵀ] the second moment of the filter inputs φ of
-    the curves ``f``: after φ ↦ φ C^{-1/2}, the convolutional least-squares problem has Hessian I."""
+    """The preconditioner C^{-1/2}, with C = E[φφᵀ] the second moment of the filter inputs φ of the
+    curves ``f``: after φ ↦ φ C^{-1/2}, the convolutional least-squares problem has Hessian I.
+
+    Parameters
+    ----------
+    f : (m, n) tensor of curves whose windows span 3 dimensions.
+
+    Returns
+    -------
+    (3, 3) float64 tensor.
+    """
     phi = filter_inputs(f).reshape(-1, 3).double()
     s, V = torch.linalg.eigh(phi.T @ phi / len(phi))
     if float(s.min()) <= 1e-12 * max(float(s.max()), 1e-300):
@@ -107,6 +170,12 @@ class PWLEncoder(nn.Module):
       v is what the optimiser sees.
 
     All start at zero, as in the paper. ``filter`` returns the effective 3-tap filter (conv only).
+
+    Parameters
+    ----------
+    n : int >= 1, the curves' length.
+    kind : "dense", "conv" or "conv+conditioning".
+    preconditioner : (3, 3) tensor P, required for "conv+conditioning" (see :func:`whitening`).
     """
 
     def __init__(self, n, kind, preconditioner=None):
@@ -136,12 +205,25 @@ class PWLEncoder(nn.Module):
 def train_pwl_encoder(kind, iterations, n=100, lr=None, batch_size=100, n_train=10_000, seed=0, progress=True,
                       record_every=None):
     """Fit a :class:`PWLEncoder` with Adam on the squared error ‖p̂ − p‖² (per curve), as in the
-    paper; ``lr`` defaults to the paper's: 1e-4 dense, 0.05 conv, 0.01 conv+conditioning.
+    paper, on batches drawn with replacement from a fixed training set.
+
+    Parameters
+    ----------
+    kind : "dense", "conv" or "conv+conditioning".
+    iterations : int >= 1.
+    n : int, the curves' length.
+    lr : float > 0 or None for the paper's: 1e-4 dense, 0.05 conv, 0.01 conv+conditioning.
+    batch_size : int >= 1.
+    n_train : int >= 1, the training curves.
+    seed : int, fixes the curves and the batches.
+    progress : show a progress bar.
+    record_every : int or None (iterations // 50).
 
     Returns
     -------
-    (encoder, curve): curve is a list of (iteration, mean squared error per curve on 1 000 held-out
-    curves), recorded every ``record_every`` iterations (default: iterations // 50) and at the end.
+    encoder : the trained :class:`PWLEncoder`.
+    curve : list of (iteration, mean squared error per curve on 1,000 held-out curves), recorded
+        at the first step, every ``record_every`` steps and at the end.
     """
     one_of("kind", kind, ENCODERS)  # before the learning rate that depends on it
     positive_int("iterations", iterations)
@@ -161,7 +243,17 @@ def train_pwl_encoder(kind, iterations, n=100, lr=None, batch_size=100, n_train=
 
 def pwl_autoencoder(n=100, code=6):
     """The paper's deeper autoencoder: encoder n→500→100→code and decoder code→100→100→n, ReLU
-    throughout except the decoder's linear output (code = 2 × the number of kinks)."""
+    throughout except the decoder's linear output.
+
+    Parameters
+    ----------
+    n : int >= 1, the curves' length.
+    code : int >= 1, the code's width (2 × the number of kinks).
+
+    Returns
+    -------
+    nn.Sequential.
+    """
     positive_int("n", n)
     positive_int("code", code)
     return nn.Sequential(nn.Linear(n, 500), nn.ReLU(), nn.Linear(500, 100), nn.ReLU(), nn.Linear(100, code),
@@ -170,14 +262,38 @@ def pwl_autoencoder(n=100, code=6):
 
 
 def random_pwl_curves(m, n=100, pieces=3, seed=0):
-    """(m, n) curves Σ_k c_k relu(x − θ_k) with θ_k ~ U(0, n) and c_k ~ U(−1, 1): the data of the
-    paper's autoencoder experiment."""
+    """Curves Σ_k c_k relu(x − θ_k) with θ_k ~ U(0, n) and c_k ~ U(−1, 1): the data of the paper's
+    autoencoder experiment.
+
+    Parameters
+    ----------
+    m : int >= 1, the number of curves.
+    n : int >= 1, their length.
+    pieces : int >= 1, kinks per curve.
+    seed : int.
+
+    Returns
+    -------
+    (m, n) tensor.
+    """
     return pwl_curves_from_code(*random_pwl_code(m, n, pieces, seed), n)
 
 
 def random_pwl_code(m, n=100, pieces=3, seed=0):
-    """The exact code of :func:`random_pwl_curves` (same ``seed``, same curves): kink locations
-    θ (m, pieces) ~ U(0, n) and slope changes c (m, pieces) ~ U(−1, 1), 2 × pieces numbers a curve."""
+    """The exact code of :func:`random_pwl_curves` (same ``seed``, same curves).
+
+    Parameters
+    ----------
+    m : int >= 1, the number of curves.
+    n : int >= 1, their length.
+    pieces : int >= 1, kinks per curve.
+    seed : int.
+
+    Returns
+    -------
+    theta : (m, pieces) kink locations ~ U(0, n).
+    c : (m, pieces) slope changes ~ U(−1, 1); 2 × pieces numbers a curve.
+    """
     positive_int("m", m)
     positive_int("n", n)
     positive_int("pieces", pieces)
@@ -188,7 +304,17 @@ def random_pwl_code(m, n=100, pieces=3, seed=0):
 
 
 def pwl_curves_from_code(theta, c, n=100):
-    """(m, n) curves Σ_k c_k relu(x − θ_k) sampled at x = 0, …, n−1, from θ, c (m, pieces)."""
+    """Curves Σ_k c_k relu(x − θ_k) sampled at x = 0, …, n−1.
+
+    Parameters
+    ----------
+    theta, c : (m, pieces) tensors of kink locations and slope changes.
+    n : int, the curves' length.
+
+    Returns
+    -------
+    (m, n) tensor.
+    """
     if theta.shape != c.shape or theta.dim() != 2:
         raise ValueError(f"theta and c must be (m, pieces) of one shape, got {tuple(theta.shape)} and {tuple(c.shape)}")
     x = torch.arange(n, dtype=theta.dtype)
@@ -198,7 +324,19 @@ def pwl_curves_from_code(theta, c, n=100):
 def kink_shift_error(theta, c, shift, n=100, seed=0):
     """Relative squared error Σ‖f' − f‖² / Σ‖f‖² of the exact code with every kink moved by
     ``shift`` samples, to the left or right at random: the error of a code that knows everything
-    but where the kinks are, to within ``shift``. A scale for reconstruction errors."""
+    but where the kinks are, to within ``shift``. A scale for reconstruction errors.
+
+    Parameters
+    ----------
+    theta, c : (m, pieces) tensors, the code (from :func:`random_pwl_code`).
+    shift : float >= 0, in samples.
+    n : int >= 1, the curves' length.
+    seed : int, fixes the directions of the shifts.
+
+    Returns
+    -------
+    float.
+    """
     nonnegative("shift", shift)
     signs = torch.randint(0, 2, theta.shape, generator=repro.generator(seed)).to(theta.dtype) * 2 - 1
     exact = pwl_curves_from_code(theta, c, n)
@@ -207,11 +345,23 @@ def kink_shift_error(theta, c, shift, n=100, seed=0):
 
 
 def train_pwl_autoencoder(iterations, n=100, lr=1e-3, batch_size=100, n_train=10_000, seed=0, progress=True):
-    """Fit :func:`pwl_autoencoder` with Adam on the mean squared reconstruction error.
+    """Fit :func:`pwl_autoencoder` with Adam on the mean squared reconstruction error of
+    :func:`random_pwl_curves`, on batches drawn with replacement from a fixed training set.
+
+    Parameters
+    ----------
+    iterations : int >= 1.
+    n : int, the curves' length.
+    lr : float > 0.
+    batch_size : int >= 1.
+    n_train : int >= 1, the training curves.
+    seed : int, fixes the curves, the initialisation and the batches.
+    progress : show a progress bar.
 
     Returns
     -------
-    (model, curve) with curve a list of (iteration, validation mean squared error).
+    model : the trained nn.Sequential.
+    curve : list of (iteration, mean squared error on 1,000 held-out curves).
     """
     positive_int("iterations", iterations)
     f = random_pwl_curves(n_train, n, seed=seed)

@@ -39,14 +39,21 @@ APPROACHES = ("end-to-end", "decomposition")
 # ----- k-tuples of line segments ------------------------------------------------------------------
 
 def line_segment_images(n, size=28, seed=0):
-    """n binary images, each with one straight segment, and their intermediate labels.
+    """Binary images, each with one straight segment, and their intermediate labels.
 
     As in the paper: θ ~ U(0, π), centre ~ U([0, size]²), length ~ U(5, size − 5) scaled with
     ``size``/28; the pixels along the segment, rounded down, are set to 1.
 
+    Parameters
+    ----------
+    n : int >= 1, the number of images.
+    size : int, their side.
+    seed : int.
+
     Returns
     -------
-    images : (n, size, size) float tensor in {0, 1}; labels : (n,) ±1, +1 when θ < π/2.
+    images : (n, size, size) float tensor in {0, 1}.
+    labels : (n,) ±1, +1 when θ < π/2.
     """
     positive_int("n", n)
     positive_int("size", size, least=8)
@@ -67,12 +74,20 @@ def line_segment_images(n, size=28, seed=0):
 
 
 def k_tuples(n, k, size=28, seed=0):
-    """n tuples of k line-segment images with intermediate and primary labels.
+    """Tuples of k line-segment images with intermediate and primary labels.
+
+    Parameters
+    ----------
+    n : int >= 1, the number of tuples.
+    k : int >= 1, images per tuple.
+    size : int, the images' side.
+    seed : int.
 
     Returns
     -------
-    images : (n, k, size, size); intermediate : (n, k) ±1; primary : (n,) ±1, +1 when an odd
-    number of the k segments slope up.
+    images : (n, k, size, size) tensor.
+    intermediate : (n, k) ±1 labels, one per image.
+    primary : (n,) ±1, +1 when an odd number of the k segments slope up.
     """
     positive_int("k", k)
     positive_int("n", n)
@@ -85,7 +100,16 @@ def k_tuples(n, k, size=28, seed=0):
 class TupleNet(nn.Module):
     """The paper's network, scaled by ``channels``: a score network (two 5×5 conv + 2×2 max-pool
     blocks, then 50 and 100 ReLU units and one output) applied to each image, and a head
-    (sigmoid of the k scores → 100 ReLU units → 1) that predicts the primary label."""
+    (sigmoid of the k scores → 100 ReLU units → 1) that predicts the primary label.
+
+    Parameters
+    ----------
+    k : int >= 1, images per tuple.
+    size : int, the images' side (28 in the paper).
+    channels : int >= 1, the conv layers' width.
+
+    The forward pass maps images (n, k, size, size) to (output (n,), scores (n, k)).
+    """
 
     def __init__(self, k, size=28, channels=16):
         super().__init__()
@@ -110,14 +134,29 @@ class TupleNet(nn.Module):
 
 def train_tuples(k, iterations, approach="end-to-end", size=28, channels=16, batch_size=200, lr=1e-3, seed=0,
                  progress=True, record_every=None, test_size=2000, device=None):
-    """Train :class:`TupleNet` with Adam, as in the paper: the hinge loss on the primary label, plus
-    (for decomposition) the hinge loss of every score on its intermediate label.
+    """Train :class:`TupleNet` with Adam on fresh tuples, as in the paper: the hinge loss on the
+    primary label, plus (for decomposition) the hinge loss of every score on its intermediate label.
+
+    Parameters
+    ----------
+    k : int >= 1, images per tuple.
+    iterations : int >= 1.
+    approach : "end-to-end" or "decomposition".
+    size : int, the images' side.
+    channels : int >= 1, the conv layers' width.
+    batch_size : int >= 1.
+    lr : float > 0.
+    seed : int, fixes the initialisation and the tuples.
+    progress : show a progress bar.
+    record_every : int or None (iterations // 20).
+    test_size : int, fresh tuples the accuracy is measured on.
+    device : torch device or None (a GPU when there is one).
 
     Returns
     -------
-    (net, curve): curve lists (iteration, accuracy on the primary label) on ``test_size`` fresh
-    tuples, every ``record_every`` iterations (default iterations // 20) and at the end. Runs on
-    ``device`` (default: a GPU when there is one).
+    net : the trained :class:`TupleNet`.
+    curve : list of (iteration, accuracy on the primary label), every ``record_every`` steps and
+        at the end.
     """
     positive_int("iterations", iterations)
     one_of("approach", approach, APPROACHES)
@@ -149,19 +188,38 @@ def train_tuples(k, iterations, approach="end-to-end", size=28, channels=16, bat
 # ----- stocks -------------------------------------------------------------------------------------
 
 def stocks_market(d, k, seed=0):
-    """The stock y_i that each of the d media references concerns: (d,) ints in [0, k)."""
+    """The stock that each of the d media references concerns.
+
+    Parameters
+    ----------
+    d : int >= 1, references.
+    k : int >= 1, stocks.
+    seed : int.
+
+    Returns
+    -------
+    (d,) int tensor in [0, k).
+    """
     positive_int("d", d)
     positive_int("k", k)
     return torch.randint(0, k, (d,), generator=repro.generator(seed))
 
 
 def stocks_batch(n, market, k, seed=0):
-    """n draws of (reference, gains, concerned stock).
+    """Draws of (reference, gains, concerned stock).
+
+    Parameters
+    ----------
+    n : int >= 1, the number of draws.
+    market : (d,) int tensor from :func:`stocks_market`, in [0, k).
+    k : int >= 1, the number of stocks.
+    seed : int.
 
     Returns
     -------
-    X : (n, d) one-hot references; Z : (n, k) gains, +1 for the concerned stock and ±1 at random
-    for the others; Y : (n, k) one-hot of the concerned stock.
+    X : (n, d) one-hot references.
+    Z : (n, k) gains, +1 for the concerned stock and ±1 at random for the others.
+    Y : (n, k) one-hot of the concerned stock.
     """
     positive_int("n", n)
     positive_int("k", k)
@@ -176,7 +234,15 @@ def stocks_batch(n, market, k, seed=0):
 
 
 class StockPolicy(nn.Module):
-    """p = softmax(W x + b), with W (k, d) and b (k,); zero by default (the uniform portfolio)."""
+    """The portfolio p = softmax(W x + b), with W (k, d) and b (k,); zero by default (the uniform
+    portfolio).
+
+    Parameters
+    ----------
+    d : int >= 1, the number of media references.
+    k : int >= 1, the number of stocks.
+    init_std : float >= 0, the standard deviation of W's initial entries (0: W = 0).
+    """
 
     def __init__(self, d, k, init_std=0.0):
         super().__init__()
@@ -192,14 +258,38 @@ class StockPolicy(nn.Module):
 
 
 def stocks_loss(policy, X, Z, Y, approach):
-    """−E[p·z] (end-to-end, the realised gain) or −E[p·y] (decomposition, the concerned stock)."""
+    """The loss of a portfolio on a batch.
+
+    Parameters
+    ----------
+    policy : :class:`StockPolicy`.
+    X, Z, Y : a batch from :func:`stocks_batch`.
+    approach : "end-to-end" (−E[p·z], the realised gain) or "decomposition" (−E[p·y], the
+        concerned stock).
+
+    Returns
+    -------
+    scalar tensor.
+    """
     one_of("approach", approach, APPROACHES)
     return -(policy(X) * (Z if approach == "end-to-end" else Y)).sum(-1).mean()
 
 
 def stocks_gradients(approach, n, d, k, seed=0, policy=None):
-    """(n, k·d) per-sample gradients of :func:`stocks_loss` with respect to W, by autograd, at
-    ``policy`` (default: W = 0, where the closed forms hold)."""
+    """Per-sample gradients of :func:`stocks_loss` with respect to W, by autograd.
+
+    Parameters
+    ----------
+    approach : "end-to-end" or "decomposition".
+    n : int >= 1, the number of draws.
+    d, k : ints >= 1, references and stocks.
+    seed : int, fixes the market and the draws.
+    policy : :class:`StockPolicy` or None (W = 0, where the closed forms hold).
+
+    Returns
+    -------
+    (n, k·d) tensor.
+    """
     one_of("approach", approach, APPROACHES)
     market = stocks_market(d, k, seed)
     X, Z, Y = stocks_batch(n, market, k, seed=seed + 1)
@@ -219,6 +309,20 @@ def stocks_snr_closed_form(d, k):
 
     Both have mean (1/(kd)) Σ_i (e_{y_i} − 𝟙/k) e_iᵀ, with ‖mean‖² = (k − 1)/(k³ d). Decomposition's
     second moment is (k − 1)/k³, end-to-end's (k − 1)/k², so SNR = 1/(d − 1) and 1/(kd − 1).
+
+    Parameters
+    ----------
+    d : int >= 2, references.
+    k : int >= 2, stocks.
+
+    Returns
+    -------
+    dict with keys "end-to-end" and "decomposition".
+
+    Examples
+    --------
+    >>> stocks_snr_closed_form(11, 2)["decomposition"]
+    0.1
     """
     positive_int("d", d, least=2)
     positive_int("k", k, least=2)
@@ -226,20 +330,41 @@ def stocks_snr_closed_form(d, k):
 
 
 def stocks_second_moment_ratio(k):
-    """E‖g_e2e‖² / E‖g_dec‖² at W = 0: exactly k."""
+    """E‖g_e2e‖² / E‖g_dec‖² at W = 0, in closed form: exactly k.
+
+    Parameters
+    ----------
+    k : int >= 2, the number of stocks.
+
+    Returns
+    -------
+    float.
+    """
     positive_int("k", k, least=2)
     return float(k)
 
 
 def train_stocks(approach, iterations, d=1000, k=100, batch_size=100, lr=0.1, optimizer="adam", seed=0,
                  progress=True):
-    """Train :class:`StockPolicy` on the end-to-end or decomposition loss, by default as in the
-    paper (Adam, d = 1000, k = 100, batch 100, learning rate 0.1); ``optimizer="sgd"`` for plain SGD.
+    """Train :class:`StockPolicy` on the end-to-end or decomposition loss, by default as in the paper
+    (Adam, d = 1000, k = 100, batch 100, learning rate 0.1), on fresh draws at every step.
+
+    Parameters
+    ----------
+    approach : "end-to-end" or "decomposition".
+    iterations : int >= 1.
+    d, k : ints >= 1, references and stocks.
+    batch_size : int >= 1.
+    lr : float > 0.
+    optimizer : "adam" or "sgd".
+    seed : int, fixes the market, the initialisation and the draws.
+    progress : show a progress bar.
 
     Returns
     -------
-    (policy, curve): curve lists (iteration, −E[p·z], the end-to-end loss both approaches are
-    judged by) on 5 000 fresh draws, 50 times along the way.
+    policy : the trained :class:`StockPolicy`.
+    curve : list of (iteration, −E[p·z]), the end-to-end loss both approaches are judged by, on
+        5,000 fresh draws, 50 times along the way.
     """
     positive_int("iterations", iterations)
     nonnegative("lr", lr, strict=True)

@@ -36,12 +36,18 @@ def staircase(t, steps):
 
     Parameters
     ----------
-    t : tensor of any shape; steps : increasing 1-D tensor or sequence of breakpoints.
+    t : tensor of any shape.
+    steps : increasing 1-D tensor or sequence of at least 2 breakpoints.
 
     Returns
     -------
     tensor shaped like t. Its derivative is zero wherever it exists; use :class:`TrueStaircase`
     or :class:`ForwardOnlyStaircase` to differentiate through it.
+
+    Examples
+    --------
+    >>> staircase(torch.tensor([-5.0, 0.5, 3.0]), [0.0, 1.0, 2.0]).tolist()
+    [0.0, 0.0, 2.0]
     """
     z = _as_steps(steps, t)
     return z[(torch.bucketize(t.detach(), z, right=True) - 1).clamp_min(0)]
@@ -69,7 +75,19 @@ class ForwardOnlyStaircase(TrueStaircase):
 
 def smooth_staircase(t, steps, sharpness=5.0, L=10.0):
     """The paper's non-flat approximation: z_0 + Σ_i Δz_i σ(sharpness (t − m_i) L / Δz_i), with
-    each sigmoid centred at m_i = z_{i+1} − Δz_i / (2L), just below its step."""
+    each sigmoid centred at m_i = z_{i+1} − Δz_i / (2L), just below its step.
+
+    Parameters
+    ----------
+    t : tensor of any shape.
+    steps : increasing 1-D tensor or sequence of breakpoints.
+    sharpness : float > 0.
+    L : float > 0.
+
+    Returns
+    -------
+    tensor shaped like t.
+    """
     nonnegative("sharpness", sharpness, strict=True)
     nonnegative("L", L, strict=True)
     z = _as_steps(steps, t)
@@ -79,7 +97,18 @@ def smooth_staircase(t, steps, sharpness=5.0, L=10.0):
 
 
 def staircase_target(d=100, seed=0, steps=STEPS):
-    """A random target (w*, b*, z): w* ~ N(0, I_d), b* ~ N(0, 1), z = b* + steps."""
+    """A random target (w*, b*, z): w* ~ N(0, I_d), b* ~ N(0, 1), z = b* + steps.
+
+    Parameters
+    ----------
+    d : int >= 1, the input dimension.
+    seed : int.
+    steps : increasing sequence, the staircase's breakpoints before the shift by b*.
+
+    Returns
+    -------
+    w : (d,) tensor; b : float tensor; z : (K,) tensor.
+    """
     positive_int("d", d)
     g = repro.generator(seed)
     w, b = torch.randn(d, generator=g), torch.randn(1, generator=g)
@@ -87,11 +116,19 @@ def staircase_target(d=100, seed=0, steps=STEPS):
 
 
 def staircase_dataset(n, target, seed=0):
-    """n points x ~ N(0, I_d / d) (so w*·x is about N(0, 1)) and labels y = u(w*·x + b*).
+    """Points x ~ N(0, I_d / d) (so w*·x is about N(0, 1)) and labels y = u(w*·x + b*).
+
+    Parameters
+    ----------
+    n : int >= 1, the number of points.
+    target : (w*, b*, z) from :func:`staircase_target`.
+    seed : int.
 
     Returns
     -------
-    X : (n, d); y : (n,); t : (n,) the pre-activations w*·x + b*.
+    X : (n, d) tensor.
+    y : (n,) tensor.
+    t : (n,) tensor, the pre-activations w*·x + b*.
     """
     positive_int("n", n)
     w, b, z = target
@@ -108,6 +145,13 @@ class StaircaseModel(nn.Module):
       (true derivative, sigmoid approximation, identity backward);
     - end-to-end: a ReLU network d→100→100→100→1;
     - multi-class: a ReLU network d→100→100→K, one class a step, predicting z of the argmax.
+
+    Parameters
+    ----------
+    method : one of :data:`METHODS`.
+    d : int >= 1, the input dimension.
+    steps : (K,) increasing tensor, the staircase's values z.
+    bias_init : float, the linear unit's initial bias (to start on a flat stretch).
     """
 
     def __init__(self, method, d, steps, bias_init=0.0):
@@ -147,14 +191,23 @@ def train_staircase(method, iterations, target=None, lr=None, batch_size=256, bi
                     schedule="cosine"):
     """Train one method on fresh batches of the staircase problem with Adam (the paper's setup).
 
-    ``lr`` defaults to 0.01 for non-flat (the paper's) and 3e-3 otherwise (the paper: 1e-3), decayed
-    to zero on a cosine schedule, or kept constant as in the paper with ``schedule="constant"``;
-    ``target`` defaults to :func:`staircase_target` with d = 100.
+    Parameters
+    ----------
+    method : one of :data:`METHODS`.
+    iterations : int >= 1.
+    target : (w*, b*, z) or None (:func:`staircase_target` with d = 100).
+    lr : float > 0 or None: 0.01 for non-flat (the paper's) and 3e-3 otherwise (the paper: 1e-3).
+    batch_size : int >= 1.
+    bias_init : float, the linear unit's initial bias.
+    seed : int, fixes the initialisation and the batches.
+    progress : show a progress bar.
+    schedule : "cosine" (the rate decays to zero) or "constant" (as in the paper).
 
     Returns
     -------
-    (model, curve): curve lists (iteration, validation mean squared error of ``model.predict``) on
-    2 000 held-out points, recorded 50 times along the way.
+    model : the trained :class:`StaircaseModel`.
+    curve : list of (iteration, validation mean squared error of ``model.predict``) on 2,000
+        held-out points, recorded 50 times along the way.
     """
     positive_int("iterations", iterations)
     positive_int("batch_size", batch_size)

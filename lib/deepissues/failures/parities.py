@@ -46,22 +46,56 @@ def parity_dataset(n, d, subset=None, seed=0):
 
 
 def random_subset(d, seed=0):
-    """A uniformly random v* in {0, 1}^d (as the paper draws it)."""
+    """A uniformly random v* in {0, 1}^d (as the paper draws it).
+
+    Parameters
+    ----------
+    d : int >= 1.
+    seed : int.
+
+    Returns
+    -------
+    (d,) int64 tensor of 0s and 1s.
+    """
     positive_int("d", d)
     g = repro.generator(seed + 7919)
     return torch.randint(0, 2, (d,), generator=g)
 
 
 def parity(X, subset):
-    """(n,) ±1 parity of the rows of X (n, d) in {±1} on the coordinates where subset is 1."""
+    """The ±1 parity of the rows of X on the coordinates where subset is 1.
+
+    Parameters
+    ----------
+    X : (n, d) tensor in {±1}.
+    subset : (d,) 0/1 vector.
+
+    Returns
+    -------
+    (n,) tensor of ±1.
+
+    Examples
+    --------
+    >>> parity(torch.tensor([[1.0, -1.0, -1.0]]), torch.tensor([1, 1, 0])).tolist()
+    [-1.0]
+    """
     v = _as_subset(subset, X.shape[1])
     return torch.where(v.bool(), X, torch.ones_like(X)).prod(1)
 
 
 def parity_net(d, width=None, init="default"):
-    """The paper's network: one fully connected ReLU layer of ``width`` (default 10·d) units and
-    one linear output unit, with PyTorch's initialisation or Kaiming-normal (``init="he"``, zero
-    biases; see ``nets.mlp``)."""
+    """The paper's network: one fully connected ReLU layer and one linear output unit.
+
+    Parameters
+    ----------
+    d : int >= 1, the number of bits.
+    width : int or None (10·d), the hidden units.
+    init : "default" (PyTorch's) or "he" (Kaiming-normal, zero biases; see ``nets.mlp``).
+
+    Returns
+    -------
+    nn.Sequential mapping (n, d) to (n, 1).
+    """
     positive_int("d", d)
     width = 10 * d if width is None else positive_int("width", width)
     return mlp([d, width, 1], "relu", init=init)
@@ -70,11 +104,25 @@ def parity_net(d, width=None, init="default"):
 def train_parity(d, iterations, batch_size=128, lr=0.01, width=None, seed=0, test_size=10_000, progress=True,
                  record_every=None, subset=None):
     """Train :func:`parity_net` with the hinge loss and plain SGD on fresh mini-batches of a random
-    parity, as in the paper, and return the accuracy on ``test_size`` fresh samples.
+    parity, as in the paper.
 
-    With ``record_every``, return instead the list of (iteration, accuracy) pairs measured along
-    the way (on the same fresh test set), ending with the final accuracy. ``subset`` fixes v*
-    (default: :func:`random_subset` of ``seed``).
+    Parameters
+    ----------
+    d : int >= 1, the number of bits.
+    iterations : int >= 1.
+    batch_size : int >= 1.
+    lr : float, SGD's step.
+    width : int or None (10·d).
+    seed : int, fixes v*, the initialisation, the test set and the batches.
+    test_size : int, fresh samples the accuracy is measured on.
+    progress : show a progress bar.
+    record_every : int or None.
+    subset : (d,) 0/1 vector fixing v*, or None (:func:`random_subset` of ``seed``).
+
+    Returns
+    -------
+    float, the test accuracy; or, with ``record_every``, the list of (iteration, accuracy) pairs
+    measured along the way on the same test set, ending with the final accuracy.
     """
     positive_int("iterations", iterations)
     positive_int("batch_size", batch_size)
@@ -95,8 +143,22 @@ def train_parity(d, iterations, batch_size=128, lr=0.01, width=None, seed=0, tes
 
 
 def iterations_to_accuracy(curve, level):
-    """The first recorded iteration at which a :func:`train_parity` curve reaches ``level``
-    accuracy, or ``math.inf`` if it never does. ``curve`` is a list of (iteration, accuracy)."""
+    """The first recorded iteration at which a :func:`train_parity` curve reaches ``level`` accuracy.
+
+    Parameters
+    ----------
+    curve : list of (iteration, accuracy).
+    level : float in (0, 1].
+
+    Returns
+    -------
+    int, or ``math.inf`` if the curve never reaches it.
+
+    Examples
+    --------
+    >>> iterations_to_accuracy([(100, 0.6), (200, 0.95), (300, 0.99)], 0.9)
+    200
+    """
     if not 0 < level <= 1:
         raise ValueError(f"level must be an accuracy in (0, 1], got {level!r}")
     return next((it for it, accuracy in curve if accuracy >= level), math.inf)
@@ -117,8 +179,15 @@ def parity_gradient_variance(d, width=None, loss="square", seed=0, n_parities=No
     unbiased U-statistic (all pairs of distinct samples), so the estimate has no bias from the
     finite sample; the mean gradient's norm, ‖b(𝟙)∇p(𝟙)‖²/4^d, is exact and subtracted.
 
-    ``seed`` fixes the network's initialisation; ``sample_seed`` (default: ``seed``) the sampled
-    inputs and parities.
+    Parameters
+    ----------
+    d : int >= 1, the number of bits.
+    width : int or None (10·d), the hidden width of :func:`parity_net`.
+    loss : "square" or "hinge".
+    seed : int, fixes the network's initialisation.
+    n_parities : int or None (256 when sampling), parities sampled.
+    n_samples : int or None (4096 when sampling), inputs sampled.
+    sample_seed : int or None (``seed``), fixes the sampled inputs and parities.
 
     Returns
     -------
@@ -162,8 +231,23 @@ def parity_gradient_variance(d, width=None, loss="square", seed=0, n_parities=No
 
 
 def walsh_hadamard(values):
-    """Unnormalised Walsh–Hadamard transform along axis 0 of a (2^d, ...) tensor whose rows are
-    indexed by the points of :func:`_cube`: row v of the result is Σ_x χ_v(x)·values[x]."""
+    """The unnormalised Walsh–Hadamard transform along axis 0: row v of the result is
+    Σ_x χ_v(x)·values[x], the rows of ``values`` indexed by the points of the cube {±1}^d (bit i
+    of the index set means x_i = −1).
+
+    Parameters
+    ----------
+    values : (2^d, ...) tensor.
+
+    Returns
+    -------
+    tensor of the same shape.
+
+    Examples
+    --------
+    >>> walsh_hadamard(torch.tensor([1.0, 0.0, 0.0, 0.0])).tolist()
+    [1.0, 1.0, 1.0, 1.0]
+    """
     n = values.shape[0]
     d = int(round(math.log2(n)))
     if 2 ** d != n:
@@ -184,7 +268,22 @@ def _cube(d):
 
 
 def subset_of_index(v, d):
-    """The 0/1 subset whose parity is row v of :func:`walsh_hadamard` (bit i, most significant first)."""
+    """The 0/1 subset whose parity is row v of :func:`walsh_hadamard` (bit i, most significant first).
+
+    Parameters
+    ----------
+    v : int in [0, 2^d).
+    d : int >= 1.
+
+    Returns
+    -------
+    (d,) int64 tensor.
+
+    Examples
+    --------
+    >>> subset_of_index(5, 3).tolist()
+    [1, 0, 1]
+    """
     positive_int("d", d)
     if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2 ** d:
         raise ValueError(f"v must be an int in [0, {2 ** d}) for d = {d}, got {v!r}")
@@ -202,7 +301,16 @@ def _loss_derivative_parts(p, loss):
 
 
 def hinge(output, label):
-    """Mean hinge loss max(0, 1 − label · output) for ±1 labels."""
+    """Mean hinge loss max(0, 1 − label · output) for ±1 labels.
+
+    Parameters
+    ----------
+    output, label : tensors of one shape.
+
+    Returns
+    -------
+    scalar tensor.
+    """
     if output.shape != label.shape:
         raise ValueError(f"output and label must have one shape, got {tuple(output.shape)} and {tuple(label.shape)}")
     return (1 - output * label).clamp_min(0).mean()

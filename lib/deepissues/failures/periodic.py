@@ -29,11 +29,20 @@ __all__ = ["linear_periodic_dataset", "random_directions", "linear_periodic_vari
 
 
 def linear_periodic_dataset(n, d, r, seed=0):
-    """n points x ~ N(0, I_d) and labels y = sin(2π w*·x), with w* uniform on the sphere of radius r.
+    """Points x ~ N(0, I_d) and labels y = sin(2π w*·x), with w* uniform on the sphere of radius r.
+
+    Parameters
+    ----------
+    n : int >= 1, the number of points.
+    d : int >= 1, their dimension.
+    r : float >= 0, the radius.
+    seed : int.
 
     Returns
     -------
-    X : (n, d); y : (n,); w : (d,) the target direction (‖w‖ = r).
+    X : (n, d) tensor.
+    y : (n,) tensor.
+    w : (d,) tensor, the target direction (‖w‖ = r).
     """
     positive_int("n", n)
     w = random_directions(1, d, r, seed)[0]
@@ -42,7 +51,19 @@ def linear_periodic_dataset(n, d, r, seed=0):
 
 
 def random_directions(m, d, r, seed=0):
-    """(m, d) points uniform on the sphere of radius r."""
+    """Points uniform on the sphere of radius r.
+
+    Parameters
+    ----------
+    m : int >= 1, the number of points.
+    d : int >= 1, their dimension.
+    r : float >= 0, the radius.
+    seed : int.
+
+    Returns
+    -------
+    (m, d) tensor.
+    """
     positive_int("m", m)
     positive_int("d", d)
     nonnegative("r", r)
@@ -51,7 +72,16 @@ def random_directions(m, d, r, seed=0):
 
 
 def linear_periodic_variance_closed_form(r):
-    """Variance over targets of the square-loss gradient of the linear predictor: 4π² r² e^{−4π² r²}."""
+    """Variance over targets of the square-loss gradient of the linear predictor: 4π² r² e^{−4π² r²}.
+
+    Parameters
+    ----------
+    r : float >= 0.
+
+    Returns
+    -------
+    float.
+    """
     nonnegative("r", r)
     return 4 * math.pi ** 2 * r ** 2 * math.exp(-4 * math.pi ** 2 * r ** 2)
 
@@ -60,8 +90,15 @@ def leading_order_variance(d, r, width=None, init="default", n_samples=4096, see
     """The small-r variance over targets of the network's square-loss gradient at initialisation:
     4π² r² ‖M‖²_F / d with M = E_x[∇p(x) xᵀ] (P × d), estimated on ``n_samples`` Gaussian inputs.
 
-    The network is :func:`parity_net` with ``width`` and ``init``, seeded by ``seed`` as in
-    :func:`periodic_gradient_variance`, whose ``variance`` it approximates as r → 0.
+    Parameters
+    ----------
+    d : int >= 1, the input dimension.
+    r : float >= 0, the target's frequency radius.
+    width : int or None, the width of :func:`~deepissues.failures.parity_net`.
+    init : "default" or "he".
+    n_samples : int >= 2.
+    seed : int, fixes the network as in :func:`periodic_gradient_variance` (whose ``variance``
+        this approximates as r → 0) and the inputs.
 
     Returns
     -------
@@ -90,8 +127,15 @@ def periodic_gradient_variance(d, r, model="net", width=None, n_targets=256, n_s
 
     Parameters
     ----------
-    model : "net" (:func:`parity_net` with ``width`` and ``init``, seeded by ``seed``) or "linear"
-        (θ·x, whose gradient is x).
+    d : int >= 1, the input dimension.
+    r : float >= 0, the targets' radius.
+    model : "net" (:func:`~deepissues.failures.parity_net` with ``width`` and ``init``, seeded by
+        ``seed``) or "linear" (θ·x, whose gradient is x).
+    width : int or None.
+    n_targets : int >= 1, targets sampled.
+    n_samples : int >= 2, inputs sampled.
+    seed : int.
+    init : "default" or "he".
 
     Returns
     -------
