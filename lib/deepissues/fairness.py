@@ -24,7 +24,14 @@ __all__ = ["GroupSplit", "spurious_digits", "group_confusion", "group_rates", "d
 
 @dataclass
 class GroupSplit:
-    """A binary task with a group attribute: ``x_*`` (N, 64), ``y_*`` and ``g_*`` (N,) int64."""
+    """A binary task with a group attribute.
+
+    Parameters
+    ----------
+    x_train, x_test : (N, 64) float tensors in [0, 1].
+    y_train, y_test : (N,) int64 labels 0/1.
+    g_train, g_test : (N,) int64 groups 0/1.
+    """
 
     x_train: torch.Tensor
     y_train: torch.Tensor
@@ -39,7 +46,17 @@ def spurious_digits(strength, seed=0, patch=2):
     ``patch`` × ``patch`` square in the top-left corner (where digits are blank).
 
     In training g = y with probability ``strength`` (0.5: independent, 1: the patch gives the
-    label away); at test time g is independent of y. Returns a :class:`GroupSplit`.
+    label away); at test time g is independent of y.
+
+    Parameters
+    ----------
+    strength : float in [0, 1].
+    seed : int, fixes the split and the groups.
+    patch : int >= 1, the square's side in pixels.
+
+    Returns
+    -------
+    :class:`GroupSplit`.
     """
     if not 0 <= strength <= 1:
         raise ValueError(f"strength must be in [0, 1], got {strength!r}")
@@ -59,15 +76,37 @@ def spurious_digits(strength, seed=0, patch=2):
 
 
 def group_confusion(y_true, y_pred, sensitive_features):
-    """{group: 2×2 array [[TN, FP], [FN, TP]]} for binary labels and predictions."""
+    """The confusion matrix of each group.
+
+    Parameters
+    ----------
+    y_true : (N,) binary labels.
+    y_pred : (N,) binary predictions.
+    sensitive_features : (N,) group labels.
+
+    Returns
+    -------
+    dict {group: 2×2 array [[TN, FP], [FN, TP]]}.
+    """
     y_true, y_pred, groups = _arrays(y_true, y_pred, sensitive_features)
     return {g: np.array([[np.sum((y_true == t) & (y_pred == p) & (groups == g)) for p in (0, 1)] for t in (0, 1)])
             for g in np.unique(groups)}
 
 
 def group_rates(y_true, y_pred, sensitive_features):
-    """{group: dict of "selection rate", "TPR", "FPR", "FNR", "PPV", "base rate", "accuracy"},
-    all read off the group's confusion matrix (nan where a denominator is 0)."""
+    """The rates of each group, read off its confusion matrix.
+
+    Parameters
+    ----------
+    y_true : (N,) binary labels.
+    y_pred : (N,) binary predictions.
+    sensitive_features : (N,) group labels.
+
+    Returns
+    -------
+    dict {group: dict of "selection rate", "TPR", "FPR", "FNR", "PPV", "base rate", "accuracy"}
+    (nan where a denominator is 0).
+    """
     rates = {}
     for g, ((tn, fp), (fn, tp)) in group_confusion(y_true, y_pred, sensitive_features).items():
         n = tn + fp + fn + tp
@@ -79,15 +118,42 @@ def group_rates(y_true, y_pred, sensitive_features):
 
 
 def demographic_parity_difference(y_true, y_pred, *, sensitive_features):
-    """Largest minus smallest selection rate P(ŷ = 1 | group), as fairlearn defines it."""
+    """Largest minus smallest selection rate P(ŷ = 1 | group), as fairlearn defines it.
+
+    Parameters
+    ----------
+    y_true : (N,) binary labels (unused by the definition; kept for fairlearn's signature).
+    y_pred : (N,) binary predictions.
+    sensitive_features : (N,) group labels, keyword only.
+
+    Returns
+    -------
+    float in [0, 1].
+
+    Examples
+    --------
+    >>> demographic_parity_difference([0, 0, 0, 0], [1, 1, 0, 1], sensitive_features=["a", "a", "b", "b"])
+    0.5
+    """
     rates = group_rates(y_true, y_pred, sensitive_features).values()
     selection = [r["selection rate"] for r in rates]
     return float(max(selection) - min(selection))
 
 
 def equalized_odds_difference(y_true, y_pred, *, sensitive_features):
-    """The larger of the between-group ranges of the true- and false-positive rates, as in
-    fairlearn: 0 when the classifier has equal error rates in every group."""
+    """The larger of the between-group ranges of the true- and false-positive rates, as in fairlearn:
+    0 when the classifier has equal error rates in every group.
+
+    Parameters
+    ----------
+    y_true : (N,) binary labels.
+    y_pred : (N,) binary predictions.
+    sensitive_features : (N,) group labels, keyword only.
+
+    Returns
+    -------
+    float in [0, 1].
+    """
     rates = list(group_rates(y_true, y_pred, sensitive_features).values())
     spread = lambda key: max(r[key] for r in rates) - min(r[key] for r in rates)
     return float(max(spread("TPR"), spread("FPR")))
@@ -116,11 +182,21 @@ def shortcut_accuracies(y_true, y_pred, groups):
 
 
 def calibration_by_group(y_true, scores, *, sensitive_features, bins=10):
-    """For each group, per score bin on [0, 1]: the mean score, the observed rate of y = 1 and
-    the count. Calibrated scores have the first two equal in every group.
+    """For each group, per score bin on [0, 1]: the mean score, the observed rate of y = 1 and the
+    count. Calibrated scores have the first two equal in every group.
 
-    Returns {group: (mean_score, observed_rate, count)}, arrays of length ``bins`` (nan where
-    a bin is empty)."""
+    Parameters
+    ----------
+    y_true : (N,) binary outcomes 0/1.
+    scores : (N,) numbers in [0, 1].
+    sensitive_features : (N,) group labels, keyword only (fairlearn's name).
+    bins : int >= 1.
+
+    Returns
+    -------
+    dict {group: (mean_score, observed_rate, count)}, arrays of length ``bins`` (nan where a bin
+    is empty).
+    """
     y_true, scores, groups = _arrays(y_true, scores, sensitive_features, binary_second=False)
     if scores.min() < 0 or scores.max() > 1:
         raise ValueError(f"scores must lie in [0, 1], got range [{scores.min()}, {scores.max()}]")
@@ -137,9 +213,26 @@ def calibration_by_group(y_true, scores, *, sensitive_features, bins=10):
 
 
 def chouldechova_fpr(base_rate, ppv, fnr):
-    """The false-positive rate that a group's base rate p, positive predictive value and
+    """The false-positive rate that a group's base rate, positive predictive value and
     false-negative rate force (Chouldechova 2017): FPR = p/(1 − p) · (1 − PPV)/PPV · (1 − FNR).
-    Two groups with equal PPV and FNR but different p must therefore have different FPR."""
+    Two groups with equal PPV and FNR but different p must therefore have different FPR.
+
+    Parameters
+    ----------
+    base_rate : number or array in (0, 1), p.
+    ppv : number or array in (0, 1].
+    fnr : number or array in [0, 1].
+
+    Returns
+    -------
+    float (array for array inputs); rates that force an FPR above 1 are an error, since no
+    classifier has them.
+
+    Examples
+    --------
+    >>> round(chouldechova_fpr(0.5, 0.7, 0.3), 4)
+    0.3
+    """
     p, ppv, fnr = (np.asarray(a, dtype=float) for a in (base_rate, ppv, fnr))
     for name, value, ok in (("base_rate", p, (p > 0) & (p < 1)), ("ppv", ppv, (ppv > 0) & (ppv <= 1)),
                             ("fnr", fnr, (fnr >= 0) & (fnr <= 1))):
@@ -156,7 +249,17 @@ def calibrated_scores(base_rates, n=20000, concentration=4.0, seed=0):
     """Synthetic risk scores that are calibrated in every group by construction: group k's scores
     are Beta distributed with mean base_rates[k], and each outcome is Bernoulli(score).
 
-    Returns (scores, outcomes, groups): (n · len(base_rates),) arrays."""
+    Parameters
+    ----------
+    base_rates : sequence of numbers in (0, 1), one per group.
+    n : int >= 1, draws per group.
+    concentration : float > 0, the Beta's α + β.
+    seed : int.
+
+    Returns
+    -------
+    scores, outcomes, groups : (n · len(base_rates),) arrays.
+    """
     base_rates = np.asarray(base_rates, dtype=float)
     if base_rates.ndim != 1 or np.any((base_rates <= 0) | (base_rates >= 1)):
         raise ValueError(f"base_rates must be a list of probabilities in (0, 1), got {base_rates}")

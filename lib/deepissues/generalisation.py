@@ -17,15 +17,21 @@ CORRUPTIONS = ("none", "random_labels", "shuffled_pixels", "random_pixels", "gau
 def corrupt(x, y, kind, fraction=1.0, classes=10, seed=0):
     """A corrupted copy of (x, y), as in Zhang et al. (2017).
 
-    kind :
-        "none"; "random_labels": a share ``fraction`` of the labels replaced by uniform random
+    Parameters
+    ----------
+    x : (N, d) tensor of inputs in [0, 1].
+    y : (N,) int labels in [0, classes).
+    kind : "none"; "random_labels": a share ``fraction`` of the labels replaced by uniform random
         ones; "shuffled_pixels": one random permutation of the pixels applied to every image;
         "random_pixels": a different permutation for each image; "gaussian": every input replaced
         by Gaussian noise with the data's mean and standard deviation (per pixel), clipped to [0, 1].
+    fraction : float in [0, 1], for "random_labels".
+    classes : int >= 2, the number of classes random labels are drawn from.
+    seed : int.
 
     Returns
     -------
-    (x, y) tensors of the same shapes; inputs are (N, d) rows.
+    (x, y) tensors of the same shapes.
     """
     one_of("kind", kind, CORRUPTIONS)
     nonnegative("fraction", fraction)
@@ -54,7 +60,22 @@ def corrupt(x, y, kind, fraction=1.0, classes=10, seed=0):
 
 def train_until_memorised(model, x, y, max_epochs=500, **fit_kwargs):
     """Train with :func:`~deepissues.training.fit` until every training point is classified
-    correctly, or ``max_epochs``. Returns (epochs run, whether it memorised, History)."""
+    correctly, or for ``max_epochs``.
+
+    Parameters
+    ----------
+    model : nn.Module returning logits.
+    x : (N, ...) inputs.
+    y : (N,) labels.
+    max_epochs : int >= 1.
+    **fit_kwargs : passed to :func:`~deepissues.training.fit` (lr, batch_size, ...).
+
+    Returns
+    -------
+    epochs : int, the epochs run.
+    memorised : bool, whether every training point is classified correctly.
+    history : :class:`~deepissues.training.History`.
+    """
     positive_int("max_epochs", max_epochs)
     history = fit(model, x, y, epochs=max_epochs, stop=lambda m: evaluate(m, x, y) == 1.0, **fit_kwargs)
     return len(history), evaluate(model, x, y) == 1.0, history

@@ -29,6 +29,12 @@ def random_direction(model, normalization="filter", seed=0):
     each weight tensor as a whole; ``None`` leaves the Gaussian as it is. Biases and other 1-D
     parameters (norm layers) get a zero direction, as in Li et al.
 
+    Parameters
+    ----------
+    model : nn.Module.
+    normalization : "filter", "layer" or None.
+    seed : int.
+
     Returns
     -------
     dict {parameter name: tensor of the same shape}.
@@ -60,13 +66,18 @@ def loss_line(model, direction, loss_fn, data, steps=21, distance=1.0):
 
     Parameters
     ----------
-    model : nn.Module; direction : dict from :func:`random_direction` (or any dict of tensors
-        shaped like the parameters); loss_fn : callable(outputs, targets) -> scalar tensor;
-    data : (x, y); steps : int >= 2; distance : float > 0.
+    model : nn.Module.
+    direction : dict from :func:`random_direction` (or any dict of tensors shaped like the
+        parameters).
+    loss_fn : callable(outputs, targets) -> scalar tensor.
+    data : (x, y).
+    steps : int >= 2.
+    distance : float > 0.
 
     Returns
     -------
-    (alphas (steps,), losses (steps,)) NumPy arrays.
+    alphas : (steps,) array.
+    losses : (steps,) array.
     """
     alphas = _grid(steps, distance)
     params = _params(model, direction)
@@ -83,9 +94,21 @@ def loss_plane(model, d1, d2, loss_fn, data, distance=1.0, steps=21, progress=Tr
     the actual range of α and β, in units of the directions as given (so filter normalisation
     survives), and the grid is centred on θ, which sits at its middle.
 
+    Parameters
+    ----------
+    model : nn.Module.
+    d1, d2 : dicts of tensors shaped like the parameters (:func:`random_direction`).
+    loss_fn : callable(outputs, targets) -> scalar tensor.
+    data : (x, y).
+    distance : float > 0.
+    steps : int >= 2.
+    progress : show a progress bar.
+
     Returns
     -------
-    (alphas (steps,), betas (steps,), losses (steps, steps)), ``losses[i, j]`` at (α_i, β_j).
+    alphas : (steps,) array.
+    betas : (steps,) array.
+    losses : (steps, steps) array, ``losses[i, j]`` at (α_i, β_j).
     """
     alphas = _grid(steps, distance)
     params = _params(model, d1)
@@ -100,12 +123,20 @@ def loss_plane(model, d1, d2, loss_fn, data, distance=1.0, steps=21, progress=Tr
 def interpolate(model_a, model_b, loss_fn, data, steps=21, extend=0.0):
     """The loss along (1 − α)·θ_a + α·θ_b for α in [−extend, 1 + extend] (Goodfellow et al. 2015).
 
-    ``model_a`` and ``model_b`` must have the same architecture. Evaluated with ``model_a``'s
-    buffers (e.g. batch-norm statistics) and mode.
+    Evaluated with ``model_a``'s buffers (e.g. batch-norm statistics) and mode.
+
+    Parameters
+    ----------
+    model_a, model_b : nn.Modules with the same parameters (names and shapes).
+    loss_fn : callable(outputs, targets) -> scalar tensor.
+    data : (x, y).
+    steps : int >= 2.
+    extend : float >= 0, how far past each model the line goes.
 
     Returns
     -------
-    (alphas (steps,), losses (steps,)) NumPy arrays.
+    alphas : (steps,) array.
+    losses : (steps,) array.
     """
     positive_int("steps", steps, least=2)
     nonnegative("extend", extend)

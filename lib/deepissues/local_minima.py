@@ -23,7 +23,20 @@ TARGET = 0.8
 
 
 def auer_dataset(n_per_axis, d, spacing):
-    """The examples: (X (n_per_axis·d, d), y (n_per_axis·d,)), float64 tensors."""
+    """The construction's examples: n_per_axis examples on each axis, x = exp(spacing·t)·e_j, all
+    with target 0.8.
+
+    Parameters
+    ----------
+    n_per_axis : int >= 1.
+    d : int >= 1, the dimension.
+    spacing : float > 0, the log-distance between consecutive examples on an axis.
+
+    Returns
+    -------
+    X : (n_per_axis·d, d) float64 tensor.
+    y : (n_per_axis·d,) float64 tensor.
+    """
     positive_int("n_per_axis", n_per_axis)
     positive_int("d", d)
     nonnegative("spacing", spacing, strict=True)
@@ -33,7 +46,18 @@ def auer_dataset(n_per_axis, d, spacing):
 
 
 def neuron_loss(w, X, y):
-    """Square loss Σ_i (σ(w·x_i) − y_i)² of the bias-free logistic neuron, for weights w (..., d)."""
+    """Square loss Σ_i (σ(w·x_i) − y_i)² of the bias-free logistic neuron.
+
+    Parameters
+    ----------
+    w : (..., d) tensor or array of weights (any leading shape: a grid of them).
+    X : (n, d) tensor.
+    y : (n,) tensor.
+
+    Returns
+    -------
+    (...,) float64 tensor.
+    """
     w = torch.as_tensor(w, dtype=torch.float64)
     if X.dim() != 2 or w.shape[-1] != X.shape[1] or len(y) != len(X):
         raise ValueError(f"w must be (..., d), X (n, d) and y (n,), got {tuple(w.shape)}, {tuple(X.shape)} and "
@@ -42,12 +66,17 @@ def neuron_loss(w, X, y):
 
 
 def auer_local_minima(X, y, log_grid):
-    """Strict local minima of :func:`neuron_loss` on the product grid exp(log_grid)^d: the grid
-    points whose loss is below that of all 3^d − 1 neighbours (the grid's edge excluded).
+    """Strict local minima of :func:`neuron_loss` on the product grid exp(log_grid)^d: the grid points
+    whose loss is below that of all 3^d − 1 neighbours (the grid's edge excluded).
+
+    Parameters
+    ----------
+    X, y : (n, d) and (n,) tensors (from :func:`auer_dataset`).
+    log_grid : increasing 1-D array of at least 3 values, the grid of log w_j on every axis.
 
     Returns
     -------
-    list of weight vectors (d,) as NumPy arrays.
+    list of (d,) NumPy arrays, the weight vectors.
     """
     log_grid = np.asarray(log_grid, dtype=float)
     if log_grid.ndim != 1 or len(log_grid) < 3 or np.any(np.diff(log_grid) <= 0):
@@ -70,7 +99,22 @@ def auer_local_minima(X, y, log_grid):
 
 
 def predicted_minima(n_examples, d):
-    """The construction's count: ⌊n/d⌋ examples per axis give ⌊n/d⌋^d minima."""
+    """The construction's count: ⌊n/d⌋ examples per axis give ⌊n/d⌋^d minima.
+
+    Parameters
+    ----------
+    n_examples : int >= 1.
+    d : int >= 1.
+
+    Returns
+    -------
+    int.
+
+    Examples
+    --------
+    >>> predicted_minima(10, 2)
+    25
+    """
     positive_int("n_examples", n_examples)
     positive_int("d", d)
     return (n_examples // d) ** d

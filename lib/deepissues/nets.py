@@ -57,7 +57,17 @@ def mlp(widths, activation="relu", init="default", bias_std=0.0, dropout=0.0):
 
 
 def he_init_(model, bias_std=0.0):
-    """Re-draw every Linear layer in place: weights N(0, 2 / fan_in), biases N(0, bias_std^2)."""
+    """Re-draw every Linear layer in place: weights N(0, 2 / fan_in), biases N(0, bias_std²).
+
+    Parameters
+    ----------
+    model : nn.Module.
+    bias_std : float >= 0 (0: zero biases).
+
+    Returns
+    -------
+    model, re-initialised.
+    """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     nonnegative("bias_std", bias_std)
@@ -71,7 +81,21 @@ def he_init_(model, bias_std=0.0):
 
 
 def n_neurons(model):
-    """Number of hidden units: the outputs of every Linear layer but the last."""
+    """The number of hidden units: the outputs of every Linear layer but the last.
+
+    Parameters
+    ----------
+    model : nn.Module.
+
+    Returns
+    -------
+    int.
+
+    Examples
+    --------
+    >>> n_neurons(mlp([4, 8, 6, 3]))
+    14
+    """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     sizes = [m.out_features for m in model.modules() if isinstance(m, nn.Linear)]
