@@ -24,7 +24,19 @@ __all__ = ["random_features", "random_features_fit", "feature_singular_values", 
 
 def random_features(width, activation, d_in, seed=0):
     """A random hidden layer Linear(d_in, width) + activation, drawn as PyTorch's default
-    initialisation with a fixed seed, frozen."""
+    initialisation with a fixed seed, frozen.
+
+    Parameters
+    ----------
+    width : int >= 1.
+    activation : a name from ``nets.ACTIVATIONS``.
+    d_in : int >= 1.
+    seed : int.
+
+    Returns
+    -------
+    nn.Sequential without gradients.
+    """
     positive_int("width", width)
     one_of("activation", activation, ACTIVATIONS)
     with repro.seeded(seed):  # a fixed draw that leaves the caller's random state alone
@@ -37,15 +49,19 @@ def random_features_fit(width, activation, X, y, seed=0, classes=None):
 
     Parameters
     ----------
-    width : int, number of random features; activation : a name from ``nets.ACTIVATIONS``.
-    X : (N, d) float tensor; y : (N,) int labels (fitted as one-hot targets) or (N, k) targets.
-    seed : fixes the random layer; classes : number of classes for labels (default max + 1).
+    width : int >= 1, the number of random features.
+    activation : a name from ``nets.ACTIVATIONS``.
+    X : (N, d) float tensor.
+    y : (N,) int labels (fitted as one-hot targets) or (N, k) targets.
+    seed : int, fixes the random layer.
+    classes : int or None, the number of classes for labels (default max + 1).
 
     Returns
     -------
-    (model, train_residual): an ``nn.Sequential(features, Linear(width, k))`` whose output layer
-    is the minimum-norm least-squares solution (with a bias), and the largest absolute residual
-    on the training targets (0 up to rounding when the features have rank N).
+    model : ``nn.Sequential(features, Linear(width, k))`` whose output layer is the minimum-norm
+        least-squares solution (with a bias).
+    train_residual : float, the largest absolute residual on the training targets (0 up to
+        rounding when the features have rank N).
     """
     if X.dim() != 2 or len(X) == 0 or len(X) != len(y):
         raise ValueError(f"X must be (N, d) with N >= 1 and y must have N rows, got {tuple(X.shape)} "
@@ -74,15 +90,23 @@ def _least_squares_into(head, features, targets):
 
 
 def feature_singular_values(model, X, layer=-2):
-    """Singular values, largest first, of the (N, width) feature matrix that
-    ``model[: layer + 1]`` produces on X, computed in float64.
+    """Singular values, largest first, of the (N, width) feature matrix that ``model[: layer + 1]``
+    produces on X, computed in float64.
 
     The features come from a float64 copy of the model, not from the model itself: at the
     interpolation threshold (width N) the smallest singular value of a random softplus layer on
     the digits is about 3e-8 of the largest, below float32's resolution (1.2e-7), so float32
     features would bury it in rounding noise.
 
-    Returns a (min(N, width),) float64 tensor.
+    Parameters
+    ----------
+    model : nn.Sequential.
+    X : (N, d) tensor.
+    layer : int, the index of the last layer that makes the features.
+
+    Returns
+    -------
+    (min(N, width),) float64 tensor.
     """
     return torch.linalg.svdvals(_features64(model, X, layer))
 
@@ -93,6 +117,17 @@ def feature_rank(model, X, layer=-2, tol=None):
     The features are computed in float64 (see ``feature_singular_values``). A singular value
     counts when it exceeds ``tol``: by default NumPy's ``σ_max · max(N, width) · eps`` with
     float64's eps, the rounding level of float64 features.
+
+    Parameters
+    ----------
+    model : nn.Sequential.
+    X : (N, d) tensor.
+    layer : int, the index of the last layer that makes the features.
+    tol : float >= 0 or None.
+
+    Returns
+    -------
+    int.
 
     Examples
     --------
@@ -129,7 +164,17 @@ def prune_by_magnitude(model, fraction):
     The threshold is global over the weight matrices and kernels (parameters with dim >= 2);
     biases are kept, as Han et al. (2016) do. The pruned weights get a gradient hook that zeroes
     their gradient, so that fine-tuning the copy (Han et al. retrain after pruning) keeps them
-    at zero with SGD or Adam. Returns (pruned model, fraction actually removed).
+    at zero with SGD or Adam.
+
+    Parameters
+    ----------
+    model : nn.Module, left unchanged.
+    fraction : float in [0, 1).
+
+    Returns
+    -------
+    pruned : the pruned copy.
+    removed : float, the fraction actually removed (ties can make it differ a little).
     """
     nonnegative("fraction", fraction)
     if fraction >= 1:
@@ -164,7 +209,11 @@ class SkipNet(nn.Module):
 
     Parameters
     ----------
-    d_in, n_classes, width, n_skip : ints; activation : name from ``nets.ACTIVATIONS``.
+    d_in : int >= 1, the inputs.
+    n_classes : int >= 1, the outputs.
+    width : int >= 1.
+    n_skip : int >= 0.
+    activation : a name from ``nets.ACTIVATIONS``.
     """
 
     def __init__(self, d_in, n_classes, width=32, n_skip=0, activation="sigmoid"):
@@ -191,7 +240,19 @@ class SkipNet(nn.Module):
 def fit_output_layer(model, X, y, classes=None):
     """"rand" in Nguyen et al.: keep every weight up to the output as it is (random at
     initialisation) and set the output layer ``model.out`` to the minimum-norm least-squares fit
-    of one-hot targets on ``model.features(X)``. Returns the largest absolute training residual."""
+    of one-hot targets on ``model.features(X)``.
+
+    Parameters
+    ----------
+    model : a :class:`SkipNet` (anything with ``features(x)`` and an nn.Linear ``out``).
+    X : (N, d) tensor.
+    y : (N,) int labels.
+    classes : int or None (max label + 1).
+
+    Returns
+    -------
+    float, the largest absolute training residual.
+    """
     if not hasattr(model, "features") or not isinstance(getattr(model, "out", None), nn.Linear):
         raise TypeError("model must have a features(x) method and an nn.Linear output layer .out")
     with torch.no_grad():

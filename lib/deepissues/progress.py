@@ -11,7 +11,12 @@ __all__ = ["is_static", "progress_bar"]
 
 
 def is_static():
-    """True when ``DEEPISSUES_STATIC=1``, as when the book is built or the chapters are tested."""
+    """Whether the output is for a static page.
+
+    Returns
+    -------
+    bool, True when ``DEEPISSUES_STATIC=1``, as when the book is built or the chapters are tested.
+    """
     return os.environ.get("DEEPISSUES_STATIC", "") not in ("", "0")
 
 
@@ -20,7 +25,9 @@ def progress_bar(iterable, desc, enabled=True):
 
     Parameters
     ----------
-    iterable : what to loop over; desc : str, the bar's label; enabled : bool, False turns it off.
+    iterable : what to loop over.
+    desc : str, the bar's label.
+    enabled : bool, False turns it off.
 
     Returns
     -------

@@ -21,7 +21,12 @@ SEED_STRIDE = 1000  # offsets move seeds by this much, so loops over seeds 0..99
 
 
 def seed_offset():
-    """The seed offset ``s`` from ``DEEPISSUES_SEED`` (default 0), a non-negative int."""
+    """The seed offset ``s`` from ``DEEPISSUES_SEED``.
+
+    Returns
+    -------
+    int >= 0, 0 when the variable is unset.
+    """
     value = os.environ.get("DEEPISSUES_SEED", "0").strip() or "0"
     if not value.isdigit():
         raise ValueError(f"DEEPISSUES_SEED must be a non-negative integer, got {value!r}")
@@ -50,12 +55,31 @@ def offset_seed(seed):
 
 
 def generator(seed, device=None):
-    """A ``torch.Generator`` on ``device`` (default: the CPU) seeded with ``offset_seed(seed)``."""
+    """A ``torch.Generator`` seeded with ``offset_seed(seed)``.
+
+    Parameters
+    ----------
+    seed : int >= 0.
+    device : torch device or None (the CPU).
+
+    Returns
+    -------
+    torch.Generator.
+    """
     return torch.Generator(device=device or "cpu").manual_seed(offset_seed(seed))
 
 
 def numpy_rng(seed):
-    """A NumPy ``Generator`` seeded with ``offset_seed(seed)``."""
+    """A NumPy ``Generator`` seeded with ``offset_seed(seed)``.
+
+    Parameters
+    ----------
+    seed : int >= 0.
+
+    Returns
+    -------
+    numpy.random.Generator.
+    """
     return np.random.default_rng(offset_seed(seed))
 
 
@@ -116,17 +140,37 @@ def seed_everything(seed=0):
 
 
 def default_device():
-    """The GPU when one is present, else the CPU (a ``torch.device``)."""
+    """The device full-scale runs use.
+
+    Returns
+    -------
+    torch.device: the GPU when one is present, else the CPU.
+    """
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def scale():
-    """The experiment scale: "small" (default, CPU-sized) or "full" (``DEEPISSUES_SCALE=full``)."""
+    """The experiment scale.
+
+    Returns
+    -------
+    str: "small" (default, CPU-sized) or "full" (``DEEPISSUES_SCALE=full``).
+    """
     value = os.environ.get("DEEPISSUES_SCALE", "small").strip().lower() or "small"
     one_of("DEEPISSUES_SCALE", value, SCALES)
     return value
 
 
 def by_scale(small, full):
-    """Pick a setting by the current scale, e.g. ``epochs = by_scale(20, 200)``."""
+    """Pick a setting by the current scale, e.g. ``epochs = by_scale(20, 200)``.
+
+    Parameters
+    ----------
+    small : the value at the default scale.
+    full : the value with ``DEEPISSUES_SCALE=full``.
+
+    Returns
+    -------
+    one of the two.
+    """
     return full if scale() == "full" else small

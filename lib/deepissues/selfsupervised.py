@@ -19,8 +19,21 @@ __all__ = ["autoencoder", "pretrain_autoencoder", "few_labels", "linear_probe"]
 
 
 def autoencoder(d_in, code, hidden=64, activation=nn.ReLU):
-    """(encoder, model): encoder d_in → hidden → code, decoder code → hidden → d_in, with
-    ``activation`` between layers (None for a linear autoencoder with no hidden layer)."""
+    """An autoencoder and its encoder.
+
+    Parameters
+    ----------
+    d_in : int >= 1, the inputs.
+    code : int >= 1, the code's width.
+    hidden : int >= 1, the hidden layers' width.
+    activation : nn.Module class put between layers, or None for a linear autoencoder with no
+        hidden layer.
+
+    Returns
+    -------
+    encoder : nn.Sequential d_in → hidden → code.
+    model : nn.Sequential, the encoder followed by the decoder code → hidden → d_in.
+    """
     positive_int("d_in", d_in)
     positive_int("code", code)
     if activation is None:
@@ -33,8 +46,23 @@ def autoencoder(d_in, code, hidden=64, activation=nn.ReLU):
 
 
 def pretrain_autoencoder(x, code=16, hidden=64, epochs=150, lr=3e-3, activation=nn.ReLU, seed=0, progress=True):
-    """Train an autoencoder on the unlabelled rows of x (N, d) with the squared error; return its
-    encoder, frozen and in eval mode, and the final reconstruction error (mean over entries)."""
+    """Train an autoencoder on the unlabelled rows of x with the squared error.
+
+    Parameters
+    ----------
+    x : (N, d) tensor.
+    code, hidden : ints >= 1, the widths (see :func:`autoencoder`).
+    epochs : int >= 1.
+    lr : float > 0.
+    activation : nn.Module class or None.
+    seed : int, fixes the initialisation and the batches.
+    progress : show a progress bar.
+
+    Returns
+    -------
+    encoder : nn.Sequential, frozen and in eval mode.
+    error : float, the final reconstruction error (mean over entries).
+    """
     if x.dim() != 2 or len(x) == 0:
         raise ValueError(f"x must be (N, d) with N >= 1, got {tuple(x.shape)}")
     with repro.seeded(seed):
@@ -46,7 +74,18 @@ def pretrain_autoencoder(x, code=16, hidden=64, epochs=150, lr=3e-3, activation=
 
 
 def few_labels(y, per_class, seed=0):
-    """Indices of ``per_class`` examples of every class in y, drawn without replacement."""
+    """Indices of ``per_class`` examples of every class in y, drawn without replacement.
+
+    Parameters
+    ----------
+    y : (N,) labels.
+    per_class : int >= 1.
+    seed : int.
+
+    Returns
+    -------
+    (per_class · classes,) int array.
+    """
     positive_int("per_class", per_class)
     y = np.asarray(y)
     rng = repro.numpy_rng(seed)
@@ -61,7 +100,19 @@ def few_labels(y, per_class, seed=0):
 
 def linear_probe(features_train, y_train, features_test, y_test):
     """Test accuracy of a multinomial logistic regression fitted on frozen features (scikit-learn,
-    L2 penalty C = 1)."""
+    L2 penalty C = 1).
+
+    Parameters
+    ----------
+    features_train : (N, k) tensor or array.
+    y_train : (N,) labels.
+    features_test : (M, k) tensor or array.
+    y_test : (M,) labels.
+
+    Returns
+    -------
+    float in [0, 1].
+    """
     from sklearn.linear_model import LogisticRegression
 
     as_numpy = lambda a: a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)

@@ -17,15 +17,23 @@ __all__ = ["correlation_drop_p", "proportion_excess_p", "mean_excess_p"]
 
 
 def correlation_drop_p(r_before, n_before, r_after, n_after):
-    """One-sided p-value that the correlation fell from ``r_before`` (on ``n_before`` pairs) to
-    ``r_after`` (on ``n_after`` independent pairs), by Fisher's z-transform:
-    z = (atanh r_before − atanh r_after) / sqrt(1/(n_before − 3) + 1/(n_after − 3)).
+    """One-sided p-value that the correlation fell from ``r_before`` to ``r_after``, by Fisher's
+    z-transform: z = (atanh r_before − atanh r_after) / sqrt(1/(n_before − 3) + 1/(n_after − 3)).
 
     The z-transform of a sample correlation of n bivariate normal pairs is close to normal with
     variance 1/(n − 3); the p-value is the normal tail beyond z.
 
-    Example
+    Parameters
+    ----------
+    r_before, r_after : floats in (−1, 1).
+    n_before, n_after : ints >= 4, the pairs behind each (independent samples).
+
+    Returns
     -------
+    float in (0, 1).
+
+    Examples
+    --------
     >>> f"{correlation_drop_p(0.9, 30, 0.3, 30):.1e}"
     '9.7e-06'
     """
@@ -40,7 +48,22 @@ def correlation_drop_p(r_before, n_before, r_after, n_after):
 
 def proportion_excess_p(hits_a, n_a, hits_b, n_b):
     """One-sided p-value that the rate hits_a / n_a exceeds hits_b / n_b, by the pooled
-    two-proportion z-test (normal approximation; counts of at least about 5 each)."""
+    two-proportion z-test (normal approximation; counts of at least about 5 each).
+
+    Parameters
+    ----------
+    hits_a, n_a : ints, 0 <= hits_a <= n_a, n_a >= 1.
+    hits_b, n_b : ints, the same for the second sample.
+
+    Returns
+    -------
+    float in (0, 1).
+
+    Examples
+    --------
+    >>> round(proportion_excess_p(60, 100, 40, 100), 4)
+    0.0023
+    """
     for name, hits, n in (("a", hits_a, n_a), ("b", hits_b, n_b)):
         positive_int(f"n_{name}", n)
         positive_int(f"hits_{name}", hits, least=0)
@@ -56,7 +79,16 @@ def proportion_excess_p(hits_a, n_a, hits_b, n_b):
 
 def mean_excess_p(a, b):
     """One-sided p-value that the mean of the sample ``a`` exceeds that of the independent sample
-    ``b``, by the large-sample z-test (Welch's statistic, normal tail; a few dozen values each)."""
+    ``b``, by the large-sample z-test (Welch's statistic, normal tail; a few dozen values each).
+
+    Parameters
+    ----------
+    a, b : sequences of at least 2 numbers each.
+
+    Returns
+    -------
+    float in (0, 1).
+    """
     a, b = (np.asarray(v, dtype=float).reshape(-1) for v in (a, b))
     for name, v in (("a", a), ("b", b)):
         if len(v) < 2 or not np.isfinite(v).all():
