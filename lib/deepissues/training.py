@@ -19,8 +19,13 @@ METRICS = ("accuracy", "mse", "rmse", "cross_entropy")  # what evaluate scores
 
 @dataclass
 class History:
-    """What happened during :func:`fit`: ``loss[e]`` is the mean training loss of epoch e,
-    ``metrics[name][e]`` the metric ``name`` ("val_accuracy", ...) after epoch e."""
+    """What happened during :func:`fit`.
+
+    Attributes
+    ----------
+    loss : list of floats; ``loss[e]`` is the mean training loss of epoch e.
+    metrics : dict; ``metrics[name][e]`` is the metric ``name`` ("val_accuracy", ...) after epoch e.
+    """
 
     loss: list = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
@@ -34,17 +39,21 @@ class History:
 
 def fit(model, x, y, *, loss="cross_entropy", epochs=10, batch_size=64, lr=1e-3, optimizer="adam",
         weight_decay=0.0, val=None, metric=None, seed=0, progress=True, penalty=None, perturb=None, stop=None):
-    """Train ``model`` on (x, y) with mini-batches and return a :class:`History`.
+    """Train ``model`` on (x, y) with mini-batches, for epochs over the fixed set.
 
     Parameters
     ----------
     model : nn.Module mapping (N, ...) inputs to outputs.
-    x : (N, ...) tensor; y : (N,) labels for cross-entropy or (N, k) targets for mse.
+    x : (N, ...) tensor.
+    y : (N,) labels for cross-entropy or (N, k) targets for mse.
     loss : "cross_entropy", "mse" or a callable loss(output, y).
-    epochs, batch_size : positive ints.
-    lr, weight_decay : learning rate and L2 penalty of the optimiser ("adam" or "sgd").
+    epochs, batch_size : ints >= 1.
+    lr : float, the learning rate.
+    optimizer : "adam" or "sgd".
+    weight_decay : float, the optimiser's L2 penalty.
     val : optional (x_val, y_val) evaluated after every epoch with ``metric``.
     metric : name for :func:`evaluate`; default "accuracy" for cross-entropy, else "rmse".
+        Checked before the first epoch.
     seed : int, fixes the order of the mini-batches.
     progress : show a tqdm bar over epochs.
     penalty : optional callable(model, x_batch) -> scalar tensor added to each batch's loss
@@ -54,9 +63,17 @@ def fit(model, x, y, *, loss="cross_entropy", epochs=10, batch_size=64, lr=1e-3,
     stop : optional callable(model) -> bool, asked after every epoch; training ends at the first
         True, so ``len(history)`` is the number of epochs run.
 
-    Example
+    Returns
     -------
-    >>> history = fit(mlp([64, 32, 10]), d.x_train, d.y_train, epochs=5)  # doctest: +SKIP
+    :class:`History`.
+
+    Examples
+    --------
+    >>> from deepissues.nets import mlp
+    >>> x, y = torch.eye(4), torch.arange(4)
+    >>> history = fit(mlp([4, 4]), x, y, epochs=200, lr=0.05, progress=False)
+    >>> len(history), history.loss[-1] < history.loss[0], evaluate(mlp([4, 4]), x, y) <= 1.0
+    (200, True, True)
     """
     loss_fn = _loss(loss)
     _check_xy(x, y)
@@ -111,8 +128,9 @@ def train_steps(model, loss, batches, steps, optimizer, *, scheduler=None, recor
     optimizer : torch.optim.Optimizer over the model's parameters.
     scheduler : optional learning-rate scheduler, stepped after every optimiser step.
     record : optional callable(model) -> float, evaluated without gradients and in eval mode at
-        every ``record_every``-th step, at the last step, and with ``record_first`` at step 1.
+        every ``record_every``-th step and at the last step.
     record_every : int >= 1; default ``steps // 50`` (at least 1).
+    record_first : bool, also record at step 1.
     progress : show a tqdm bar (off when the book is built).
     description : the bar's label.
 
@@ -204,8 +222,17 @@ def sample_batches(tensors, batch_size, seed=0, replace=False):
 def evaluate(model, x, y, metric="accuracy"):
     """Score ``model`` on (x, y) without gradients, in eval mode (the mode is restored after).
 
+    Parameters
+    ----------
+    model : nn.Module.
+    x : (N, ...) tensor.
+    y : (N,) labels for "accuracy" and "cross_entropy"; targets of the model's output shape for
+        "mse" and "rmse". Any other shape is an error, never a broadcast.
     metric : "accuracy" (argmax of the outputs against labels), "mse", "rmse" or "cross_entropy".
-    Returns a float.
+
+    Returns
+    -------
+    float.
     """
     _check_xy(x, y)
     one_of("metric", metric, METRICS)

@@ -8,7 +8,12 @@ __all__ = ["is_live", "interactive_figure", "static_note"]
 
 
 def is_live():
-    """True inside a Jupyter kernel, unless the output is for a static page (`is_static`)."""
+    """Whether sliders can work here.
+
+    Returns
+    -------
+    bool, True inside a Jupyter kernel, unless the output is for a static page (``is_static``).
+    """
     if is_static():
         return False
     try:
@@ -31,9 +36,13 @@ def interactive_figure(plot, defaults, **controls):
 
     Nothing is returned, so that the figure is not shown twice at the end of a cell.
 
-    Example
-    -------
-    >>> interactive_figure(draw, {"depth": 3}, depth=(1, 6, 1))  # doctest: +SKIP
+    Examples
+    --------
+    Outside a kernel the figure is drawn once, at the defaults, with a note below it:
+
+    >>> interactive_figure(lambda depth: print("drawn at depth", depth), {"depth": 3}, depth=(1, 6, 1))
+    drawn at depth 3
+    <IPython.core.display.HTML object>
     """
     if not callable(plot):
         raise TypeError(f"plot must be a callable that draws a figure, got {type(plot).__name__}")
@@ -48,7 +57,17 @@ def interactive_figure(plot, defaults, **controls):
 
 
 def static_note(defaults, controls):
-    """HTML that tells a reader of the static page that the figure above has sliders when run."""
+    """HTML that tells a reader of the static page that the figure above has sliders when run.
+
+    Parameters
+    ----------
+    defaults : dict {setting: value} the static figure was drawn at.
+    controls : dict {setting: slider spec}; every setting needs a default.
+
+    Returns
+    -------
+    str, an HTML paragraph naming the settings.
+    """
     if not set(controls) <= set(defaults):
         raise ValueError(f"controls and defaults must name the same settings; no default for "
                          f"{sorted(set(controls) - set(defaults))}")

@@ -32,9 +32,13 @@ class CarliniWagnerL2(MinimalNormAttack):
     search_steps : int >= 1, values of c tried: ×10 until a success, then bisection.
     targeted : if True, ``y`` are targets.
 
-    Example
-    -------
-    >>> x_adv, success = CarliniWagnerL2(model, steps=100)(x, y)  # doctest: +SKIP
+    Examples
+    --------
+    >>> from deepissues.nets import mlp
+    >>> model, x, y = mlp([4, 8, 3]), torch.rand(5, 4), torch.tensor([0, 1, 2, 0, 1])
+    >>> x_adv, success = CarliniWagnerL2(model, steps=30, search_steps=3)(x, y)
+    >>> bool((model(x_adv[success]).argmax(1) != y[success]).all())   # every success is real
+    True
     """
 
     def __init__(self, model, c=1.0, kappa=0.0, steps=100, lr=0.1, search_steps=9, targeted=False):

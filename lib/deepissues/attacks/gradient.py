@@ -23,9 +23,13 @@ class FGSM(BoundedAttack):
     eps : float >= 0, the L∞ budget.
     targeted : if True, ``y`` are targets and the step descends their loss.
 
-    Example
-    -------
-    >>> x_adv = FGSM(model, eps=0.1)(x, y)  # doctest: +SKIP
+    Examples
+    --------
+    >>> from deepissues.nets import mlp
+    >>> model, x, y = mlp([4, 8, 3]), torch.rand(5, 4), torch.tensor([0, 1, 2, 0, 1])
+    >>> x_adv = FGSM(model, eps=0.1)(x, y)
+    >>> bool((x_adv - x).abs().max() <= 0.1 + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1)
+    True
     """
 
     def __init__(self, model, eps=8 / 255, targeted=False):
@@ -62,9 +66,13 @@ class PGD(BoundedAttack):
     targeted : if True, ``y`` are targets.
     seed : int, fixes the random start.
 
-    Example
-    -------
-    >>> x_adv = PGD(model, eps=0.1, alpha=0.01, steps=40)(x, y)  # doctest: +SKIP
+    Examples
+    --------
+    >>> from deepissues.nets import mlp
+    >>> model, x, y = mlp([4, 8, 3]), torch.rand(5, 4), torch.tensor([0, 1, 2, 0, 1])
+    >>> x_adv = PGD(model, eps=0.5, alpha=0.1, steps=10, norm="l2")(x, y)
+    >>> bool((x_adv - x).norm(dim=1).max() <= 0.5 + 1e-5)
+    True
     """
 
     def __init__(self, model, eps=8 / 255, alpha=2 / 255, steps=10, random_start=True, norm="linf",

@@ -95,9 +95,13 @@ class DeepFool(MinimalNormAttack):
     norm : "l2" or "linf".
     targeted : if True, ``y`` are targets.
 
-    Example
-    -------
-    >>> x_adv, success = DeepFool(model)(x, y)  # doctest: +SKIP
+    Examples
+    --------
+    >>> from deepissues.nets import mlp
+    >>> model, x, y = mlp([4, 8, 3]), torch.rand(5, 4), torch.tensor([0, 1, 2, 0, 1])
+    >>> x_adv, success = DeepFool(model)(x, y)
+    >>> bool((model(x_adv[success]).argmax(1) != y[success]).all())   # every success is real
+    True
     """
 
     def __init__(self, model, steps=50, overshoot=0.02, norm="l2", targeted=False):
@@ -143,9 +147,13 @@ class MinimalPerturbation(MinimalNormAttack):
     targeted : if True, ``y`` are targets.
     seed : int, fixes the restarts.
 
-    Example
-    -------
-    >>> x_adv, success = MinimalPerturbation(model, norm="l1")(x, y)  # doctest: +SKIP
+    Examples
+    --------
+    >>> from deepissues.nets import mlp
+    >>> model, x, y = mlp([4, 8, 3]), torch.rand(5, 4), torch.tensor([0, 1, 2, 0, 1])
+    >>> x_adv, success = MinimalPerturbation(model, norm="l1")(x, y)
+    >>> bool((model(x_adv[success]).argmax(1) != y[success]).all())   # every success is real
+    True
     """
 
     def __init__(self, model, norm="l2", steps=10, restarts=1, alpha_max=0.1, eta=1.05, beta=0.9,

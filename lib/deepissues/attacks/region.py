@@ -46,9 +46,13 @@ class RegionAttack(MinimalNormAttack):
     init : "deepfool" or None.
     seed : int, fixes the samples.
 
-    Example
-    -------
-    >>> x_adv, success = RegionAttack(model, norm="l2")(x, y)  # doctest: +SKIP
+    Examples
+    --------
+    >>> from deepissues.nets import mlp
+    >>> model, x, y = mlp([4, 8, 3]), torch.rand(5, 4), torch.tensor([0, 1, 2, 0, 1])
+    >>> x_adv, success = RegionAttack(model, norm="l2", steps=2, samples=4)(x, y)
+    >>> bool((model(x_adv[success]).argmax(1) != y[success]).all())   # every success is real
+    True
     """
 
     def __init__(self, model, norm="l2", steps=10, samples=10, spread=0.5, top_classes=3, init="deepfool",

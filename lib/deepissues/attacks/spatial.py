@@ -68,9 +68,12 @@ class Spatial(BoundedAttack):
     targeted : if True, ``y`` are targets.
     seed : int.
 
-    Example
-    -------
-    >>> x_adv = Spatial(model, max_rotation=30, max_translation=1)(x, y)  # doctest: +SKIP
+    Examples
+    --------
+    >>> from deepissues.nets import mlp
+    >>> model, x, y = mlp([16, 8, 3]), torch.rand(3, 16), torch.tensor([0, 1, 2])   # 4 × 4 images, flat
+    >>> Spatial(model, max_rotation=30, max_translation=1, n_rotations=5, n_translations=3)(x, y).shape
+    torch.Size([3, 16])
     """
 
     def __init__(self, model, max_rotation=30.0, max_translation=3.0, grid=True, n_rotations=31,

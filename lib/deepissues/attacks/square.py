@@ -35,9 +35,13 @@ class Square(BoundedAttack):
     targeted : if True, ``y`` are targets.
     seed : int.
 
-    Example
-    -------
-    >>> atk = Square(model, eps=0.2, n_queries=1000); x_adv = atk(x, y); atk.queries  # doctest: +SKIP
+    Examples
+    --------
+    >>> from deepissues.nets import mlp
+    >>> model, x, y = mlp([4, 8, 3]), torch.rand(5, 4), torch.tensor([0, 1, 2, 0, 1])
+    >>> x_adv = Square(model, eps=0.2, n_queries=50)(x, y)
+    >>> bool((x_adv - x).abs().max() <= 0.2 + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1)
+    True
     """
 
     def __init__(self, model, eps=8 / 255, n_queries=1000, norm="linf", p_init=0.8, image_shape=None,

@@ -180,9 +180,12 @@ def cross_lipschitz_radius(model, x, y=None, steps=50):
     -------
     (N,) float64 tensor of radii.
 
-    Example
-    -------
-    >>> r = cross_lipschitz_radius(mlp([64, 32, 10], "softplus"), x)  # doctest: +SKIP
+    Examples
+    --------
+    >>> from deepissues.nets import mlp
+    >>> radius = cross_lipschitz_radius(mlp([4, 8, 3], "softplus"), torch.rand(5, 4))
+    >>> radius.shape, bool((radius > 0).all())
+    (torch.Size([5]), True)
     """
     return _certified_radius(lambda xs, r, c: gradient_difference_bound(model, xs, r, c),
                              lambda xs: _logits(model, xs), x, y, steps)

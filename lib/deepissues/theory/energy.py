@@ -39,26 +39,35 @@ class EntropySGD(torch.optim.Optimizer):
     and takes the local-entropy step x ← x − lr (x − μ), along ∇F/(βγ). The scope grows as
     γ_t = gamma (1 + scoping)^t with the number t of steps taken ("γ scoping").
 
-    Parameters
-    ----------
-    params : iterable of parameters or parameter groups.
-    lr : float > 0, the outer learning rate η; gamma : float > 0, γ_0; scoping : float >= 0, γ_1.
-    langevin_steps : int L >= 1; langevin_lr : float > 0, η'; noise : float >= 0, ε, the thermal
-        noise (SGLD samples the Gibbs measure at temperature ε²/2).
-    alpha : float in (0, 1], the weight of the newest x' in the running mean μ.
-    generator : optional ``torch.Generator`` on the parameters' device for the Langevin noise;
-        by default the global one, as ``torch.optim`` does.
-
     The outer step follows the authors' code: the paper writes x ← x − η γ (x − μ), and the code
     folds γ into the learning rate, so that lr = 1 moves x to μ whatever the scope. Unlike their
     code, there is no momentum or weight decay (add a penalty to the loss instead).
 
-    Example
-    -------
-    >>> opt = EntropySGD(model.parameters(), lr=1.0, gamma=0.03)  # doctest: +SKIP
+    Parameters
+    ----------
+    params : iterable of parameters or parameter groups.
+    lr : float > 0, the outer learning rate η.
+    gamma : float > 0, the initial scope γ_0.
+    scoping : float >= 0, γ_1, the scope's growth per step.
+    langevin_steps : int >= 1, the inner steps L.
+    langevin_lr : float > 0, the inner step η'.
+    noise : float >= 0, ε, the thermal noise (SGLD samples the Gibbs measure at temperature ε²/2).
+    alpha : float in (0, 1], the weight of the newest x' in the running mean μ.
+    generator : optional ``torch.Generator`` on the parameters' device for the Langevin noise;
+        by default the global one, as ``torch.optim`` does.
+
+    Examples
+    --------
+    >>> w = torch.zeros(2, requires_grad=True)
+    >>> opt = EntropySGD([w], lr=1.0, gamma=0.03, noise=0.0)
     >>> def closure():
-    ...     opt.zero_grad(); loss = loss_fn(model(xb), yb); loss.backward(); return loss
-    >>> opt.step(closure)  # doctest: +SKIP
+    ...     opt.zero_grad()
+    ...     loss = ((w - 1) ** 2).sum()
+    ...     loss.backward()
+    ...     return loss
+    >>> first = opt.step(closure)
+    >>> bool(0 < w[0] < 1)   # a step towards the minimum at 1
+    True
     """
 
     def __init__(self, params, lr=1.0, gamma=0.03, scoping=1e-3, langevin_steps=20, langevin_lr=0.1,
@@ -112,12 +121,16 @@ def local_entropy(loss, x, gamma, beta=1.0, samples=4096, seed=0):
     Parameters
     ----------
     loss : callable taking a (S, d) tensor of points to their (S,) losses.
-    x : (d,) tensor; gamma, beta : floats > 0; samples : int; seed : fixes the draws.
+    x : (d,) tensor.
+    gamma : float > 0, the scope.
+    beta : float > 0, the inverse temperature.
+    samples : int >= 2.
+    seed : int, fixes the draws.
 
     Returns
     -------
-    (F, standard_error): floats; the error is the delta-method one, from the spread of the
-    weights exp(−β f).
+    F : float.
+    standard_error : float, the delta-method one, from the spread of the weights exp(−β f).
     """
     x = _point(x)
     nonnegative("gamma", gamma, strict=True)
@@ -144,11 +157,20 @@ def sharpness(loss, x, radius, steps=50, restarts=4, seed=0):
     Parameters
     ----------
     loss : callable taking a (d,) tensor to a scalar tensor (differentiable).
-    x : (d,) tensor; radius : float > 0; steps, restarts : ints; seed : fixes the starts.
+    x : (d,) tensor.
+    radius : float > 0.
+    steps : int >= 1, ascent steps per start.
+    restarts : int >= 1, random starts.
+    seed : int, fixes the starts.
 
     Returns
     -------
     float.
+
+    Examples
+    --------
+    >>> round(sharpness(lambda z: (z ** 2).sum(), torch.zeros(3), 0.5), 3)   # the bowl rises by r²
+    0.25
     """
     x = _point(x)
     nonnegative("radius", radius, strict=True)
@@ -172,9 +194,20 @@ def sharpness(loss, x, radius, steps=50, restarts=4, seed=0):
 
 
 def flat_loss(model, loss_fn, data):
-    """The training loss as a function of a flat parameter vector, for ``local_entropy`` and
-    ``sharpness``: returns (loss_at, x0), where ``loss_at`` takes (d,) or (S, d) vectors and x0 is
-    the model's current parameters, flattened. The model is not changed."""
+    """The training loss as a function of a flat parameter vector, for :func:`local_entropy` and
+    :func:`sharpness`. The model is not changed.
+
+    Parameters
+    ----------
+    model : nn.Module.
+    loss_fn : callable(outputs, targets) -> scalar tensor.
+    data : (x, y).
+
+    Returns
+    -------
+    loss_at : callable taking (d,) or (S, d) vectors to their losses.
+    x0 : (d,) float64 tensor, the model's current parameters, flattened.
+    """
     x, y = xy_pair("data", data)
     names = [n for n, _ in model.named_parameters()]
     shapes = [p.shape for _, p in model.named_parameters()]
@@ -202,7 +235,17 @@ def _point(x):
 
 def double_well(x, sharp=(-1.0, 0.3, 1.2), wide=(2.0, 1.5, 1.0)):
     """A 1-D loss with a sharp, deeper minimum and a wide, shallower one: minus the sum of two
-    Gaussian bumps, each given as (centre, width, depth). Works elementwise on tensors."""
+    Gaussian bumps. Works elementwise on tensors.
+
+    Parameters
+    ----------
+    x : tensor of positions.
+    sharp, wide : (centre, width, depth) of each bump, width > 0.
+
+    Returns
+    -------
+    tensor shaped like x.
+    """
     for name, well in (("sharp", sharp), ("wide", wide)):
         if len(well) != 3 or not well[1] > 0:
             raise ValueError(f"{name} must be (centre, width, depth) with width > 0, got {tuple(well)!r}")
@@ -212,15 +255,28 @@ def double_well(x, sharp=(-1.0, 0.3, 1.2), wide=(2.0, 1.5, 1.0)):
 
 def double_well_finals(method, start, trials=200, rounds=50, langevin_steps=20, lr=0.05, noise=1e-4,
                        gradient_noise=1.0, seed=0, **entropy_sgd):
-    """Where ``trials`` independent runs on ``double_well`` end, all from ``start``, with the same
+    """Where ``trials`` independent runs on :func:`double_well` end, all from ``start``, with the same
     number (rounds × langevin_steps) of noisy gradients each.
 
+    Parameters
+    ----------
     method : "sgd" (step ``lr``), "langevin" (SGD plus the same thermal noise as Entropy-SGD's
-        inner loop, √lr · noise · N(0, 1)) or "entropy-sgd" (``EntropySGD`` with langevin_lr=lr,
-        the thermal ``noise`` and the keyword arguments ``entropy_sgd``).
-    gradient_noise : every gradient gets gradient_noise · N(0, 1) added, as a minibatch would.
+        inner loop, √lr · noise · N(0, 1)) or "entropy-sgd" (:class:`EntropySGD` with
+        langevin_lr=lr, the thermal ``noise`` and the keyword arguments ``entropy_sgd``).
+    start : float, the starting position.
+    trials : int >= 1.
+    rounds : int >= 1, outer steps.
+    langevin_steps : int >= 1, gradients per outer step.
+    lr : float > 0.
+    noise : float >= 0, the thermal noise.
+    gradient_noise : float >= 0; every gradient gets gradient_noise · N(0, 1) added, as a
+        minibatch would.
+    seed : int.
+    **entropy_sgd : passed to :class:`EntropySGD`.
 
-    Returns (trials,) float64 tensor of final positions.
+    Returns
+    -------
+    (trials,) float64 tensor of final positions.
     """
     one_of("method", method, ("sgd", "langevin", "entropy-sgd"))
     positive_int("trials", trials)
@@ -253,10 +309,26 @@ def double_well_finals(method, start, trials=200, rounds=50, langevin_steps=20, 
 
 def fit_entropy_sgd(model, x, y, rounds, batch_size=32, loss_fn=torch.nn.functional.cross_entropy, seed=0,
                     progress=True, stop=None, **entropy_sgd):
-    """Train ``model`` with ``EntropySGD`` for at most ``rounds`` outer steps; every inner step
-    draws a fresh random minibatch of ``batch_size`` from (x, y). ``stop(model) -> bool`` is asked
-    after every round, as in ``training.fit``. Keyword arguments go to EntropySGD.
-    Returns the list of the mean inner losses, one per round run."""
+    """Train ``model`` with :class:`EntropySGD` for at most ``rounds`` outer steps; every inner step
+    draws a fresh random minibatch from (x, y).
+
+    Parameters
+    ----------
+    model : nn.Module.
+    x : (N, ...) inputs.
+    y : (N,) targets.
+    rounds : int >= 1.
+    batch_size : int >= 1.
+    loss_fn : callable(outputs, targets) -> scalar tensor.
+    seed : int, fixes the minibatches and the Langevin noise.
+    progress : show a progress bar.
+    stop : optional callable(model) -> bool, asked after every round, as in ``training.fit``.
+    **entropy_sgd : passed to :class:`EntropySGD`.
+
+    Returns
+    -------
+    list of floats, the mean inner loss of each round run.
+    """
     positive_int("rounds", rounds)
     positive_int("batch_size", batch_size)
     if len(x) != len(y) or len(x) == 0:
@@ -284,7 +356,21 @@ def fit_entropy_sgd(model, x, y, rounds, batch_size=32, loss_fn=torch.nn.functio
 def flatness(model, loss_fn, data, gamma=100.0, radius=0.5, seed=0):
     """Four measures of how flat the loss is at the model's parameters: the top Hessian eigenvalue
     and the Hessian trace (``curvature.Hessian``), the sharpness on an L2 ball of ``radius`` and
-    the local entropy at scope ``gamma`` (β = 1). Returns a dict of floats."""
+    the local entropy at scope ``gamma`` (β = 1).
+
+    Parameters
+    ----------
+    model : nn.Module.
+    loss_fn : callable(outputs, targets) -> scalar tensor.
+    data : (x, y).
+    gamma : float > 0.
+    radius : float > 0.
+    seed : int.
+
+    Returns
+    -------
+    dict of floats: "top eigenvalue", "trace", "sharpness", "local entropy".
+    """
     hessian = Hessian(model, loss_fn, data)
     loss_at, x0 = flat_loss(model, loss_fn, data)
     return {"top eigenvalue": float(hessian.eigenvalues(top_n=1, seed=seed)[0][0]),

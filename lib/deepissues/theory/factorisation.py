@@ -25,7 +25,21 @@ __all__ = ["nuclear_norm_solution", "factorized_objective", "factorized_solution
 def nuclear_norm_solution(X, lam):
     """The convex optimum of ½‖X − A‖²_F + λ‖A‖_*: singular value soft-thresholding at λ.
 
-    Returns (A, value)."""
+    Parameters
+    ----------
+    X : (n, m) non-empty 2-D array.
+    lam : float >= 0.
+
+    Returns
+    -------
+    A : (n, m) array; value : float.
+
+    Examples
+    --------
+    >>> A, value = nuclear_norm_solution(np.diag([3.0, 0.5]), 1.0)
+    >>> A.round(6).tolist(), round(float(value), 6)
+    ([[2.0, 0.0], [0.0, 0.0]], 2.625)
+    """
     X = _matrix(X)
     nonnegative("lam", lam)
     W, s, Zt = np.linalg.svd(X, full_matrices=False)
@@ -35,7 +49,18 @@ def nuclear_norm_solution(X, lam):
 
 
 def factorized_objective(X, U, V, lam):
-    """½‖X − UVᵀ‖²_F + (λ/2)(‖U‖²_F + ‖V‖²_F)."""
+    """½‖X − UVᵀ‖²_F + (λ/2)(‖U‖²_F + ‖V‖²_F).
+
+    Parameters
+    ----------
+    X : (n, m) array.
+    U, V : (n, r) and (m, r) arrays.
+    lam : float >= 0.
+
+    Returns
+    -------
+    float.
+    """
     X, U, V = (np.asarray(a, dtype=float) for a in (X, U, V))
     if X.ndim != 2 or U.shape != (X.shape[0], U.shape[-1]) or V.shape != (X.shape[1], U.shape[-1]):
         raise ValueError(f"U must be ({X.shape[0]}, r) and V ({X.shape[1] if X.ndim == 2 else '?'}, r) for X "
@@ -45,9 +70,20 @@ def factorized_objective(X, U, V, lam):
 
 
 def factorized_solution(X, lam, r, seed=0, history=None):
-    """A local search (L-BFGS from a small random start) on :func:`factorized_objective` with
-    U (n, r) and V (m, r). If ``history`` is a list, the objective after every iteration is
-    appended to it. Returns (U, V, value)."""
+    """A local search (L-BFGS from a small random start) on :func:`factorized_objective`.
+
+    Parameters
+    ----------
+    X : (n, m) array.
+    lam : float >= 0.
+    r : int >= 1, the factors' width.
+    seed : int, fixes the start.
+    history : list or None; if a list, the objective after every iteration is appended to it.
+
+    Returns
+    -------
+    U : (n, r) array; V : (m, r) array; value : float.
+    """
     X = _matrix(X)
     nonnegative("lam", lam)
     positive_int("r", r)
@@ -73,7 +109,18 @@ def factorized_solution(X, lam, r, seed=0, history=None):
 
 def dropout_objective(X, U, V, retain_prob):
     """The expected dropout loss E_r ‖X − (1/θ) U diag(r) Vᵀ‖²_F with r_i ~ Bernoulli(θ):
-    ‖X − UVᵀ‖²_F + ((1 − θ)/θ) Σ_i ‖u_i‖²‖v_i‖²."""
+    ‖X − UVᵀ‖²_F + ((1 − θ)/θ) Σ_i ‖u_i‖²‖v_i‖².
+
+    Parameters
+    ----------
+    X : (n, m) array.
+    U, V : (n, r) and (m, r) arrays.
+    retain_prob : float in (0, 1], θ.
+
+    Returns
+    -------
+    float.
+    """
     theta = _retain(retain_prob)
     X, U, V = _matrix(X), np.asarray(U, float), np.asarray(V, float)
     if U.shape[1] != V.shape[1] or U.shape[0] != X.shape[0] or V.shape[0] != X.shape[1]:
@@ -83,7 +130,19 @@ def dropout_objective(X, U, V, retain_prob):
 
 
 def dropout_loss_sample(X, U, V, retain_prob, rng):
-    """One draw of the dropout loss ‖X − (1/θ) U diag(r) Vᵀ‖²_F, for Monte Carlo checks."""
+    """One draw of the dropout loss ‖X − (1/θ) U diag(r) Vᵀ‖²_F, for Monte Carlo checks.
+
+    Parameters
+    ----------
+    X : (n, m) array.
+    U, V : (n, r) and (m, r) arrays.
+    retain_prob : float in (0, 1], θ.
+    rng : numpy Generator that draws r_i ~ Bernoulli(θ).
+
+    Returns
+    -------
+    float.
+    """
     theta = _retain(retain_prob)
     keep = rng.random(U.shape[1]) < theta
     return np.sum((X - (U * keep) @ V.T / theta) ** 2)
@@ -94,7 +153,19 @@ def dropout_threshold(singular_values, retain_prob, r):
 
     With λ = (1 − θ)/θ, minimising Σ_i (σ_i − a_i)² + (λ/r)(Σ_i a_i)² over a_i >= 0 keeps the k
     largest σ_i, shrunk to σ_i − μ with μ = λ Σ_{i<=k} σ_i / (r + λk), for the largest k <= r
-    with σ_k > μ(k)."""
+    with σ_k > μ(k).
+
+    Parameters
+    ----------
+    singular_values : 1-D array.
+    retain_prob : float in (0, 1], θ.
+    r : int >= 1.
+
+    Returns
+    -------
+    mu : float.
+    k : int, the singular values kept.
+    """
     positive_int("r", r)
     lam = (1 - _retain(retain_prob)) / retain_prob
     s = np.sort(np.asarray(singular_values, float))[::-1]
@@ -110,7 +181,18 @@ def dropout_solution(X, retain_prob, r):
     """The closed-form minimiser of :func:`dropout_objective` over U (n, r), V (m, r)
     (Cavazza et al. 2018): A = SVT with the threshold of :func:`dropout_threshold`, factorised
     so that every column pair carries the same ‖u_i‖‖v_i‖ = ‖A‖_*/r, which makes the
-    regulariser equal its lower bound ‖A‖_*²/r. Returns (U, V, value)."""
+    regulariser equal its lower bound ‖A‖_*²/r.
+
+    Parameters
+    ----------
+    X : (n, m) array.
+    retain_prob : float in (0, 1], θ.
+    r : int >= 1, the factors' width.
+
+    Returns
+    -------
+    U : (n, r) array; V : (m, r) array; value : float, the objective there.
+    """
     X = _matrix(X)
     positive_int("r", r)
     W, s, Zt = np.linalg.svd(X, full_matrices=False)
@@ -129,7 +211,22 @@ def dropout_solution(X, retain_prob, r):
 def equalising_rotation(weights):
     """An orthogonal Q (r, r) such that diag(Qᵀ diag(weights) Q) is constant, equal to the mean
     weight: at most r − 1 plane rotations, each of which sets one diagonal entry to the mean
-    (the constructive step of the Schur–Horn theorem)."""
+    (the constructive step of the Schur–Horn theorem).
+
+    Parameters
+    ----------
+    weights : (r,) numbers >= 0.
+
+    Returns
+    -------
+    (r, r) orthogonal array.
+
+    Examples
+    --------
+    >>> Q = equalising_rotation([3.0, 1.0])
+    >>> np.diag(Q.T @ np.diag([3.0, 1.0]) @ Q).round(6).tolist()
+    [2.0, 2.0]
+    """
     weights = np.asarray(weights, float)
     if weights.ndim != 1 or len(weights) == 0 or (weights < 0).any():
         raise ValueError(f"weights must be a non-empty 1-D array of numbers >= 0, got {weights.tolist()}")

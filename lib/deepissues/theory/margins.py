@@ -31,12 +31,19 @@ def jacobian_norm(model, x, ord="fro"):
 
     Parameters
     ----------
-    model : nn.Module mapping (N, ...) inputs to (N, K) logits; x : (N, ...) tensor.
+    model : nn.Module mapping (N, ...) inputs to (N, K) logits.
+    x : (N, ...) tensor.
     ord : "fro" (Frobenius) or 2 (spectral).
 
     Returns
     -------
     (N,) tensor.
+
+    Examples
+    --------
+    >>> lin = torch.nn.Linear(3, 2)
+    >>> bool(torch.allclose(jacobian_norm(lin, torch.rand(4, 3)), torch.linalg.matrix_norm(lin.weight.detach())))
+    True
     """
     one_of("ord", ord, ("fro", 2))
     _, jac = logits_and_jacobian(model, x)
@@ -46,25 +53,46 @@ def jacobian_norm(model, x, ord="fro"):
 def jacobian_penalty(model, x):
     """The Jacobian regulariser: the mean over x of ‖J(x)‖_F², differentiable in the model's
     parameters. Its signature fits ``training.fit(..., penalty=...)`` once scaled, e.g.
-    ``penalty=lambda m, xb: 0.1 * jacobian_penalty(m, xb)``."""
+    ``penalty=lambda m, xb: 0.1 * jacobian_penalty(m, xb)``.
+
+    Parameters
+    ----------
+    model : nn.Module mapping (N, ...) inputs to (N, K) logits.
+    x : (N, ...) floating-point tensor.
+
+    Returns
+    -------
+    scalar tensor.
+    """
     _, jac = logits_and_jacobian(model, x, create_graph=True)
     return jac.pow(2).sum((1, 2)).mean()
 
 
 def output_margin(logits, y):
-    """f_y − max_{j≠y} f_j for each row: (N, K) logits and (N,) labels to (N,); negative where the
-    point is misclassified."""
+    """f_y − max_{j≠y} f_j for each row; negative where the point is misclassified.
+
+    Parameters
+    ----------
+    logits : (N, K) tensor, K >= 2.
+    y : (N,) labels.
+
+    Returns
+    -------
+    (N,) tensor.
+    """
     if logits.dim() != 2 or logits.shape[1] < 2 or y.shape != (len(logits),):
         raise ValueError(f"logits must be (N, K) with K >= 2 and y (N,), got {tuple(logits.shape)} and {tuple(y.shape)}")
     return margin(logits, y)
 
 
 def jacobian_margin_bound(model, x, y, jacobian_bound=None):
-    """The input-margin bound output margin / (√2 L), 0 where x is misclassified.
+    """The input-margin bound output margin / (√2 L) of Sokolić et al., 0 where x is misclassified.
 
     Parameters
     ----------
-    model, x : as for ``jacobian_norm``; y : (N,) labels.
+    model : nn.Module mapping (N, ...) inputs to (N, K) logits.
+    x : (N, ...) tensor.
+    y : (N,) labels.
     jacobian_bound : None, a float or an (N,) tensor: L, a bound on ‖J‖₂ over the region the
         perturbations may reach. None takes ‖J(x)‖₂ at the point itself, which makes the result
         a first-order estimate for a non-linear model and an exact bound for an affine one.
@@ -84,8 +112,17 @@ def jacobian_margin_bound(model, x, y, jacobian_bound=None):
 
 
 def lipschitz_upper_bound(model):
-    """The product of the spectral norms of the Linear layers of an nn.Sequential whose other
-    layers are 1-Lipschitz activations (ReLU, tanh, ...): a bound on ‖J(x)‖₂ at every x."""
+    """The product of the spectral norms of the Linear layers: a bound on ‖J(x)‖₂ at every x.
+
+    Parameters
+    ----------
+    model : nn.Sequential of nn.Linear and 1-Lipschitz activations (ReLU, Tanh, Sigmoid,
+        Softplus, Identity).
+
+    Returns
+    -------
+    float.
+    """
     if not isinstance(model, torch.nn.Sequential):
         raise TypeError(f"model must be an nn.Sequential, got {type(model).__name__}")
     bound = 1.0
@@ -100,8 +137,20 @@ def lipschitz_upper_bound(model):
 def margin_report(model, x, y, steps=100):
     """Input margins three ways, at the points of (x, y) that the model classifies correctly and
     where DeepFool succeeds: "distance" DeepFool's distance to the boundary inside [0, 1]^d (an
-    upper bound on the margin), "estimate" the first-order m(x)/(√2‖J(x)‖₂), and "global" the sound
-    bound with ``lipschitz_upper_bound``. Returns a dict of (n,) tensors."""
+    upper bound on the margin), "estimate" the first-order m(x)/(√2‖J(x)‖₂), and "global" the
+    sound bound with :func:`lipschitz_upper_bound`.
+
+    Parameters
+    ----------
+    model : nn.Sequential as for :func:`lipschitz_upper_bound`.
+    x : (N, d) tensor in [0, 1].
+    y : (N,) labels.
+    steps : int >= 1, DeepFool's steps.
+
+    Returns
+    -------
+    dict of (n,) tensors, n the points kept.
+    """
     right = model(x).argmax(1) == y
     x_right, y_right = x[right], y[right]
     x_adv, hit = DeepFool(model, steps=steps)(x_right, y_right)

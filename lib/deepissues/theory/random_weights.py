@@ -23,15 +23,38 @@ __all__ = ["relu_layer_cosine", "relu_layer_distance", "angle_through_depth", "r
 
 
 def relu_layer_cosine(theta):
-    """Expected cosine between the outputs of a wide random Gaussian ReLU layer for inputs at
-    angle θ in [0, π]: (sin θ + (π − θ) cos θ)/π."""
+    """Expected cosine between the outputs of a wide random Gaussian ReLU layer for inputs at angle θ:
+    (sin θ + (π − θ) cos θ)/π.
+
+    Parameters
+    ----------
+    theta : float or array in [0, π].
+
+    Returns
+    -------
+    float or array.
+
+    Examples
+    --------
+    >>> round(float(relu_layer_cosine(np.pi / 2)), 4)   # orthogonal inputs come out at cosine 1/π
+    0.3183
+    """
     theta = _angle(theta)
     return (np.sin(theta) + (np.pi - theta) * np.cos(theta)) / np.pi
 
 
 def relu_layer_distance(norm_x, norm_y, theta):
-    """Expected squared distance between the outputs (weights N(0, 1/m)) for inputs of norms
-    ``norm_x``, ``norm_y`` at angle θ."""
+    """Expected squared distance between the outputs of a random ReLU layer (weights N(0, 1/m)).
+
+    Parameters
+    ----------
+    norm_x, norm_y : floats >= 0, the inputs' norms.
+    theta : float in [0, π], their angle.
+
+    Returns
+    -------
+    float.
+    """
     nonnegative("norm_x", norm_x)
     nonnegative("norm_y", norm_y)
     theta = _angle(theta)
@@ -39,8 +62,18 @@ def relu_layer_distance(norm_x, norm_y, theta):
 
 
 def angle_through_depth(theta, depth):
-    """The angle after each of ``depth`` wide random ReLU layers, by iterating the cosine map:
-    an array of depth + 1 angles, the first being θ."""
+    """The angle after each of ``depth`` wide random ReLU layers, by iterating the cosine map
+    :func:`relu_layer_cosine`.
+
+    Parameters
+    ----------
+    theta : float in [0, π], the input angle.
+    depth : int >= 0.
+
+    Returns
+    -------
+    (depth + 1,) array of angles, the first being θ.
+    """
     positive_int("depth", depth, least=0)
     angles = [float(_angle(theta))]
     for _ in range(depth):
@@ -49,11 +82,22 @@ def angle_through_depth(theta, depth):
 
 
 def random_relu_layer_stats(theta, width, trials=200, dim=50, seed=0):
-    """Monte Carlo over random layers: for two unit inputs at angle θ in R^dim and ``trials``
-    draws of W (width × dim, entries N(0, 1/width)), the mean and standard error of the output
-    cosine and of the squared output distance.
+    """Monte Carlo over random layers: for two unit inputs at angle θ in R^dim and ``trials`` draws of
+    W (width × dim, entries N(0, 1/width)), the mean and standard error of the output cosine and of
+    the squared output distance.
 
-    Returns dict with "cosine", "cosine_se", "distance", "distance_se"."""
+    Parameters
+    ----------
+    theta : float in [0, π].
+    width : int >= 1.
+    trials : int >= 2.
+    dim : int >= 2.
+    seed : int.
+
+    Returns
+    -------
+    dict of floats: "cosine", "cosine_se", "distance", "distance_se".
+    """
     theta = _angle(theta)
     positive_int("width", width)
     positive_int("trials", trials, least=2)
@@ -81,7 +125,21 @@ def _angle(theta):
 
 
 def pairwise_angles(z):
-    """Angles between all pairs of rows of z (N, d), as a flat array over i < j."""
+    """Angles between all pairs of rows of z.
+
+    Parameters
+    ----------
+    z : (N, d) array, N >= 2.
+
+    Returns
+    -------
+    (N(N − 1)/2,) array over i < j.
+
+    Examples
+    --------
+    >>> pairwise_angles(np.array([[1.0, 0.0], [0.0, 2.0]])).round(4).tolist()
+    [1.5708]
+    """
     z = np.asarray(z, dtype=float)
     norms = np.linalg.norm(z, axis=1, keepdims=True)
     if z.ndim != 2 or len(z) < 2 or np.any(norms == 0):
@@ -92,8 +150,19 @@ def pairwise_angles(z):
 
 def angles_through_random_layers(x, depth, width, seed=0):
     """Push the rows of x through ``depth`` random ReLU layers of ``width`` units (weights
-    N(0, 1/fan_in), no bias) and return the pairwise angles before and after each layer: a list
-    of depth + 1 flat arrays, in the order of :func:`pairwise_angles`."""
+    N(0, 1/fan_in), no bias) and return the pairwise angles before and after each layer.
+
+    Parameters
+    ----------
+    x : (N, d) array or tensor, N >= 2.
+    depth : int >= 0.
+    width : int >= 1.
+    seed : int.
+
+    Returns
+    -------
+    list of depth + 1 flat arrays, in the order of :func:`pairwise_angles`.
+    """
     positive_int("depth", depth, least=0)
     positive_int("width", width)
     rng = repro.numpy_rng(seed)

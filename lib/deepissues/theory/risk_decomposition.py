@@ -23,15 +23,26 @@ __all__ = ["random_relu_features", "tanh_teacher", "least_squares_gradient_desce
 
 
 def random_relu_features(d_in, width, seed=0, bias_std=0.3):
-    """A frozen random ReLU layer x ↦ max(0, xA + b), A (d_in, width) with N(0, 1/d_in) entries
-    and b with N(0, bias_std²) entries: a callable from (N, d_in) to (N, width).
+    """A frozen random ReLU layer x ↦ max(0, xA + b), A (d_in, width) with N(0, 1/d_in) entries and b
+    with N(0, bias_std²) entries.
 
     Small biases keep every unit active on a good share of the inputs: a unit that fires on only
     a handful of training points makes the least-squares fit unstable, and one such draw then
-    dominates an average of generalisation errors.
+    dominates an average of generalisation errors. The classes are nested: for one seed, the first
+    k features are the same at every width >= k, so a wider model can do everything a narrower one
+    can.
 
-    The classes are nested: for one seed, the first k features are the same at every width >= k,
-    so a wider model can do everything a narrower one can."""
+    Parameters
+    ----------
+    d_in : int >= 1.
+    width : int >= 1.
+    seed : int.
+    bias_std : float >= 0.
+
+    Returns
+    -------
+    callable from (N, d_in) to (N, width).
+    """
     positive_int("d_in", d_in)
     positive_int("width", width)
     rng = repro.numpy_rng(seed)
@@ -41,8 +52,19 @@ def random_relu_features(d_in, width, seed=0, bias_std=0.3):
 
 
 def tanh_teacher(d_in, width=20, seed=0):
-    """A fixed random one-hidden-layer tanh network, normalised to unit output variance on
-    standard Gaussian inputs: a callable from (N, d_in) to (N,)."""
+    """A fixed random one-hidden-layer tanh network, normalised to unit output variance on standard
+    Gaussian inputs.
+
+    Parameters
+    ----------
+    d_in : int >= 1.
+    width : int >= 1.
+    seed : int.
+
+    Returns
+    -------
+    callable from (N, d_in) to (N,).
+    """
     positive_int("d_in", d_in)
     positive_int("width", width)
     rng = repro.numpy_rng(seed)
@@ -54,8 +76,17 @@ def tanh_teacher(d_in, width=20, seed=0):
 def least_squares_gradient_descent(phi, y, steps, lr=None):
     """Full-batch gradient descent on the mean squared error ‖phi w − y‖²/N from w = 0.
 
-    lr defaults to 1/L, L = 2 λ_max(phiᵀphi/N) being the gradient's Lipschitz constant.
-    Returns w: (p,)."""
+    Parameters
+    ----------
+    phi : (N, p) tensor of features.
+    y : (N,) tensor of targets.
+    steps : int >= 0.
+    lr : float > 0 or None: 1/L, L = 2 λ_max(phiᵀphi/N) being the gradient's Lipschitz constant.
+
+    Returns
+    -------
+    (p,) tensor, w.
+    """
     phi, y = np.asarray(phi, dtype=float), np.asarray(y, dtype=float)
     if phi.ndim != 2 or y.shape != (len(phi),):
         raise ValueError(f"phi must be (N, p) and y (N,), got {phi.shape} and {y.shape}")
@@ -77,14 +108,16 @@ def error_decomposition(teacher, features, n_train, *, d_in, noise=0.1, steps=10
     teacher : callable (N, d_in) -> (N,), the target Φ*; labels are Φ*(x) + noise · N(0, 1).
     features : callable (N, d_in) -> (N, p); the model is x ↦ features(x) · w (add a constant
         feature for an intercept).
-    n_train : int, the number N of training samples; d_in : int, input dimension.
+    n_train : int >= 1, the number N of training samples.
+    d_in : int >= 1, the input dimension (keyword only).
     noise : float >= 0, the label noise; f(Φ*) = noise² is the Bayes error.
-    steps, lr : full-batch gradient descent from w = 0 that gives W_N (see
-        ``least_squares_gradient_descent``); steps=None takes W_N = W_N*, an exact optimiser.
+    steps : int >= 0 or None; full-batch gradient descent from w = 0 for this many steps gives W_N
+        (see :func:`least_squares_gradient_descent`); None takes W_N = W_N*, an exact optimiser.
+    lr : float > 0 or None (1/L).
     n_population : int, fresh inputs for fitting W* and, separately, for each expected loss.
-    repeats : int, average the terms over this many independent draws (seeds seed, seed + 1, ...),
-        to estimate their expectations over the training set.
-    seed : fixes the samples.
+    repeats : int >= 1, average the terms over this many independent draws (seeds seed,
+        seed + 1, ...), to estimate their expectations over the training set.
+    seed : int, fixes the samples.
 
     Returns
     -------
