@@ -45,10 +45,10 @@ def claims_dir(start=None):
     -------
     pathlib.Path.
     """
-    if os.environ.get("DEEPISSUES_CLAIMS_DIR"):
-        return pathlib.Path(os.environ["DEEPISSUES_CLAIMS_DIR"])
     if start is not None and not isinstance(start, (str, os.PathLike)):
         raise TypeError(f"start must be a path or None, got {type(start).__name__}")
+    if os.environ.get("DEEPISSUES_CLAIMS_DIR"):
+        return pathlib.Path(os.environ["DEEPISSUES_CLAIMS_DIR"])
     here = pathlib.Path(start or pathlib.Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / "_toc.yml").exists():
