@@ -395,3 +395,83 @@ def test_robust_accuracy_refuses_an_attack_built_on_another_model(digits_mlp):
     with pytest.raises(ValueError, match="attack must be built on model.*transfer_attack"):
         A.robust_accuracy(model, A.FGSM(other, eps=0.1), x, y)   # before: a transfer rate, silently
     assert A.robust_accuracy(model, A.FGSM(model, eps=0.1), x, y) < A.robust_accuracy(model, A.FGSM(model, eps=0.0), x, y)
+
+
+# ----- worst case over attacks (AutoAttack's protocol) ---------------------------------------------
+
+def _two_class_identity():
+    """Predicts argmax(x) for x in R^2: (0.9, 0.1) is class 0 and (0.1, 0.9) class 1."""
+    net = nn.Linear(2, 2)
+    with torch.no_grad():
+        net.weight.copy_(torch.eye(2))
+        net.bias.zero_()
+    return net
+
+
+class BreakRows(A.BoundedAttack):
+    """Moves the chosen rows to a point of the other class, by L∞ distance 0.8, and leaves the rest."""
+
+    def __init__(self, model, rows, eps=0.8, norm="linf"):
+        super().__init__(model)
+        self.rows, self.eps, self.norm = rows, eps, norm
+
+    def attack(self, x, y):
+        x_adv = x.clone()
+        x_adv[self.rows] = torch.tensor([0.1, 0.9])
+        return x_adv
+
+
+class ShiftRows(A.MinimalNormAttack):
+    """Claims success on the chosen rows with a perturbation of L∞ norm 0.8."""
+
+    def __init__(self, model, rows):
+        super().__init__(model)
+        self.rows = rows
+
+    def attack(self, x, y):
+        x_adv, success = x.clone(), torch.zeros(len(x), dtype=torch.bool)
+        x_adv[self.rows] = torch.tensor([0.1, 0.9])
+        success[self.rows] = True
+        return x_adv, success
+
+
+def test_worst_case_counts_a_point_broken_by_any_attack():
+    net = _two_class_identity()
+    x, y = torch.tensor([[0.9, 0.1]] * 6), torch.zeros(6, dtype=torch.long)
+    first, second = BreakRows(net, [0, 1]), BreakRows(net, [2, 3])
+    assert A.robust_accuracy(net, first, x, y) == A.robust_accuracy(net, second, x, y) == pytest.approx(4 / 6)
+    result = A.worst_case_accuracy(net, [first, second], x, y)
+    # control: attacks that break different points leave less than either alone
+    assert result.accuracy == pytest.approx(2 / 6) and result.robust.tolist() == [False] * 4 + [True] * 2
+    assert result.broken["BreakRows 1"].tolist() == [True, True] + [False] * 4
+    assert (result.norm, result.eps) == ("linf", 0.8)
+    # a minimal-norm attack counts only within the budget
+    shift = ShiftRows(net, [4])
+    assert A.worst_case_accuracy(net, [first, shift], x, y, eps=0.8, norm="linf").accuracy == pytest.approx(3 / 6)
+    with pytest.raises(ValueError, match="every bounded attack must attack the threat model"):
+        A.worst_case_accuracy(net, [first, shift], x, y, eps=0.5, norm="linf")
+    assert A.worst_case_accuracy(net, [shift], x, y, eps=0.5, norm="linf").accuracy == 1.0
+
+
+def test_worst_case_of_real_attacks_is_the_union_of_their_breaks_and_below_each(digits_mlp):
+    model, x, y = digits_mlp
+    attacks = [A.FGSM(model, eps=0.1), A.PGD(model, eps=0.1, steps=10), A.Square(model, eps=0.1, n_queries=50)]
+    result = A.worst_case_accuracy(model, attacks, x, y)
+    with torch.no_grad():
+        clean = model(x).argmax(1) == y
+        fooled = [model(attack(x, y)).argmax(1) != y for attack in attacks]
+    expected = clean & ~(fooled[0] | fooled[1] | fooled[2])
+    assert torch.equal(result.robust, expected)
+    assert all(result.accuracy <= A.robust_accuracy(model, attack, x, y) for attack in attacks)
+
+
+def test_worst_case_refuses_attacks_outside_the_threat_model(digits_mlp):
+    model, x, y = digits_mlp
+    with pytest.raises(ValueError, match="has no Lp ball"):
+        A.worst_case_accuracy(model, [A.Spatial(model, image_shape=(1, 8, 8))], x, y, eps=0.1, norm="linf")
+    with pytest.raises(ValueError, match="must be untargeted"):
+        A.worst_case_accuracy(model, [A.PGD(model, eps=0.1, targeted=True)], x, y)
+    with pytest.raises(ValueError, match="eps and norm are needed"):
+        A.worst_case_accuracy(model, [A.DeepFool(model)], x, y)
+    with pytest.raises(ValueError, match="norm='l2', eps=0.5"):
+        A.worst_case_accuracy(model, [A.PGD(model, eps=0.1), A.PGD(model, eps=0.5, norm="l2")], x, y)

@@ -65,6 +65,8 @@ CASES = [
     case(A.perturbation_norms, X, X[:2], match="x and x_adv must have the same shape"),
     case(A.robust_accuracy, NET, A.FGSM(NET), X, Y, eps=0.1, match="eps and norm go together"),
     case(A.transfer_attack, NET, SMOOTH, A.FGSM(SMOOTH), X, Y, match="attack must be built on source_model"),
+    case(A.worst_case_accuracy, NET, [A.FGSM(NET, eps=0.1)], X, Y, eps=0.2, norm="linf",
+         match="every bounded attack must attack the threat model"),
     case(A.fooling_images, IMAGE_NET, torch.tensor([5]), (16,), match="targets must"),
     case(A.FGSM, NET, eps=-0.1, match="eps must be a number >= 0"),
     case(A.PGD, NET, norm="L2", match="norm must be one of"),

@@ -9,7 +9,8 @@ class configured in its constructor and called as ``atk(x, y)``. A :class:`Bound
 
 from .base import NORMS, Attack, BoundedAttack, MinimalNormAttack, margin, norm_of
 from .carlini import CarliniWagnerL2
-from .evaluation import Transfer, minimal_norms, perturbation_norms, robust_accuracy, transfer_attack
+from .evaluation import (Transfer, WorstCase, minimal_norms, perturbation_norms, robust_accuracy, transfer_attack,
+                         worst_case_accuracy)
 from .gradient import FGSM, PGD
 from .minimal import DeepFool, MinimalPerturbation
 from .projections import min_norm_step, project_l1_box
@@ -18,6 +19,8 @@ from .region import RegionAttack
 from .spatial import Spatial, rotate_translate
 from .square import Square
 
-__all__ = ["NORMS", "norm_of", "Attack", "BoundedAttack", "MinimalNormAttack", "margin", "FGSM", "PGD", "DeepFool", "CarliniWagnerL2", "MinimalPerturbation",
-           "RegionAttack", "fooling_images", "Square", "Spatial", "rotate_translate", "transfer_attack", "Transfer", "robust_accuracy",
-           "perturbation_norms", "minimal_norms", "min_norm_step", "project_l1_box"]
+__all__ = ["NORMS", "norm_of", "Attack", "BoundedAttack", "MinimalNormAttack", "margin", "FGSM", "PGD",
+           "DeepFool", "CarliniWagnerL2", "MinimalPerturbation", "RegionAttack", "fooling_images", "Square",
+           "Spatial", "rotate_translate", "transfer_attack", "Transfer", "robust_accuracy",
+           "worst_case_accuracy", "WorstCase", "perturbation_norms", "minimal_norms", "min_norm_step",
+           "project_l1_box"]

@@ -10,7 +10,8 @@ from ..autodiff import eval_mode
 from ..checks import check_norm, nonnegative
 from .base import BoundedAttack, MinimalNormAttack, check_inputs, norm_of
 
-__all__ = ["perturbation_norms", "minimal_norms", "robust_accuracy", "Transfer", "transfer_attack"]
+__all__ = ["perturbation_norms", "minimal_norms", "robust_accuracy", "WorstCase", "worst_case_accuracy", "Transfer",
+           "transfer_attack"]
 
 
 def perturbation_norms(x, x_adv):
@@ -120,6 +121,110 @@ def robust_accuracy(model, attack, x, y, eps=None, norm=None):
         still = predict(model, attack(x, y)) == y
     return float((clean & still).float().mean())
 
+
+
+@dataclass
+class WorstCase:
+    """Result of :func:`worst_case_accuracy`.
+
+    Attributes
+    ----------
+    accuracy : float, the share of points correct before and after every attack.
+    robust : (N,) bool tensor, those points.
+    broken : dict {attack label: (N,) bool tensor}, the points each attack broke among those the
+        model got right; a label is the attack's class name, numbered when a class repeats.
+    norm, eps : the threat model the attacks were held to.
+    """
+
+    accuracy: float
+    robust: torch.Tensor
+    broken: dict
+    norm: str
+    eps: float
+
+
+def worst_case_accuracy(model, attacks, x, y, eps=None, norm=None):
+    """Robust accuracy under the worst of several attacks: a point counts only if the model gets
+    it right and no attack in the list breaks it, the protocol of Croce and Hein's AutoAttack.
+
+    A :class:`BoundedAttack` must attack exactly the threat model (its ``norm`` and ``eps``); a
+    :class:`MinimalNormAttack` breaks a point when it succeeds within ``eps`` in ``norm``. When
+    every attack is bounded, ``eps`` and ``norm`` may be left out and are read from them (they
+    must agree). Every attack is checked before the first one runs.
+
+    Parameters
+    ----------
+    model : nn.Module returning logits.
+    attacks : sequence of untargeted :class:`BoundedAttack` (with ``norm`` and ``eps``: FGSM,
+        PGD, Square) and :class:`MinimalNormAttack`, all built on ``model``.
+    x : (N, ...) inputs in [0, 1].
+    y : (N,) labels.
+    eps : float >= 0 or None, the radius of the threat model.
+    norm : "l1", "l2", "linf" or None, its norm.
+
+    Returns
+    -------
+    :class:`WorstCase`.
+
+    Examples
+    --------
+    >>> from deepissues.attacks import FGSM, PGD
+    >>> from deepissues.nets import mlp
+    >>> model, x, y = mlp([4, 8, 3]), torch.rand(6, 4), torch.tensor([0, 1, 2, 0, 1, 2])
+    >>> result = worst_case_accuracy(model, [FGSM(model, eps=0.2), PGD(model, eps=0.2, steps=5)], x, y)
+    >>> result.norm, result.eps, result.accuracy <= robust_accuracy(model, FGSM(model, eps=0.2), x, y)
+    ('linf', 0.2, True)
+    """
+    attacks = list(attacks)
+    if not attacks:
+        raise ValueError("attacks must hold at least one attack, got none")
+    for attack in attacks:
+        if not isinstance(attack, (BoundedAttack, MinimalNormAttack)):
+            raise TypeError(f"attacks must be BoundedAttacks or MinimalNormAttacks, got {type(attack).__name__}")
+        if attack.model is not model:
+            raise ValueError(f"every attack must be built on model; {type(attack).__name__} is not")
+        if attack.targeted:
+            raise ValueError(f"attacks must be untargeted (y holds the true labels); {type(attack).__name__} is targeted")
+    norm, eps = _threat_model(attacks, norm, eps)
+    check_inputs(model, x, y)
+    clean = predict(model, x) == y
+    robust, broken = clean.clone(), {}
+    for label, attack in zip(_labels(attacks), attacks):
+        if isinstance(attack, MinimalNormAttack):
+            x_adv, success = attack(x, y)
+            fooled = success & (norm_of(x_adv - x, norm) <= eps + 1e-6)
+        else:
+            fooled = predict(model, attack(x, y)) != y
+        broken[label] = clean & fooled
+        robust &= ~fooled
+    return WorstCase(float(robust.float().mean()), robust, broken, norm, eps)
+
+
+def _threat_model(attacks, norm, eps):
+    """The (norm, eps) every attack is held to: given, or read from the bounded attacks."""
+    bounded = [a for a in attacks if isinstance(a, BoundedAttack)]
+    for attack in bounded:
+        if getattr(attack, "norm", None) is None or getattr(attack, "eps", None) is None:
+            raise ValueError(f"{type(attack).__name__} has no Lp ball (norm and eps) to hold it to; its threat "
+                             "model is another one")
+    if (norm is None) != (eps is None):
+        raise ValueError("eps and norm go together: pass both or neither")
+    if norm is None:
+        if len(bounded) < len(attacks):
+            raise ValueError("eps and norm are needed when a minimal-norm attack is in the list")
+        norm, eps = bounded[0].norm, bounded[0].eps
+    check_norm(norm)
+    nonnegative("eps", eps)
+    for attack in bounded:
+        if attack.norm != norm or abs(attack.eps - eps) > 1e-12:
+            raise ValueError(f"every bounded attack must attack the threat model norm={norm!r}, eps={eps!r}; "
+                             f"{type(attack).__name__} has norm={attack.norm!r}, eps={attack.eps!r}")
+    return norm, float(eps)
+
+
+def _labels(attacks):
+    names = [type(a).__name__ for a in attacks]
+    return [f"{n} {names[:i].count(n) + 1}" if names.count(n) > 1 else n for i, n in enumerate(names)]
 
 @dataclass
 class Transfer:

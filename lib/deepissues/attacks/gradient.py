@@ -32,6 +32,8 @@ class FGSM(BoundedAttack):
     True
     """
 
+    norm = "linf"  # FGSM's ball; a class attribute, so that every bounded attack names its norm
+
     def __init__(self, model, eps=8 / 255, targeted=False):
         super().__init__(model, targeted)
         self.eps = nonnegative("eps", eps)
