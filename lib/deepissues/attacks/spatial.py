@@ -8,7 +8,7 @@ import torch
 from torch.nn import functional as F
 
 from ..checks import nonnegative, positive_int
-from .base import BoundedAttack, as_images
+from .base import BoundedAttack, as_images, margin
 from .. import repro
 
 __all__ = ["rotate_translate", "Spatial"]
@@ -50,11 +50,18 @@ class Spatial(BoundedAttack):
     """Rotation and translation attack (Engstrom et al. 2019).
 
     Tries rotations in [−max_rotation, max_rotation] degrees and shifts of up to
-    ``max_translation`` pixels in each direction, and keeps, for each point, the transformation
-    with the highest loss. With ``grid=True`` it tries every combination of ``n_rotations``
-    angles and ``n_translations`` shifts per axis (the paper's grid search); otherwise it draws
-    ``k`` random ones (the paper's worst-of-k). After a call, ``params`` holds each point's
-    (angle, shift down, shift right).
+    ``max_translation`` pixels in each direction (sub-pixel shifts too: the images are resampled
+    bilinearly). With ``grid=True`` it tries every combination of ``n_rotations`` angles and
+    ``n_translations`` shifts per axis (the paper's grid search); otherwise it draws ``k``
+    random ones (the paper's worst-of-k).
+
+    For each point it keeps the transformation with the smallest logit margin of the label over
+    the best other class (the largest margin of the target, when targeted). A transformation
+    that fools the model has a negative margin, so the attack fools a point whenever any
+    transformation tried does: the robust accuracy it gives is exact over the transformations
+    tried, a point being robust only if every one of them is classified correctly. (Engstrom et
+    al. keep the one with the highest loss, which can miss a fooling transformation whose loss is
+    lower.) After a call, ``params`` holds each point's (angle, shift down, shift right).
 
     Parameters
     ----------
@@ -105,12 +112,13 @@ class Spatial(BoundedAttack):
         img = as_images(x, self.image_shape)
         cand = self.transformations(x.device)
         best = img.clone()
-        best_loss = torch.full((len(x),), -math.inf, device=x.device)
+        best_score = torch.full((len(x),), -math.inf, device=x.device)
         self.params = torch.zeros(len(x), 3, device=x.device)
         with torch.no_grad():
             for t in cand:
                 moved = rotate_translate(img, t[0].expand(len(x)), t[1:].expand(len(x), 2))
-                loss = self.loss(self.model(moved.reshape(x.shape)), y)
-                better = loss > best_loss
-                best[better], best_loss[better], self.params[better] = moved[better], loss[better], t
+                m = margin(self.model(moved.reshape(x.shape)), y)
+                score = m if self.targeted else -m  # fooled exactly where the score is > 0
+                better = score > best_score
+                best[better], best_score[better], self.params[better] = moved[better], score[better], t
         return best.reshape(x.shape).clamp(0, 1)
