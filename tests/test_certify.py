@@ -286,19 +286,26 @@ def test_certificate_exact_region_attack_deepfool_are_ordered_point_by_point():
         assert (exact <= region + 1e-6).all()
         assert (region <= deepfool + 1e-6).all()
         assert (region <= exact * 1.05 + 1e-4).float().mean() >= 0.75  # usually it finds the optimum
+        # without DeepFool's start its result is its own: it still reaches the optimum on most points
+        x_n, ok_n = A.RegionAttack(net, norm=norm, steps=4, samples=6, init=None)(x, y)
+        alone = A.perturbation_norms(x, x_n)[norm].double()
+        assert ok_n.all() and (exact <= alone + 1e-6).all()
+        assert (alone <= exact * 1.05 + 1e-4).float().mean() >= 0.75
         if norm == "linf":
             ibp = C.certified_radius(net, x, y).double()
             assert (ibp <= exact + 1e-6).all()
 
 
-def test_region_attack_median_is_no_worse_than_deepfool_on_a_digits_mlp(relu_net):
+def test_region_attack_alone_is_no_worse_than_deepfool_on_most_points_of_a_digits_mlp(relu_net):
+    """Without DeepFool's point as its start (init=None), so that the comparison can fail."""
     net, d = relu_net
     x, y = d.x_test[:25], d.y_test[:25]
-    x_r, ok_r = A.RegionAttack(net, norm="l2", steps=4, samples=8)(x, y)
+    x_r, ok_r = A.RegionAttack(net, norm="l2", steps=4, samples=8, init=None)(x, y)
     x_d, ok_d = A.DeepFool(net)(x, y)
     region, deepfool = (x_r - x).norm(dim=1), (x_d - x).norm(dim=1)
     assert ok_r.all()
-    assert region[ok_d].median() <= deepfool[ok_d].median()
+    # per point, not by the median: one point decides a median of 25 (0.469 against 0.465 here)
+    assert (region[ok_d] <= deepfool[ok_d] + 1e-6).float().mean() >= 0.8
     assert (net(x_r).argmax(1) != y).all()
 
 
