@@ -17,7 +17,7 @@ from torch import nn
 
 from deepissues import attacks as A, certify as C, checks, claims, curvature, data, defenses, expressivity as E
 from deepissues import failures as F, fairness, generalisation, glue, landscape, local_minima, nets, overparam
-from deepissues import plotting, progress, repro, selfsupervised, stats, theory as T, training, widgets
+from deepissues import plotting, progress, repro, selfsupervised, spin_glass, stats, theory as T, training, widgets
 from deepissues import autodiff
 from deepissues.attacks import base, projections
 from deepissues.certify import cross_lipschitz
@@ -249,9 +249,18 @@ CASES = [
     case(selfsupervised.few_labels, [0, 1, 1], 0, match="per_class must be an int >= 1"),
     case(selfsupervised.linear_probe, np.zeros((3, 2)), [0, 1], np.zeros((2, 2)), [0, 1], match="same number"),
     case(selfsupervised.pretrain_autoencoder, torch.zeros(4), match=r"x must be \(N, d\)"),
+    # ----- spin_glass
+    case(spin_glass.threshold_energy, 1, match="p must be an int >= 2"),
+    case(spin_glass.couplings, 1, match="n must be an int >= 2"),
+    case(spin_glass.energy_and_gradient, torch.zeros(3, 3, 4), torch.zeros(2, 3), match="S must be an"),
+    case(spin_glass.energy_and_gradient, torch.zeros(3, 3, 3), torch.zeros(2, 4), match=r"sigma must be an \(m, 3\)"),
+    case(spin_glass.descend, torch.zeros(3, 3, 3), torch.ones(2, 3), lr=0, match="lr must be a number > 0"),
+    case(spin_glass.spin_glass_minima, 10, 0, match="starts must be an int >= 1"),
+    case(spin_glass.spin_glass_minima, 10, 2, dtype=torch.int64, match="dtype must be a torch floating"),
     case(stats.correlation_drop_p, 1.5, 10, 0.5, 10, match="r_before must"),
     case(stats.mean_excess_p, [1.0], [1.0, 2.0], match="at least 2"),
     case(stats.proportion_excess_p, 5, 3, 1, 3, match="hits_a must"),
+    case(stats.spread_excess_p, [1.0, 2.0], [3.0], match="at least 2"),
     # ----- theory
     case(T.EntropySGD, NET.parameters(), alpha=0, match=r"alpha must be in \(0, 1\]"),
     case(T.double_well, torch.zeros(2), sharp=(1.0, 0.3), match=r"sharp must be \(centre, width, depth\)"),

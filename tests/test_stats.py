@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from deepissues.stats import correlation_drop_p, mean_excess_p, proportion_excess_p
+from deepissues.stats import correlation_drop_p, mean_excess_p, proportion_excess_p, spread_excess_p
 
 
 def test_correlation_drop_p_is_the_normal_tail_of_fishers_z():
@@ -55,6 +55,22 @@ def test_mean_excess_p_matches_welchs_z_and_holds_its_level():
     # negative control: a shift of half a standard deviation on 200 values each is found almost always
     shifted = [mean_excess_p(rng.normal(0.5, 1, 200), rng.normal(0, 1, 200)) for _ in range(200)]
     assert np.mean(np.array(shifted) < 0.05) > 0.95
+
+
+def test_spread_excess_p_is_brown_forsythe_and_holds_its_level():
+    rng = np.random.default_rng(3)
+    a, b = rng.exponential(2.0, 40), rng.exponential(1.0, 40)
+    # with equal sample sizes Welch's statistic is Student's, whose square is Levene's statistic
+    # about the median (Brown-Forsythe) for two groups
+    statistic = scipy_stats.levene(a, b, center="median").statistic
+    assert spread_excess_p(a, b) == pytest.approx(scipy_stats.norm.sf(np.sqrt(statistic)), rel=1e-12)
+    # skewed samples of equal spread: the level holds
+    null = np.array([spread_excess_p(rng.exponential(size=200), rng.exponential(size=200)) for _ in range(2000)])
+    assert abs(float((null < 0.05).mean()) - 0.05) < 0.015
+    # negative control: one-sided; the narrower sample is never "more spread", the wider nearly always
+    assert spread_excess_p(b, a) > 0.5 and spread_excess_p(a, b) < 0.05
+    wider = [spread_excess_p(rng.normal(0, 1.5, 200), rng.normal(0, 1, 200)) for _ in range(200)]
+    assert np.mean(np.array(wider) < 0.05) > 0.95
 
 
 def test_bad_input_is_named():
