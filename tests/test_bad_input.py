@@ -64,6 +64,7 @@ CASES = [
     case(A.perturbation_norms, X, X[:2], match="x and x_adv must have the same shape"),
     case(A.robust_accuracy, NET, A.FGSM(NET), X, Y, eps=0.1, match="eps and norm go together"),
     case(A.transfer_attack, NET, SMOOTH, A.FGSM(SMOOTH), X, Y, match="attack must be built on source_model"),
+    case(A.gradient_masking_signs, NET, X, Y, 0.0, match="eps must be a number > 0"),
     case(A.worst_case_accuracy, NET, [A.FGSM(NET, eps=0.1)], X, Y, eps=0.2, norm="linf",
          match="every bounded attack must attack the threat model"),
     case(A.fooling_images, IMAGE_NET, torch.tensor([5]), (16,), match="targets must"),
@@ -269,6 +270,7 @@ CASES = [
     case(stats.mean_excess_p, [1.0], [1.0, 2.0], match="at least 2"),
     case(stats.proportion_excess_p, 5, 3, 1, 3, match="hits_a must"),
     case(stats.spread_excess_p, [1.0, 2.0], [3.0], match="at least 2"),
+    case(stats.sign_test_p, -1, 3, match="wins must be an int >= 0"),
     # ----- theory
     case(T.EntropySGD, NET.parameters(), alpha=0, match=r"alpha must be in \(0, 1\]"),
     case(T.double_well, torch.zeros(2), sharp=(1.0, 0.3), match=r"sharp must be \(centre, width, depth\)"),

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from deepissues.stats import correlation_drop_p, mean_excess_p, proportion_excess_p, spread_excess_p
+from deepissues.stats import correlation_drop_p, mean_excess_p, proportion_excess_p, sign_test_p, spread_excess_p
 
 
 def test_correlation_drop_p_is_the_normal_tail_of_fishers_z():
@@ -71,6 +71,15 @@ def test_spread_excess_p_is_brown_forsythe_and_holds_its_level():
     assert spread_excess_p(b, a) > 0.5 and spread_excess_p(a, b) < 0.05
     wider = [spread_excess_p(rng.normal(0, 1.5, 200), rng.normal(0, 1, 200)) for _ in range(200)]
     assert np.mean(np.array(wider) < 0.05) > 0.95
+
+
+def test_sign_test_p_is_the_exact_binomial_tail():
+    for wins, losses in ((9, 1), (30, 12), (5, 5), (0, 7)):
+        expected = scipy_stats.binomtest(wins, wins + losses, 0.5, alternative="greater").pvalue
+        assert sign_test_p(wins, losses) == pytest.approx(expected, rel=1e-12)
+    assert sign_test_p(0, 0) == 1.0
+    # negative control: one-sided, so more losses than wins is never significant
+    assert sign_test_p(1, 9) > 0.99 and sign_test_p(9, 1) < 0.05
 
 
 def test_bad_input_is_named():

@@ -12,6 +12,7 @@ from .carlini import CarliniWagnerL2
 from .evaluation import (Transfer, WorstCase, minimal_norms, perturbation_norms, robust_accuracy, transfer_attack,
                          worst_case_accuracy)
 from .gradient import FGSM, PGD
+from .masking import MaskingSigns, gradient_masking_signs
 from .minimal import DeepFool, MinimalPerturbation
 from .projections import min_norm_step, project_l1_box
 from .fooling import fooling_images
@@ -23,4 +24,4 @@ __all__ = ["NORMS", "norm_of", "Attack", "BoundedAttack", "MinimalNormAttack", "
            "DeepFool", "CarliniWagnerL2", "MinimalPerturbation", "RegionAttack", "fooling_images", "Square",
            "Spatial", "rotate_translate", "transfer_attack", "Transfer", "robust_accuracy",
            "worst_case_accuracy", "WorstCase", "perturbation_norms", "minimal_norms", "min_norm_step",
-           "project_l1_box"]
+           "project_l1_box", "gradient_masking_signs", "MaskingSigns"]

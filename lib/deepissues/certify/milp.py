@@ -14,7 +14,11 @@ bounds l, u come from CROWN; the tighter they are, the fewer units need a binary
 l >= 0 or u <= 0 is fixed) and the faster the search.
 """
 
+import contextlib
 import copy
+import ctypes
+import os
+import sys
 
 import numpy as np
 import torch
@@ -128,11 +132,42 @@ def _solve(program, last_layer, cls, rival):
     W, b = last_layer
     cost = np.zeros(program["n_vars"])
     cost[program["last"]] = W[cls] - W[rival]
-    result = milp(cost, integrality=program["integrality"], bounds=program["bounds"],
-                  constraints=program["constraints"], options={"mip_rel_gap": 0.0})
+    with _solver_output_silenced():
+        result = milp(cost, integrality=program["integrality"], bounds=program["bounds"],
+                      constraints=program["constraints"], options={"mip_rel_gap": 0.0})
     if result.status != 0:
         raise RuntimeError(f"the mixed-integer program did not reach its optimum: {result.message}")
     return float(result.fun + b[cls] - b[rival])
+
+
+@contextlib.contextmanager
+def _solver_output_silenced():
+    """HiGHS sometimes prints a debugging line from C++ straight to the process's standard output
+    (file descriptor 1), past Python and past ``disp=False``; a notebook would show it. Point the
+    descriptor at /dev/null for the solve, flushing C's buffers before it is given back."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            try:
+                yield
+            finally:
+                if _LIBC is not None:
+                    _LIBC.fflush(None)
+                os.dup2(saved, 1)
+    finally:
+        os.close(saved)
+
+
+def _c_library():
+    try:
+        return ctypes.CDLL(None)  # the process's own C library (POSIX)
+    except (OSError, TypeError):
+        return None
+
+
+_LIBC = _c_library()
 
 
 def _double_copy(model):
