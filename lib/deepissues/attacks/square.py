@@ -1,4 +1,4 @@
-"""Chapter 05, adversarial examples.
+"""Chapters 05–06, adversarial examples and robustness guarantees.
 
 The Square attack: score-based and black-box, with random square-shaped updates."""
 
