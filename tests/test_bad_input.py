@@ -105,6 +105,7 @@ CASES = [
     case(C.crown_margin_bounds, NET, X, X[:, :3], Y, match=r"lo and hi must both be \(N, 4\)"),
     case(C.crown_hidden_bounds, NET, X + 0.1, X, match="lo must be <= hi"),
     case(C.exact_margins, NET, X, Y, -0.1, match="eps must be a number >= 0"),
+    case(C.certification_ladder, NET, X, Y, [0.0, -0.1], match="eps must be a number >= 0"),
     case(C.exact_margins, NET, X, Y.float(), 0.1, match=r"y must be \(5,\) int64 labels"),
     case(C.crossing_step, np.zeros((1, 4)), np.zeros(1), np.zeros((3, 4)), np.zeros(3), np.zeros(4), 0, 0, "l2",
          match="other must differ from cls"),

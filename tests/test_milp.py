@@ -93,3 +93,24 @@ def test_exact_margins_refuse_bad_networks_and_points():
         C.exact_margins(net, torch.full((1, 3), 2.0), torch.zeros(1, dtype=torch.long), 0.1)
     with pytest.raises(TypeError, match="only nn.Linear and nn.ReLU"):
         C.exact_margins(mlp([3, 4, 2], "tanh"), torch.rand(1, 3), torch.zeros(1, dtype=torch.long), 0.1)
+
+
+def test_the_ladder_decides_exactly_what_the_program_decides_on_every_point():
+    torch.manual_seed(5)
+    net = mlp([16, 12, 12, 4])
+    x = torch.rand(30, 16)
+    y = net(x).argmax(1)
+    y[:3] = (y[:3] + 1) % 4  # three misclassified points: robust nowhere
+    radii = [0.0, 0.02, 0.06, 0.12]
+    ladder = C.certification_ladder(net, x, y, radii)
+    for k, eps in enumerate(radii):
+        # the independent answer: the program on every point, no shortcut
+        torch.testing.assert_close(ladder.robust["exact"][k], C.exact_margins(net, x, y, eps) > 0)
+    for rung in ("IBP", "CROWN"):
+        assert not (ladder.robust[rung] & ~ladder.robust["exact"]).any()
+    assert not (ladder.robust["exact"] & ~ladder.robust["PGD"]).any()
+    assert not ladder.robust["exact"][:, :3].any()
+    # negative control: the shortcut had something to decide, and IBP is not exact here
+    assert ladder.programs > 0
+    assert (ladder.robust["exact"] & ~ladder.robust["IBP"]).any()
+    assert ladder.accuracy("exact") == ladder.robust["exact"].float().mean(1).tolist()
