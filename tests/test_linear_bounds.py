@@ -122,3 +122,17 @@ def test_crown_refuses_what_it_cannot_bound():
         C.margin_lower_bounds(conv, torch.rand(2, 1, 4, 4), torch.zeros(2, dtype=torch.long), 0.1, method="CROWN")
     with pytest.raises(ValueError, match="method must be one of"):
         C.certified_accuracy(mlp([4, 3]), torch.rand(2, 4), torch.zeros(2, dtype=torch.long), 0.1, method="LP")
+
+
+def test_crown_handles_layers_without_bias():
+    torch.manual_seed(6)
+    net = nn.Sequential(nn.Linear(4, 6, bias=False), nn.ReLU(), nn.Linear(6, 3, bias=False)).double()
+    x = torch.rand(10, 4, dtype=torch.float64)
+    y = net(x).argmax(1)
+    crown = C.margin_lower_bounds(net, x, y, 0.1, method="CROWN")
+    rivals = torch.isfinite(crown)
+    assert (crown[rivals] <= _sampled_margins(net, x, y, 0.1)[rivals] + 1e-9).all()
+    with torch.no_grad():
+        margins = net(x).gather(1, y[:, None]) - net(x)
+    # negative control: the bound at radius 0 is the margin itself, not a looser number
+    torch.testing.assert_close(C.margin_lower_bounds(net, x, y, 0.0, method="CROWN")[rivals], margins[rivals])

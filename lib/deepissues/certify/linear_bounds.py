@@ -106,7 +106,7 @@ def _backward(spec, linears, bounds, lo, hi):
 
 
 def _bias(linear):
-    b = linear.bias if linear.bias is not None else torch.zeros(linear.out_features, dtype=linear.weight.dtype)
+    b = linear.bias if linear.bias is not None else linear.weight.new_zeros(linear.out_features)
     return b[:, None]
 
 
