@@ -5,15 +5,17 @@ import numpy as np
 import pytest
 import torch
 
-from deepissues import data
+from deepissues import data, repro
 from deepissues.nets import mlp
 from deepissues.overparam import (
     SkipNet,
+    bottleneck_loss,
     feature_rank,
     feature_singular_values,
     fit_output_layer,
     prune_by_magnitude,
     random_features_fit,
+    train_to_zero_error,
 )
 from deepissues.training import fit
 
@@ -132,3 +134,128 @@ def test_random_features_are_fixed_by_their_seed_and_leave_the_global_generator_
     assert torch.equal(after, torch.rand(3))  # fitting drew nothing from the global generator
     second, _ = random_features_fit(20, "tanh", x, y, seed=7)
     assert torch.equal(first[0].weight, second[0].weight)
+
+
+
+def _plain_sgd_loop(make, x, y, seed, steps, lr, batch_size):
+    """One seed trained by torch.optim.SGD, its batches drawn as train_to_zero_error documents;
+    the training loss at initialisation and after every step."""
+    with repro.seeded(seed):
+        model = make().double()
+    targets = torch.nn.functional.one_hot(y).double()
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    generator, order, position = repro.generator(seed), None, len(x)
+
+    def loss():
+        with torch.no_grad():
+            return float(((model(x) - targets) ** 2).sum(1).mean())
+
+    losses = [loss()]
+    for _ in range(steps):
+        if position + batch_size > len(x):
+            order, position = torch.randperm(len(x), generator=generator), 0
+        index = order[position:position + batch_size]
+        position += batch_size
+        optimizer.zero_grad()
+        ((model(x[index]) - targets[index]) ** 2).sum(1).mean().backward()
+        optimizer.step()
+        losses.append(loss())
+    return np.array(losses)
+
+
+@pytest.mark.parametrize("batch_size", [None, 5])
+def test_train_to_zero_error_matches_a_plain_sgd_loop_seed_by_seed(batch_size):
+    x = torch.randn(12, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    y = torch.arange(12) % 3
+    make = lambda: mlp([4, 8, 3], "tanh")  # noqa: E731
+    runs = train_to_zero_error(make, x, y, [2, 5], steps=30, lr=0.05, batch_size=batch_size, check_every=1,
+                               progress=False)
+    assert list(runs.check_steps) == list(range(31))
+    for column, seed in enumerate([2, 5]):
+        losses = _plain_sgd_loop(make, x, y, seed, 30, 0.05, batch_size or 12)
+        np.testing.assert_allclose(runs.relative_loss[:, column], losses / losses[0], rtol=1e-10)
+        other = _plain_sgd_loop(make, x, y, seed, 30, 0.1, batch_size or 12)  # control: another step size
+        assert np.abs(runs.relative_loss[:, column] - other / other[0]).max() > 1e-3
+
+
+def test_a_seeds_run_does_not_depend_on_the_seeds_beside_it_nor_move_the_global_generator():
+    x, y = torch.randn(10, 3, generator=torch.Generator().manual_seed(0)), torch.arange(10) % 2
+    make = lambda: mlp([3, 6, 2], "tanh")  # noqa: E731
+    torch.manual_seed(123)
+    alone = train_to_zero_error(make, x, y, [4], steps=40, lr=0.1, batch_size=4, progress=False)
+    after = torch.rand(2)
+    torch.manual_seed(123)
+    assert torch.equal(after, torch.rand(2))
+    beside = train_to_zero_error(make, x, y, [1, 4], steps=40, lr=0.1, batch_size=4, progress=False)
+    np.testing.assert_allclose(beside.relative_loss[:, 1], alone.relative_loss[:, 0], rtol=1e-5)
+    assert np.abs(beside.relative_loss[:, 0] - alone.relative_loss[:, 0]).max() > 1e-3  # control: seed 1 differs
+
+
+def test_gradient_descent_on_a_linear_model_ends_at_least_squares():
+    """Closed form: a linear model interpolates when it has at least as many parameters per
+    output as points (N <= d + 1); with more points it converges to the least-squares residual."""
+    generator = torch.Generator().manual_seed(0)
+    for n, reaches_zero in ((5, True), (30, False)):
+        x, y = torch.randn(n, 6, generator=generator, dtype=torch.float64), torch.arange(n) % 2
+        runs = train_to_zero_error(lambda: torch.nn.Linear(6, 2), x, y, [0], steps=3000, lr=0.05, progress=False)
+        design = torch.cat([x, torch.ones(n, 1, dtype=torch.float64)], 1)
+        targets = torch.nn.functional.one_hot(y).double()
+        residual = design @ torch.linalg.lstsq(design, targets).solution - targets
+        with repro.seeded(0), torch.no_grad():
+            start = float(((torch.nn.Linear(6, 2).double()(x) - targets) ** 2).sum(1).mean())
+        assert runs.relative_loss[-1, 0] == pytest.approx(float((residual ** 2).sum(1).mean()) / start, abs=1e-9)
+        assert bool(runs.reached[0]) == reaches_zero
+
+
+def test_steps_to_zero_is_the_first_check_that_meets_the_criterion():
+    d = data.digits()
+    x, y = d.x_train[:40], d.y_train[:40]
+    runs = train_to_zero_error(lambda: mlp([64, 60, 10], "tanh"), x - x.mean(0), y, range(3), steps=1500, lr=0.3,
+                               batch_size=10, check_every=50, progress=False)
+    met = (runs.relative_loss < runs.tol) & (runs.train_accuracy == 1)
+    assert runs.reached.all()
+    for column, step in enumerate(runs.steps_to_zero):
+        row = list(runs.check_steps).index(step)
+        assert met[row, column] and not met[:row, column].any()
+    narrow = train_to_zero_error(lambda: mlp([64, 3, 10], "tanh"), x - x.mean(0), y, range(3), steps=300, lr=0.3,
+                                 batch_size=10, check_every=50, progress=False)
+    assert (narrow.steps_to_zero == -1).all() and not narrow.reached.any()  # control: 3 units cannot fit 10 classes
+
+
+def test_bottleneck_loss_is_what_a_generic_optimiser_reaches_over_rank_limited_outputs():
+    y = torch.tensor([0, 0, 1, 2, 2, 2, 3, 4, 4, 1, 3, 0])
+    targets = torch.nn.functional.one_hot(y).double()
+    for width in (1, 2, 3):
+        generator = torch.Generator().manual_seed(width)
+        hidden = torch.randn(12, width, generator=generator, dtype=torch.float64, requires_grad=True)
+        head = torch.randn(width, 5, generator=generator, dtype=torch.float64, requires_grad=True)
+        bias = torch.zeros(5, dtype=torch.float64, requires_grad=True)
+        optimiser = torch.optim.LBFGS([hidden, head, bias], max_iter=500, tolerance_grad=1e-12,
+                                      tolerance_change=1e-15, line_search_fn="strong_wolfe")
+
+        def closure():
+            optimiser.zero_grad()
+            loss = ((hidden @ head + bias - targets) ** 2).sum(1).mean()
+            loss.backward()
+            return loss
+
+        for _ in range(5):
+            optimiser.step(closure)
+        reached = float(closure().detach())
+        assert reached == pytest.approx(bottleneck_loss(y, width), rel=1e-6)
+        # control: without the bias the same rank leaves the uncentred targets' smallest eigenvalues, more
+        uncentred = torch.linalg.eigvalsh(targets.T @ targets)[:5 - width].sum() / 12
+        assert float(uncentred) > reached + 1e-3
+    assert bottleneck_loss(y, 4) == 0.0 and bottleneck_loss(y, 10) == 0.0
+
+
+def test_a_trained_bottleneck_stays_above_its_bound():
+    d = data.digits()
+    x, y = d.x_train[:60], d.y_train[:60]
+    runs = train_to_zero_error(lambda: mlp([64, 4, 10], "tanh"), x - x.mean(0), y, range(2), steps=600, lr=0.2,
+                               batch_size=20, progress=False)
+    with repro.seeded(0), torch.no_grad():
+        start = float(((mlp([64, 4, 10], "tanh")(x - x.mean(0)) - torch.nn.functional.one_hot(y)) ** 2).sum(1).mean())
+    final = runs.relative_loss[-1, 0] * start
+    assert bottleneck_loss(y, 4) <= final < 1.5 * bottleneck_loss(y, 4)
+    assert bottleneck_loss(y, 9) == 0.0  # control: with k - 1 units nothing forces a floor

@@ -6,20 +6,26 @@ and Hein), the rank of a layer's features, and magnitude pruning (Han et al. 201
 Nguyen and Hein (2017, 2018) show that a layer at least as wide as the number of training points
 N has full-rank features for almost all weights, and then every critical point of the loss in
 the remaining layers is global: with N linearly independent features, least squares on top of
-them fits *any* targets exactly.
+them fits *any* targets exactly. :func:`train_to_zero_error` trains many seeds of a network by
+plain SGD on the square loss at once and records when each reaches zero training error, the
+theorems' promise put to the test.
 """
 
 import copy
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
 
 from .checks import nonnegative, one_of, positive_int
 from .nets import ACTIVATIONS
 from . import repro
+from .progress import progress_bar
 
 __all__ = ["random_features", "random_features_fit", "feature_singular_values", "feature_rank",
-           "prune_by_magnitude", "SkipNet", "fit_output_layer"]
+           "prune_by_magnitude", "SkipNet", "fit_output_layer", "ZeroErrorRuns", "train_to_zero_error", "bottleneck_loss"]
 
 
 def random_features(width, activation, d_in, seed=0):
@@ -257,3 +263,186 @@ def fit_output_layer(model, X, y, classes=None):
         raise TypeError("model must have a features(x) method and an nn.Linear output layer .out")
     with torch.no_grad():
         return _least_squares_into(model.out, model.features(X), _targets(y, classes))
+
+
+@dataclass(frozen=True)
+class ZeroErrorRuns:
+    """What :func:`train_to_zero_error` measured, one column per seed.
+
+    Attributes
+    ----------
+    check_steps : (C,) int array, the steps after which the whole training set was evaluated,
+        0 (the initialisation) first.
+    relative_loss : (C, S) float array, the training square loss over its value at step 0.
+    train_accuracy : (C, S) float array, the fraction of training points classified correctly.
+    steps_to_zero : (S,) int array, the first checked step at which every training point is
+        correct and the relative loss is below ``tol``; -1 where no check got there.
+    tol : float, the relative loss that counts as zero.
+    """
+
+    check_steps: np.ndarray
+    relative_loss: np.ndarray
+    train_accuracy: np.ndarray
+    steps_to_zero: np.ndarray
+    tol: float
+
+    @property
+    def reached(self):
+        """(S,) bool array: which seeds reached zero training error."""
+        return self.steps_to_zero >= 0
+
+
+def train_to_zero_error(make_model, x, y, seeds, *, steps, lr, batch_size=None, tol=1e-3, check_every=100,
+                        progress=True):
+    """Train one network per seed by plain SGD on the square loss, all seeds at once, and record
+    when each reaches zero training error: every point classified correctly and the square loss
+    below ``tol`` times its initial value.
+
+    The loss is the mean over points of ``||f(x) - onehot(y)||^2``. Each seed's network is drawn
+    by ``make_model()`` under ``repro.seeded(seed)``; its mini-batches come from its own
+    ``repro.generator(seed)``, one random permutation of the training set per epoch cut into
+    consecutive batches (a last, partial batch is dropped). A seed's run is therefore the same
+    whichever seeds train beside it. The update is ``w -= lr * grad``: no momentum, no decay.
+
+    Parameters
+    ----------
+    make_model : callable with no arguments returning an nn.Module that maps (n, d) inputs to
+        (n, k) outputs; it is moved to ``x``'s device and dtype.
+    x : (N, d) float tensor, the training inputs.
+    y : (N,) int tensor of labels in [0, k).
+    seeds : iterable of distinct ints >= 0, one network each.
+    steps : int >= 1, SGD steps per seed.
+    lr : float > 0, the step size.
+    batch_size : int in [1, N], or None for the full batch (gradient descent).
+    tol : float in (0, 1), the relative loss that counts as zero.
+    check_every : int >= 1, evaluate the whole training set after every ``check_every`` steps
+        (and after the last).
+    progress : bool, show a progress bar.
+
+    Returns
+    -------
+    ZeroErrorRuns, with S = len(seeds) columns.
+
+    Example
+    -------
+    >>> x = torch.randn(8, 3, generator=torch.Generator().manual_seed(0))
+    >>> y = torch.arange(8) % 2
+    >>> runs = train_to_zero_error(lambda: nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Linear(16, 2)),
+    ...                            x, y, seeds=[0, 1], steps=2000, lr=0.1, progress=False)
+    >>> runs.relative_loss.shape, bool(runs.reached.all())
+    ((21, 2), True)
+    """
+    n, classes, seeds = _zero_error_inputs(x, y, seeds)
+    positive_int("steps", steps)
+    positive_int("check_every", check_every)
+    nonnegative("lr", lr, strict=True)
+    batch_size = n if batch_size is None else positive_int("batch_size", batch_size)
+    if batch_size > n:
+        raise ValueError(f"batch_size must be at most the {n} training points, got {batch_size}")
+    if not 0 < tol < 1:
+        raise ValueError(f"tol must lie in (0, 1), got {tol!r}")
+    params, buffers, base = _stacked(make_model, seeds, x)
+    targets = nn.functional.one_hot(y.long(), classes).to(x.dtype)
+    outputs = vmap(lambda p, b, xb: functional_call(base, (p, b), (xb,)), in_dims=(0, 0, None))
+    batch_losses = vmap(lambda p, b, xb, tb: ((functional_call(base, (p, b), (xb,)) - tb) ** 2).sum(1).mean())
+
+    def measure():
+        with torch.no_grad():
+            out = outputs(params, buffers, x)
+            if out.shape[-1] != classes:
+                raise ValueError(f"make_model's networks must output {classes} classes, got {out.shape[-1]}")
+            return ((out - targets) ** 2).sum(2).mean(1), (out.argmax(2) == y).to(x.dtype).mean(1)
+
+    start, accuracy = measure()
+    record = {0: (torch.ones_like(start), accuracy)}
+    batches = _epoch_batches(seeds, n, batch_size, x.device)
+    for step in progress_bar(range(1, steps + 1), "SGD", enabled=progress):
+        index = next(batches)
+        losses = batch_losses(params, buffers, x[index], targets[index])
+        grads = torch.autograd.grad(losses.sum(), list(params.values()))  # seeds share no weights
+        with torch.no_grad():
+            for weight, grad in zip(params.values(), grads):
+                weight -= lr * grad
+        if step % check_every == 0 or step == steps:
+            loss, accuracy = measure()
+            record[step] = (loss / start, accuracy)
+    return _zero_error_runs(record, tol)
+
+
+def bottleneck_loss(y, width, classes=None):
+    """The smallest square loss, mean over points of ``||f(x) - onehot(y)||^2``, that a network
+    whose last hidden layer has ``width`` units can reach on labels ``y``, whatever its weights.
+
+    Its outputs ``W h + b`` lie in an affine subspace of dimension at most ``width``, so by
+    Eckart and Young the loss is at least the mean of the targets' squared distances to the best
+    such subspace: ``(1/N)`` times the sum of the smallest ``k - width`` eigenvalues of the
+    centred one-hot targets' scatter matrix. It is 0 once ``width >= k - 1`` (or the number of
+    distinct labels minus one): below that, training must stall above it.
+
+    Parameters
+    ----------
+    y : (N,) int tensor of labels.
+    width : int >= 0, the units of the last hidden layer.
+    classes : int or None, the number of outputs k (default ``max(y) + 1``).
+
+    Returns
+    -------
+    float >= 0.
+
+    Example
+    -------
+    >>> y = torch.arange(10)  # one point per class: the centred targets have 9 equal eigenvalues 1
+    >>> round(bottleneck_loss(y, 5), 6)  # the four left out, over the 10 points
+    0.4
+    >>> bottleneck_loss(y, 9)
+    0.0
+    """
+    if not isinstance(y, torch.Tensor) or y.dim() != 1 or len(y) == 0 or y.is_floating_point() or (y < 0).any():
+        raise ValueError(f"y must be (N,) non-negative int labels with N >= 1, got {getattr(y, 'shape', y)!r}")
+    positive_int("width", width, least=0)
+    targets = _targets(y, classes)
+    centred = targets - targets.mean(0)
+    eigenvalues = torch.linalg.eigvalsh(centred.T @ centred)  # ascending
+    rounding = eigenvalues[-1] * len(eigenvalues) * torch.finfo(eigenvalues.dtype).eps
+    left_out = eigenvalues[:max(targets.shape[1] - width, 0)]
+    return float(left_out[left_out > rounding].sum()) / len(y)  # centring leaves one eigenvalue 0 exactly
+
+
+def _zero_error_inputs(x, y, seeds):
+    if not isinstance(x, torch.Tensor) or x.dim() != 2 or len(x) == 0 or not x.is_floating_point():
+        raise ValueError(f"x must be an (N, d) float tensor with N >= 1, got {getattr(x, 'shape', type(x).__name__)}")
+    if not isinstance(y, torch.Tensor) or y.shape != (len(x),) or y.is_floating_point() or (y < 0).any():
+        raise ValueError(f"y must be ({len(x)},) non-negative int labels, got {getattr(y, 'shape', type(y).__name__)}")
+    seeds = [positive_int("each seed", seed, least=0) for seed in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be a non-empty list of distinct ints, got {seeds!r}")
+    return len(x), int(y.max()) + 1, seeds
+
+
+def _stacked(make_model, seeds, x):
+    """The seeds' networks as one dict of stacked parameters, one of buffers, and a weightless
+    copy of the architecture to call them with."""
+    models = []
+    for seed in seeds:
+        with repro.seeded(seed):
+            models.append(make_model().to(device=x.device, dtype=x.dtype))
+    params, buffers = stack_module_state(models)
+    return params, buffers, copy.deepcopy(models[0]).to("meta")
+
+
+def _epoch_batches(seeds, n, batch_size, device):
+    """Yield (S, batch_size) index tensors: per seed, a fresh permutation each epoch, cut up."""
+    generators = [repro.generator(seed) for seed in seeds]
+    while True:
+        order = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(device)
+        for start in range(0, n - batch_size + 1, batch_size):
+            yield order[:, start:start + batch_size]
+
+
+def _zero_error_runs(record, tol):
+    check_steps = np.array(sorted(record))
+    relative = torch.stack([record[s][0] for s in check_steps]).cpu().double().numpy()
+    accuracy = torch.stack([record[s][1] for s in check_steps]).cpu().double().numpy()
+    done = (relative < tol) & (accuracy == 1)
+    first = np.where(done.any(0), check_steps[done.argmax(0)], -1)
+    return ZeroErrorRuns(check_steps, relative, accuracy, first, tol)
