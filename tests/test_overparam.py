@@ -174,6 +174,7 @@ def test_train_to_zero_error_matches_a_plain_sgd_loop_seed_by_seed(batch_size):
     for column, seed in enumerate([2, 5]):
         losses = _plain_sgd_loop(make, x, y, seed, 30, 0.05, batch_size or 12)
         np.testing.assert_allclose(runs.relative_loss[:, column], losses / losses[0], rtol=1e-10)
+        assert runs.initial_loss[column] == pytest.approx(losses[0], rel=1e-12)
         other = _plain_sgd_loop(make, x, y, seed, 30, 0.1, batch_size or 12)  # control: another step size
         assert np.abs(runs.relative_loss[:, column] - other / other[0]).max() > 1e-3
 
@@ -254,8 +255,6 @@ def test_a_trained_bottleneck_stays_above_its_bound():
     x, y = d.x_train[:60], d.y_train[:60]
     runs = train_to_zero_error(lambda: mlp([64, 4, 10], "tanh"), x - x.mean(0), y, range(2), steps=600, lr=0.2,
                                batch_size=20, progress=False)
-    with repro.seeded(0), torch.no_grad():
-        start = float(((mlp([64, 4, 10], "tanh")(x - x.mean(0)) - torch.nn.functional.one_hot(y)) ** 2).sum(1).mean())
-    final = runs.relative_loss[-1, 0] * start
+    final = runs.relative_loss[-1, 0] * runs.initial_loss[0]
     assert bottleneck_loss(y, 4) <= final < 1.5 * bottleneck_loss(y, 4)
     assert bottleneck_loss(y, 9) == 0.0  # control: with k - 1 units nothing forces a floor

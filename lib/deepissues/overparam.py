@@ -274,6 +274,7 @@ class ZeroErrorRuns:
     check_steps : (C,) int array, the steps after which the whole training set was evaluated,
         0 (the initialisation) first.
     relative_loss : (C, S) float array, the training square loss over its value at step 0.
+    initial_loss : (S,) float array, that value: the square loss at initialisation.
     train_accuracy : (C, S) float array, the fraction of training points classified correctly.
     steps_to_zero : (S,) int array, the first checked step at which every training point is
         correct and the relative loss is below ``tol``; -1 where no check got there.
@@ -282,6 +283,7 @@ class ZeroErrorRuns:
 
     check_steps: np.ndarray
     relative_loss: np.ndarray
+    initial_loss: np.ndarray
     train_accuracy: np.ndarray
     steps_to_zero: np.ndarray
     tol: float
@@ -366,7 +368,7 @@ def train_to_zero_error(make_model, x, y, seeds, *, steps, lr, batch_size=None, 
         if step % check_every == 0 or step == steps:
             loss, accuracy = measure()
             record[step] = (loss / start, accuracy)
-    return _zero_error_runs(record, tol)
+    return _zero_error_runs(record, start, tol)
 
 
 def bottleneck_loss(y, width, classes=None):
@@ -439,10 +441,10 @@ def _epoch_batches(seeds, n, batch_size, device):
             yield order[:, start:start + batch_size]
 
 
-def _zero_error_runs(record, tol):
+def _zero_error_runs(record, start, tol):
     check_steps = np.array(sorted(record))
     relative = torch.stack([record[s][0] for s in check_steps]).cpu().double().numpy()
     accuracy = torch.stack([record[s][1] for s in check_steps]).cpu().double().numpy()
     done = (relative < tol) & (accuracy == 1)
     first = np.where(done.any(0), check_steps[done.argmax(0)], -1)
-    return ZeroErrorRuns(check_steps, relative, accuracy, first, tol)
+    return ZeroErrorRuns(check_steps, relative, start.cpu().double().numpy(), accuracy, first, tol)
