@@ -107,6 +107,44 @@ def test_gradient_difference_bound_is_exact_at_zero_and_dominates_the_ball(activ
         assert (gradient_gaps(points, 0).amax(0) <= bound[n] + 1e-10).all()
 
 
+def _slope_range(activation, left, right):
+    """The smallest and largest slope of a unimodal-slope activation on [left, right], by
+    autograd at the ends and at 0, the peak of tanh's and sigmoid's slopes."""
+    def slope(z):
+        z = z.clone().requires_grad_()
+        return torch.autograd.grad(activation(z).sum(), z)[0]
+
+    ends = torch.stack([slope(left), slope(right)])
+    inside = (left <= 0) & (right >= 0)
+    peak = torch.where(inside, slope(torch.zeros_like(left)), ends.amax(0))
+    return ends.amin(0), torch.maximum(ends.amax(0), peak)
+
+
+@pytest.mark.parametrize("activation", [nn.Softplus(), nn.Tanh(), nn.Sigmoid()])
+def test_gradient_difference_bound_is_the_termwise_maximum_over_the_slope_intervals(activation):
+    """The bound as its docstring derives it, term by term: Σ_rs max over the interval ends of
+    v_r v_s ⟨u_r, u_s⟩ t_r t_s, for every point, class pair and radius."""
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.Linear(5, 9), activation, nn.Linear(9, 4)).double()
+    x, c = torch.randn(7, 5, dtype=torch.float64), torch.tensor([0, 1, 2, 3, 0, 1, 2])
+    U, b, W = net[0].weight.detach(), net[0].bias.detach(), net[2].weight.detach()
+    for radius in (0.0, 0.3, 2.0):
+        z, reach = x @ U.T + b, radius * U.norm(dim=1)
+        lo, hi = _slope_range(activation, z - reach, z + reach)
+        expected = torch.zeros(7, 4, dtype=torch.float64)
+        for n in range(7):
+            for j in range(4):
+                v = W[c[n]] - W[j]
+                pair = torch.outer(v, v) * (U @ U.T)
+                ends = torch.maximum(pair * torch.outer(hi[n], hi[n]), pair * torch.outer(lo[n], lo[n]))
+                expected[n, j] = ends.sum().clamp_min(0).sqrt()
+        bound = C.gradient_difference_bound(net, x, radius, c)
+        assert torch.allclose(bound, expected, rtol=1e-12, atol=1e-12)
+    # control: the smaller end everywhere gives a smaller number, which the bound is not
+    smaller = torch.minimum(pair * torch.outer(hi[n], hi[n]), pair * torch.outer(lo[n], lo[n])).sum().clamp_min(0).sqrt()
+    assert bound[n, j] > smaller + 1e-6
+
+
 def test_one_vs_rest_svm_outputs_are_sklearn_decision_functions():
     from sklearn.svm import SVC
 

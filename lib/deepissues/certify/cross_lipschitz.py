@@ -144,21 +144,41 @@ def gradient_difference_bound(model, x, radius, c):
     -------
     (N, K) float64 tensor; entry [n, j] bounds the pair (c[n], j), and is 0 for j = c[n].
     """
+    return _network_bound(model, x, c)(radius)
+
+
+def _network_bound(model, x, c):
+    """The bound of :func:`gradient_difference_bound` as a function of R; what does not depend
+    on R is computed once.
+
+    Write P = (v vᵀ) ∘ UUᵀ for the pair (c, j). Since 0 <= a_s <= b_s, the largest value of
+    P_rs t_r t_s is P_rs b_r b_s where P_rs >= 0 and P_rs a_r a_s where it is negative, so the
+    squared bound is bᵀP⁺b + aᵀP⁻a: two quadratic forms per pair, with P fixed for all R."""
     U, b, act, W, _ = one_hidden_layer(model)
     x = _rows(x, U.shape[1])
-    radius = _radii(radius, len(x))
     c = _classes(c, len(x), len(W))
-    reach = radius[:, None] * U.norm(dim=1)
-    z = x @ U.T + b
-    lo, hi = derivative_range(act, z - reach, z + reach)  # (N, h)
-    gram = U @ U.T
-    v = W[c][:, None, :] - W[None, :, :]  # (N, K, h)
-    out = []
-    for part in torch.split(torch.arange(len(x)), 16):
-        vb, va = v[part] * hi[part, None], v[part] * lo[part, None]
-        terms = torch.maximum(vb[..., :, None] * vb[..., None, :] * gram, va[..., :, None] * va[..., None, :] * gram)
-        out.append(terms.sum((-1, -2)).clamp_min(0).sqrt())
-    return torch.cat(out)
+    norms, z, gram = U.norm(dim=1), x @ U.T + b, U @ U.T
+    forms = {}
+    for k in c.unique().tolist():
+        v = W[k] - W  # (K, h): v[j] = w_c - w_j
+        pair = v[:, :, None] * v[:, None, :] * gram  # (K, h, h)
+        forms[k] = (pair.clamp_min(0), pair.clamp_max(0))
+
+    def bound(radius):
+        reach = _radii(radius, len(x))[:, None] * norms
+        lo, hi = derivative_range(act, z - reach, z + reach)  # (N, h), 0 <= lo <= hi
+        out = torch.empty(len(x), len(W), dtype=torch.float64)
+        for k, (up, down) in forms.items():
+            rows = c == k
+            out[rows] = _quadratic_forms(up, hi[rows]) + _quadratic_forms(down, lo[rows])
+        return out.clamp_min(0).sqrt()
+
+    return bound
+
+
+def _quadratic_forms(forms, t):
+    """(n, K): entry [i, j] is t_iᵀ forms_j t_i, for forms (K, h, h) and t (n, h)."""
+    return ((forms @ t.T) * t.T).sum(1).T
 
 
 def cross_lipschitz_radius(model, x, y=None, steps=50):
@@ -187,8 +207,14 @@ def cross_lipschitz_radius(model, x, y=None, steps=50):
     >>> radius.shape, bool((radius > 0).all())
     (torch.Size([5]), True)
     """
-    return _certified_radius(lambda xs, r, c: gradient_difference_bound(model, xs, r, c),
-                             lambda xs: _logits(model, xs), x, y, steps)
+    cached = {}
+
+    def bound(xs, r, c):
+        if "f" not in cached:
+            cached["f"] = _network_bound(model, xs, c)
+        return cached["f"](r)
+
+    return _certified_radius(bound, lambda xs: _logits(model, xs), x, y, steps)
 
 
 def _certified_radius(bound, logits_of, x, y, steps):
