@@ -90,7 +90,7 @@ CASES = [
          match="activation must be None, Softplus, Tanh or Sigmoid, got ReLU"),  # it returned the sigmoid's slope
     case(C.cross_lipschitz_radius, NET, X, error=TypeError, match="activation"),
     case(C.cross_lipschitz_radius_kernel, MACHINE, X, steps=0, match="steps must be an int >= 1"),
-    case(C.gradient_difference_bound, SMOOTH, X, -1.0, 0, match="radius must be a number >= 0"),
+    case(C.gradient_difference_bound, SMOOTH, X, -1.0, torch.zeros(5, dtype=torch.long), match="radius must be a number >= 0"),
     case(C.kernel_gradient_difference_bound, MACHINE, X, 0.1, torch.full((5,), 2), match=r"c must be \(5,\) class"),
     case(cross_lipschitz.layers_without_dropout, "net", error=TypeError, match="model must be"),
     case(C.one_hidden_layer, NET[:2], error=TypeError, match="one-hidden-layer network"),
