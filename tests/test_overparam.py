@@ -208,6 +208,12 @@ def test_gradient_descent_on_a_linear_model_ends_at_least_squares():
         assert bool(runs.reached[0]) == reaches_zero
 
 
+def test_labels_need_not_use_every_output():
+    x, y = torch.randn(6, 3, generator=torch.Generator().manual_seed(0)), torch.tensor([0, 1, 0, 1, 0, 1])
+    runs = train_to_zero_error(lambda: mlp([3, 8, 4], "tanh"), x, y, [0], steps=300, lr=0.1, progress=False)
+    assert runs.reached[0]  # two of four outputs trained to one-hot targets, the others to 0
+
+
 def test_steps_to_zero_is_the_first_check_that_meets_the_criterion():
     d = data.digits()
     x, y = d.x_train[:40], d.y_train[:40]

@@ -311,7 +311,7 @@ def train_to_zero_error(make_model, x, y, seeds, *, steps, lr, batch_size=None, 
     make_model : callable with no arguments returning an nn.Module that maps (n, d) inputs to
         (n, k) outputs; it is moved to ``x``'s device and dtype.
     x : (N, d) float tensor, the training inputs.
-    y : (N,) int tensor of labels in [0, k).
+    y : (N,) int tensor of labels in [0, k), k the networks' outputs.
     seeds : iterable of distinct ints >= 0, one network each.
     steps : int >= 1, SGD steps per seed.
     lr : float > 0, the step size.
@@ -334,7 +334,7 @@ def train_to_zero_error(make_model, x, y, seeds, *, steps, lr, batch_size=None, 
     >>> runs.relative_loss.shape, bool(runs.reached.all())
     ((21, 2), True)
     """
-    n, classes, seeds = _zero_error_inputs(x, y, seeds)
+    n, seeds = _zero_error_inputs(x, y, seeds)
     positive_int("steps", steps)
     positive_int("check_every", check_every)
     nonnegative("lr", lr, strict=True)
@@ -344,15 +344,17 @@ def train_to_zero_error(make_model, x, y, seeds, *, steps, lr, batch_size=None, 
     if not 0 < tol < 1:
         raise ValueError(f"tol must lie in (0, 1), got {tol!r}")
     params, buffers, base = _stacked(make_model, seeds, x)
-    targets = nn.functional.one_hot(y.long(), classes).to(x.dtype)
     outputs = vmap(lambda p, b, xb: functional_call(base, (p, b), (xb,)), in_dims=(0, 0, None))
+    with torch.no_grad():
+        classes = outputs(params, buffers, x[:1]).shape[-1]
+    if int(y.max()) >= classes:
+        raise ValueError(f"y's labels must lie below the networks' {classes} outputs, got label {int(y.max())}")
+    targets = nn.functional.one_hot(y.long(), classes).to(x.dtype)
     batch_losses = vmap(lambda p, b, xb, tb: ((functional_call(base, (p, b), (xb,)) - tb) ** 2).sum(1).mean())
 
     def measure():
         with torch.no_grad():
             out = outputs(params, buffers, x)
-            if out.shape[-1] != classes:
-                raise ValueError(f"make_model's networks must output {classes} classes, got {out.shape[-1]}")
             return ((out - targets) ** 2).sum(2).mean(1), (out.argmax(2) == y).to(x.dtype).mean(1)
 
     start, accuracy = measure()
@@ -418,7 +420,7 @@ def _zero_error_inputs(x, y, seeds):
     seeds = [positive_int("each seed", seed, least=0) for seed in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be a non-empty list of distinct ints, got {seeds!r}")
-    return len(x), int(y.max()) + 1, seeds
+    return len(x), seeds
 
 
 def _stacked(make_model, seeds, x):
