@@ -230,6 +230,7 @@ CASES = [
     case(fairness.equalized_odds_difference, [0, 2], [0, 1], sensitive_features=[0, 1],
          match="y_true must hold binary labels 0/1"),
     case(fairness.group_confusion, [0, 1], [0, 1], [0], match="must be non-empty and of one length"),
+    case(fairness.confusion_rates, [[1, 2, 3], [4, 5, 6]], match=r"confusion must be a 2x2 array"),
     case(fairness.group_rates, [0, 1], [0, 3], [0, 1], match="y_pred must hold binary labels 0/1"),
     case(fairness.shortcut_accuracies, [0, 1], [0, 1], [0], match="must be non-empty and of one length"),
     case(fairness.spurious_digits, 1.5, match="strength must"),

@@ -4,9 +4,9 @@ on arbitrary confusion matrices; calibrated synthetic scores; the spurious-patch
 import numpy as np
 import pytest
 
-from deepissues.fairness import (calibrated_scores, calibration_by_group, chouldechova_fpr, demographic_parity_difference,
-                                 equalized_odds_difference, group_confusion, group_rates, shortcut_accuracies,
-                                 spurious_digits)
+from deepissues.fairness import (PROPUBLICA_COMPAS, calibrated_scores, calibration_by_group, chouldechova_fpr,
+                                 confusion_rates, demographic_parity_difference, equalized_odds_difference,
+                                 group_confusion, group_rates, shortcut_accuracies, spurious_digits)
 
 Y = np.array([0, 0, 1, 1, 1, 0, 1, 0, 0, 1])
 P = np.array([0, 1, 1, 0, 1, 0, 1, 1, 0, 0])
@@ -23,6 +23,29 @@ def test_confusion_and_rates_by_hand():
     assert demographic_parity_difference(Y, P, sensitive_features=G) == pytest.approx(0.2)
     # TPR: 2/3 vs 1/2, FPR: 1/2 vs 1/3 -> both ranges 1/6
     assert equalized_odds_difference(Y, P, sensitive_features=G) == pytest.approx(1 / 6)
+
+
+def test_propublica_counts_give_the_published_rates():
+    """A transcription check: ProPublica's notebook prints these rates for its two tables."""
+    published = {"Black": {"FPR": 0.4485, "FNR": 0.2799, "PPV": 0.63, "base rate": 0.51, "total": 3696},
+                 "white": {"FPR": 0.2345, "FNR": 0.4772, "PPV": 0.59, "base rate": 0.39, "total": 2454}}
+    for group, expected in published.items():
+        rates = confusion_rates(PROPUBLICA_COMPAS[group])
+        assert PROPUBLICA_COMPAS[group].sum() == expected["total"]
+        assert round(rates["FPR"], 4) == expected["FPR"] and round(rates["FNR"], 4) == expected["FNR"]
+        assert round(rates["PPV"], 2) == expected["PPV"] and round(rates["base rate"], 2) == expected["base rate"]
+    # control: the matrix read the other way round (rows as predictions) gives other rates
+    assert round(confusion_rates(PROPUBLICA_COMPAS["Black"].T)["FPR"], 4) != 0.4485
+
+
+def test_chouldechovas_identity_on_the_published_counts_and_not_across_groups():
+    """Worked example, true by construction: each group's FPR from its own base rate, PPV and FNR.
+    The control borrows the other group's base rate, which gives another FPR."""
+    rates = {g: confusion_rates(c) for g, c in PROPUBLICA_COMPAS.items()}
+    for g, r in rates.items():
+        assert chouldechova_fpr(r["base rate"], r["PPV"], r["FNR"]) == pytest.approx(r["FPR"], rel=1e-12)
+    black, white = rates["Black"], rates["white"]
+    assert abs(chouldechova_fpr(white["base rate"], black["PPV"], black["FNR"]) - black["FPR"]) > 0.1
 
 
 def test_shortcut_accuracies_by_hand():

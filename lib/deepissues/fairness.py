@@ -6,7 +6,8 @@ A data set with a *spurious* attribute (a bright corner patch on the digits) tha
 label in training at a chosen strength, and not at test time; the usual group metrics, named
 and defined as in fairlearn (``demographic_parity_difference``, ``equalized_odds_difference``);
 calibration by group; and Chouldechova's (2017) identity, which shows why calibration (predictive
-parity) and equal error rates cannot all hold when the groups' base rates differ.
+parity) and equal error rates cannot all hold when the groups' base rates differ. The confusion
+matrices ProPublica published for COMPAS (``PROPUBLICA_COMPAS``) are the worked example.
 """
 
 from dataclasses import dataclass
@@ -17,9 +18,20 @@ import torch
 from . import data
 from . import repro
 
-__all__ = ["GroupSplit", "spurious_digits", "group_confusion", "group_rates", "demographic_parity_difference",
+__all__ = ["GroupSplit", "spurious_digits", "group_confusion", "confusion_rates", "group_rates",
+           "PROPUBLICA_COMPAS", "demographic_parity_difference",
            "equalized_odds_difference", "shortcut_accuracies", "calibration_by_group", "chouldechova_fpr",
            "calibrated_scores"]
+
+
+# ProPublica's two-year general recidivism sample (Larson et al. 2016, "How We Analyzed the COMPAS
+# Recidivism Algorithm", and the notebook of their compas-analysis repository): rows are defendants
+# who did not / did reoffend within two years, columns a low / a medium or high COMPAS score, so each
+# matrix is [[TN, FP], [FN, TP]] with "high risk" as the positive prediction.
+PROPUBLICA_COMPAS = {
+    "Black": np.array([[990, 805], [532, 1369]]),
+    "white": np.array([[1139, 349], [461, 505]]),
+}
 
 
 @dataclass
@@ -107,14 +119,40 @@ def group_rates(y_true, y_pred, sensitive_features):
     dict {group: dict of "selection rate", "TPR", "FPR", "FNR", "PPV", "base rate", "accuracy"}
     (nan where a denominator is 0).
     """
-    rates = {}
-    for g, ((tn, fp), (fn, tp)) in group_confusion(y_true, y_pred, sensitive_features).items():
-        n = tn + fp + fn + tp
-        ratio = lambda a, b: a / b if b else float("nan")
-        rates[g] = {"selection rate": (fp + tp) / n, "TPR": ratio(tp, tp + fn), "FPR": ratio(fp, fp + tn),
-                    "FNR": ratio(fn, tp + fn), "PPV": ratio(tp, tp + fp), "base rate": (fn + tp) / n,
-                    "accuracy": (tn + tp) / n}
-    return rates
+    return {g: confusion_rates(c) for g, c in group_confusion(y_true, y_pred, sensitive_features).items()}
+
+
+def confusion_rates(confusion):
+    """The rates read off one binary confusion matrix.
+
+    Parameters
+    ----------
+    confusion : 2×2 array of non-negative counts [[TN, FP], [FN, TP]], not all zero.
+
+    Returns
+    -------
+    dict of "selection rate", "TPR", "FPR", "FNR", "PPV", "base rate", "accuracy" (nan where a
+    denominator is 0).
+
+    Example
+    -------
+    >>> rates = confusion_rates(PROPUBLICA_COMPAS["Black"])
+    >>> round(rates["FPR"], 4), round(rates["FNR"], 4)
+    (0.4485, 0.2799)
+    """
+    counts = np.asarray(confusion)
+    if counts.shape != (2, 2) or not np.issubdtype(counts.dtype, np.number) or (counts < 0).any() or counts.sum() == 0:
+        raise ValueError(f"confusion must be a 2x2 array of non-negative counts [[TN, FP], [FN, TP]], not all "
+                         f"zero, got {counts.tolist()}")
+    (tn, fp), (fn, tp) = counts.tolist()
+    n = tn + fp + fn + tp
+
+    def ratio(a, b):
+        return a / b if b else float("nan")
+
+    return {"selection rate": (fp + tp) / n, "TPR": ratio(tp, tp + fn), "FPR": ratio(fp, fp + tn),
+            "FNR": ratio(fn, tp + fn), "PPV": ratio(tp, tp + fp), "base rate": (fn + tp) / n,
+            "accuracy": (tn + tp) / n}
 
 
 def demographic_parity_difference(y_true, y_pred, *, sensitive_features):
