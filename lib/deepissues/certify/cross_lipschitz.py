@@ -207,17 +207,12 @@ def cross_lipschitz_radius(model, x, y=None, steps=50):
     >>> radius.shape, bool((radius > 0).all())
     (torch.Size([5]), True)
     """
-    cached = {}
-
-    def bound(xs, r, c):
-        if "f" not in cached:
-            cached["f"] = _network_bound(model, xs, c)
-        return cached["f"](r)
-
-    return _certified_radius(bound, lambda xs: _logits(model, xs), x, y, steps)
+    return _certified_radius(lambda xs, c: _network_bound(model, xs, c), lambda xs: _logits(model, xs), x, y, steps)
 
 
-def _certified_radius(bound, logits_of, x, y, steps):
+def _certified_radius(make_bound, logits_of, x, y, steps):
+    """Bisection on R for every point; ``make_bound(x, c)`` returns the gradient-difference bound
+    as a function of R, built once."""
     positive_int("steps", steps)
     logits = logits_of(x)
     c = logits.argmax(1)
@@ -225,9 +220,10 @@ def _certified_radius(bound, logits_of, x, y, steps):
     gaps = logits[rows, c][:, None] - logits  # (N, K), gaps[n, c] = 0
     others = torch.ones_like(gaps, dtype=torch.bool)
     others[rows, c] = False
+    bound = make_bound(x, c)
 
     def ratio(radius):
-        den = bound(x, radius, c)  # (N, K)
+        den = bound(radius)  # (N, K)
         g = torch.where(others, gaps / den.clamp_min(1e-300), torch.full_like(gaps, math.inf))
         return g.amin(1)
 
@@ -415,11 +411,4 @@ def cross_lipschitz_radius_kernel(machine, x, y=None, steps=50):
             return machine(xs.to(machine.coef.dtype)).double().cpu()
 
     x = _rows(x, machine.centers.shape[1])
-    cached = {}
-
-    def bound(xs, r, c):
-        if "f" not in cached:
-            cached["f"] = _kernel_bound(machine, xs, c)
-        return cached["f"](r)
-
-    return _certified_radius(bound, logits_of, x, y, steps)
+    return _certified_radius(lambda xs, c: _kernel_bound(machine, xs, c), logits_of, x, y, steps)
