@@ -194,6 +194,9 @@ CASES = [
     case(F.stocks_snr_closed_form, 1, 3, match="d must be an int >= 2"),
     case(F.train_stocks, "end-to-end", 5, optimizer="rmsprop", match="optimizer must be one of"),
     case(F.train_tuples, 2, 5, approach="joint", match="approach must be one of"),
+    case(F.tuple_gradient_snr, 2, "joint", match="approach must be one of"),
+    case(F.tuple_gradient_snr, 2, "end-to-end", net=F.TupleNet(3, 14, 2), size=14, match="net must be a TupleNet"),
+    case(F.tuple_gradient_snr, 2, "end-to-end", n_tuples=10, match="n_tuples must be an int >= 40"),
     (flat.ForwardOnlyStaircase, partial(flat.ForwardOnlyStaircase.apply, torch.zeros(3), torch.tensor([1.0, 0.0])),
      ValueError, "steps must be a strictly increasing"),
     (flat.TrueStaircase, partial(flat.TrueStaircase.apply, torch.zeros(3), torch.tensor([0.0])),
@@ -220,6 +223,7 @@ CASES = [
     case(F.periodic_gradient_variance, 3, 0.1, model="tree", match="model must be one of"),
     case(F.random_directions, 0, 3, 0.1, match="m must be an int >= 1"),
     case(F.gradient_snr, torch.zeros(1, 3), match="grads must"),
+    case(F.gradient_snr_stderr, torch.zeros(10, 3), groups=6, match="groups must be at most"),
     # ----- fairness
     case(fairness.calibrated_scores, [1.5], match="base_rates must"),
     case(fairness.calibration_by_group, [0, 1], [0.2, 1.3], sensitive_features=[0, 0], match="scores must"),

@@ -14,24 +14,25 @@ from .conditioning import (PWLEncoder, kink_shift_error, pwl_autoencoder, pwl_co
                            pwl_curves_from_code, pwl_matrix, random_pwl_code, random_pwl_curves,
                            second_difference_matrix, train_pwl_autoencoder, train_pwl_encoder, whitening)
 from .decomposition import (TupleNet, k_tuples, line_segment_images, stocks_batch, stocks_gradients, stocks_market,
-                            stocks_second_moment_ratio, stocks_snr_closed_form, train_stocks, train_tuples)
+                            stocks_second_moment_ratio, stocks_snr_closed_form, train_stocks, train_tuples,
+                            tuple_gradient_snr)
 from .flat import (ForwardOnlyStaircase, StaircaseModel, TrueStaircase, smooth_staircase, staircase,
                    staircase_dataset, staircase_target, train_staircase)
 from .parities import (iterations_to_accuracy, parity, parity_dataset, parity_gradient_variance, parity_net,
                        random_subset, train_parity, walsh_hadamard)
 from .periodic import (leading_order_variance, linear_periodic_dataset, linear_periodic_variance_closed_form,
                        periodic_gradient_variance, random_directions)
-from .snr import gradient_snr
+from .snr import gradient_snr, gradient_snr_stderr
 
 __all__ = [
     "iterations_to_accuracy", "parity", "parity_dataset", "parity_gradient_variance", "parity_net", "random_subset",
     "train_parity",
-    "walsh_hadamard", "gradient_snr",
+    "walsh_hadamard", "gradient_snr", "gradient_snr_stderr",
     "leading_order_variance", "linear_periodic_dataset", "linear_periodic_variance_closed_form",
     "periodic_gradient_variance",
     "random_directions",
     "TupleNet", "k_tuples", "line_segment_images", "stocks_batch", "stocks_gradients", "stocks_market",
-    "stocks_second_moment_ratio", "stocks_snr_closed_form", "train_stocks", "train_tuples",
+    "stocks_second_moment_ratio", "stocks_snr_closed_form", "train_stocks", "train_tuples", "tuple_gradient_snr",
     "PWLEncoder", "kink_shift_error", "pwl_autoencoder", "pwl_condition_number", "pwl_curves", "pwl_curves_from_code",
     "pwl_matrix", "random_pwl_code", "random_pwl_curves", "second_difference_matrix", "train_pwl_autoencoder",
     "train_pwl_encoder", "whitening",

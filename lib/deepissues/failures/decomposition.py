@@ -28,8 +28,10 @@ from .. import repro
 from ..repro import default_device
 from ..training import train_steps
 from .parities import hinge
+from .snr import gradient_snr, gradient_snr_stderr
 
-__all__ = ["APPROACHES", "line_segment_images", "k_tuples", "TupleNet", "train_tuples", "stocks_market",
+__all__ = ["APPROACHES", "line_segment_images", "k_tuples", "TupleNet", "train_tuples", "tuple_gradient_snr",
+           "stocks_market",
            "stocks_batch", "StockPolicy", "stocks_loss", "stocks_gradients", "stocks_snr_closed_form",
            "stocks_second_moment_ratio", "train_stocks"]
 
@@ -183,6 +185,78 @@ def train_tuples(k, iterations, approach="end-to-end", size=28, channels=16, bat
                         record_every=record_every or max(1, iterations // 20), progress=progress,
                         description=f"k={k} {approach}")
     return net, curve
+
+
+def tuple_gradient_snr(k, approach, seed=0, *, net=None, n_tuples=10_000, size=28, channels=16, chunk=1000,
+                       groups=20):
+    """The per-example SNR of the gradient with respect to the score network's last layer, as in the
+    paper's Figure 5, with its standard error.
+
+    The paper measures the gradient of one layer's weights: the last layer of the per-image score
+    network. End-to-end's per-example loss is the hinge loss of the primary label; decomposition's
+    is the paper's intermediate loss, defined on single images: the hinge loss of the tuple's first
+    score on its own label (the paper's code takes the first image too). Both are measured at the
+    same weights, on fresh tuples that no training run draws.
+
+    Parameters
+    ----------
+    k : int >= 1, images per tuple.
+    approach : "end-to-end" or "decomposition", whose gradient to measure.
+    seed : int, fixes the tuples and, without ``net``, the initialisation (that of
+        :func:`train_tuples` with this seed).
+    net : :class:`TupleNet` with this ``k`` and ``size``, or None (a fresh one: the SNR at
+        initialisation).
+    n_tuples : int, the number of per-example gradients.
+    size, channels : the fresh network's image side and width (``size`` must match ``net``'s).
+    chunk : int >= 1, tuples per forward pass (memory only).
+    groups : int, the jackknife's groups for the standard error.
+
+    Returns
+    -------
+    snr : float, :func:`gradient_snr` of the n_tuples per-example gradients of the 100 weights.
+    stderr : float, :func:`gradient_snr_stderr` of the same.
+
+    Examples
+    --------
+    >>> snr, stderr = tuple_gradient_snr(1, "decomposition", n_tuples=200, size=14, channels=2, groups=10)
+    >>> stderr > 0
+    True
+    """
+    one_of("approach", approach, APPROACHES)
+    positive_int("n_tuples", n_tuples, least=2 * groups)
+    positive_int("chunk", chunk)
+    if net is None:
+        with repro.seeded(seed):
+            net = TupleNet(k, size, channels)
+    elif not isinstance(net, TupleNet) or net.k != k or net.size != size:
+        raise ValueError(f"net must be a TupleNet with k = {k} and size = {size}, got "
+                         f"{f'k = {net.k}, size = {net.size}' if isinstance(net, TupleNet) else type(net).__name__}")
+    device = next(net.parameters()).device
+    images, intermediate, primary = (t.to(device) for t in k_tuples(n_tuples, k, size, seed=30_000 + seed))
+    grads = torch.cat([_last_layer_gradients(net, approach, images[i:i + chunk], intermediate[i:i + chunk],
+                                             primary[i:i + chunk]) for i in range(0, n_tuples, chunk)])
+    return gradient_snr(grads), gradient_snr_stderr(grads, groups)
+
+
+def _last_layer_gradients(net, approach, images, intermediate, primary):
+    """Per-example gradients (n, 100) of the loss with respect to the score network's last weights.
+
+    The score is s = w·φ + b with φ the features below the last layer, so example i's gradient is
+    Σ_j (∂ℓ_i/∂s_ij) φ_ij: one forward pass for φ and one backward pass through the head, since
+    ℓ_i depends on the scores of tuple i only.
+    """
+    n, k, size = len(images), net.k, net.size
+    last = net.score[-1]
+    with torch.no_grad():
+        features = net.score[:-1](images.reshape(n * k, 1, size, size)).reshape(n, k, -1)
+        scores = features @ last.weight[0] + last.bias
+    scores.requires_grad_()
+    if approach == "end-to-end":
+        losses = torch.relu(1 - primary * net.head(torch.sigmoid(scores))[:, 0])
+    else:
+        losses = torch.relu(1 - intermediate[:, 0] * scores[:, 0])
+    slopes, = torch.autograd.grad(losses.sum(), scores)
+    return torch.einsum("nk,nkh->nh", slopes, features)
 
 
 # ----- stocks -------------------------------------------------------------------------------------
