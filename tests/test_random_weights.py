@@ -55,3 +55,46 @@ def test_random_layers_on_two_points_follow_the_iterated_map():
     np.testing.assert_allclose([a[0] for a in angles], angle_through_depth(1.2, 2), atol=0.04)
     with pytest.raises(ValueError, match="non-zero rows"):
         pairwise_angles(np.zeros((3, 2)))
+
+
+def test_angles_through_network_equal_the_random_layers_with_the_same_weights():
+    import torch
+    from deepissues import repro
+    from deepissues.theory import angles_through_network
+
+    x = np.random.default_rng(0).normal(size=(15, 6))
+    expected = angles_through_random_layers(x, 2, 30, seed=5)
+    rng = repro.numpy_rng(5)  # the same draws, in the same order, as angles_through_random_layers
+    first, second = rng.normal(scale=1 / np.sqrt(6), size=(6, 30)), rng.normal(scale=1 / np.sqrt(30), size=(30, 30))
+    model = torch.nn.Sequential(torch.nn.Linear(6, 30, bias=False), torch.nn.ReLU(),
+                                torch.nn.Linear(30, 30, bias=False), torch.nn.ReLU()).double()
+    with torch.no_grad():
+        model[0].weight.copy_(torch.from_numpy(first.T))
+        model[2].weight.copy_(torch.from_numpy(second.T))
+    measured = angles_through_network(model, torch.from_numpy(x))
+    for a, b in zip(measured, expected):
+        np.testing.assert_allclose(a, b, atol=1e-10)
+    # Control: a bias moves every representation off the bias-free angles.
+    with torch.no_grad():
+        model[0].bias = torch.nn.Parameter(torch.ones(30, dtype=torch.float64))
+    assert np.abs(angles_through_network(model, torch.from_numpy(x))[1] - expected[1]).max() > 0.01
+
+
+def test_class_angle_ratios_are_the_medians_over_each_kind_of_pair_by_brute_force():
+    from deepissues.theory import class_angle_ratios
+
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 3, 12)
+    angles = [pairwise_angles(rng.normal(size=(12, 4))) for _ in range(3)]
+    ratios = class_angle_ratios(angles, labels)
+    for layer in (1, 2):
+        within, between, index = [], [], 0
+        for a in range(12):
+            for b in range(a + 1, 12):
+                (within if labels[a] == labels[b] else between).append(angles[layer][index] / angles[0][index])
+                index += 1
+        assert ratios["within"][layer - 1] == pytest.approx(np.median(within))
+        assert ratios["between"][layer - 1] == pytest.approx(np.median(between))
+    # Control: with the labels permuted, the split into the two kinds of pair changes the medians.
+    shuffled = class_angle_ratios(angles, rng.permutation(labels))
+    assert not np.allclose(shuffled["within"], ratios["within"])

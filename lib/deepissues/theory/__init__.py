@@ -10,8 +10,10 @@ from .factorisation import (dropout_loss_sample, dropout_objective, dropout_solu
                             equalising_rotation, factorized_objective, factorized_solution, nuclear_norm_solution)
 from .margins import (jacobian_margin_bound, jacobian_norm, jacobian_penalty, lipschitz_upper_bound, margin_report,
                       output_margin)
-from .random_weights import (angle_through_depth, angles_through_random_layers, pairwise_angles,
-                             random_relu_layer_stats, relu_layer_cosine, relu_layer_distance)
+from .random_weights import (angle_through_depth, angles_through_network, angles_through_random_layers,
+                             class_angle_ratios, pairwise_angles, random_relu_layer_stats, relu_layer_cosine,
+                             relu_layer_distance)
+from .mean_width import gaussian_mean_width, relu_embedding_distortion
 
 __all__ = ["jacobian_norm", "jacobian_penalty", "output_margin", "jacobian_margin_bound",
            "lipschitz_upper_bound", "margin_report",
@@ -19,6 +21,7 @@ __all__ = ["jacobian_norm", "jacobian_penalty", "output_margin", "jacobian_margi
            "fit_entropy_sgd", "flatness",
            "error_decomposition", "least_squares_gradient_descent", "random_relu_features", "tanh_teacher",
            "relu_layer_cosine", "relu_layer_distance", "angle_through_depth", "random_relu_layer_stats",
-           "pairwise_angles", "angles_through_random_layers",
+           "pairwise_angles", "angles_through_random_layers", "angles_through_network", "class_angle_ratios",
+           "gaussian_mean_width", "relu_embedding_distortion",
            "nuclear_norm_solution", "factorized_objective", "factorized_solution", "dropout_objective",
            "dropout_loss_sample", "dropout_solution", "dropout_threshold", "equalising_rotation"]

@@ -19,7 +19,7 @@ from ..checks import nonnegative, positive_int
 from .. import repro
 
 __all__ = ["relu_layer_cosine", "relu_layer_distance", "angle_through_depth", "random_relu_layer_stats",
-           "pairwise_angles", "angles_through_random_layers"]
+           "pairwise_angles", "angles_through_random_layers", "angles_through_network", "class_angle_ratios"]
 
 
 def relu_layer_cosine(theta):
@@ -174,3 +174,75 @@ def angles_through_random_layers(x, depth, width, seed=0):
         z = np.maximum(z @ rng.normal(scale=1 / np.sqrt(z.shape[1]), size=(z.shape[1], width)), 0)
         angles.append(pairwise_angles(z))
     return angles
+
+
+def angles_through_network(model, x):
+    """Pairwise angles of the rows of x before a network and after each of its activations.
+
+    The trained counterpart of :func:`angles_through_random_layers`: the network is an
+    ``nn.Sequential`` and every layer that is an ``nn.ReLU`` marks one representation.
+
+    Parameters
+    ----------
+    model : nn.Sequential with at least one nn.ReLU.
+    x : (N, d) tensor, N >= 2.
+
+    Returns
+    -------
+    list of 1 + (number of ReLUs) flat arrays, in the order of :func:`pairwise_angles`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = torch.nn.Sequential(torch.nn.Linear(2, 2, bias=False), torch.nn.ReLU())
+    >>> with torch.no_grad():
+    ...     _ = model[0].weight.copy_(torch.eye(2))
+    >>> [a.round(4).tolist() for a in angles_through_network(model, torch.tensor([[1.0, 0.0], [1.0, 1.0]]))]
+    [[0.7854], [0.7854]]
+    """
+    import torch
+
+    if not isinstance(model, torch.nn.Sequential) or not any(isinstance(m, torch.nn.ReLU) for m in model):
+        raise ValueError(f"model must be an nn.Sequential with at least one nn.ReLU, got {type(model).__name__}")
+    z = torch.as_tensor(x)
+    angles = [pairwise_angles(z.double().numpy())]
+    with torch.no_grad():
+        for layer in model:
+            z = layer(z)
+            if isinstance(layer, torch.nn.ReLU):
+                angles.append(pairwise_angles(z.double().numpy()))
+    return angles
+
+
+def class_angle_ratios(angles, labels):
+    """The median share θ_l/θ_0 of their input angle that pairs keep at each layer, for pairs of
+    one class and pairs of two classes.
+
+    Parameters
+    ----------
+    angles : list of L + 1 flat arrays of pairwise angles, the input's first, in the order of
+        :func:`pairwise_angles` (as :func:`angles_through_network` or
+        :func:`angles_through_random_layers` return them).
+    labels : (N,) array of class labels, with at least one pair of each kind.
+
+    Returns
+    -------
+    dict with "within" and "between": (L,) arrays of medians over the pairs with a non-zero
+    input angle.
+
+    Examples
+    --------
+    >>> before, after = np.array([0.2, 1.0, 1.0]), np.array([0.1, 1.0, 1.0])  # pairs (0,1), (0,2), (1,2)
+    >>> {k: v.tolist() for k, v in class_angle_ratios([before, after], [0, 0, 1]).items()}
+    {'within': [0.5], 'between': [1.0]}
+    """
+    labels = np.asarray(labels)
+    i, j = np.triu_indices(len(labels), 1)
+    if len(angles) < 2 or any(np.shape(a) != i.shape for a in angles):
+        raise ValueError(f"angles must be at least two arrays of {len(i)} pairwise angles for {len(labels)} labels, "
+                         f"got shapes {[np.shape(a) for a in angles]}")
+    same, moved = labels[i] == labels[j], angles[0] > 0
+    if same.all() or not same.any():
+        raise ValueError("labels must give at least one pair within a class and one between classes")
+    ratios = np.array(angles[1:])[:, moved] / angles[0][moved]
+    return {"within": np.median(ratios[:, same[moved]], axis=1), "between": np.median(ratios[:, ~same[moved]], axis=1)}
