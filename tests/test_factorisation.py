@@ -1,11 +1,13 @@
 """Matrix factorisation against the convex nuclear-norm optimum; the dropout closed form against
 a numerical minimiser and Monte Carlo."""
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from deepissues.theory import (
+from deepissues.theory import (dropout_sgd, 
     dropout_loss_sample,
     dropout_objective,
     dropout_solution,
@@ -95,3 +97,52 @@ def test_theory_rejects_bad_input():
         dropout_objective(np.ones((2, 3)), np.ones((3, 1)), np.ones((3, 1)), 0.5)
     with pytest.raises(ValueError, match="r must be"):
         dropout_solution(np.ones((2, 2)), 0.5, 0)
+
+
+def test_dropout_sgd_gradient_is_unbiased_for_the_expected_dropout_objective():
+    from deepissues.theory.factorisation import _dropout_gradients
+
+    rng = np.random.default_rng(0)
+    X, U, V, theta = rng.normal(size=(5, 4)), rng.normal(size=(5, 3)), rng.normal(size=(4, 3)), 0.6
+    masks = [np.array(m) / theta for m in itertools.product([0.0, 1.0], repeat=3)]  # every mask, weighted exactly
+    weights = [theta ** m.astype(bool).sum() * (1 - theta) ** (3 - m.astype(bool).sum()) for m in masks]
+    mean_U = sum(w * _dropout_gradients(X, U, V, m)[0] for w, m in zip(weights, masks))
+    # the gradient of the closed form by central differences
+    eps, numeric = 1e-6, np.zeros_like(U)
+    for index in np.ndindex(U.shape):
+        up, down = U.copy(), U.copy()
+        up[index] += eps
+        down[index] -= eps
+        numeric[index] = (dropout_objective(X, up, V, theta) - dropout_objective(X, down, V, theta)) / (2 * eps)
+    np.testing.assert_allclose(mean_U, numeric, rtol=1e-6, atol=1e-6)
+    # Control: masks not rescaled by 1/θ give the gradient of another objective.
+    unscaled = sum(w * _dropout_gradients(X, U, V, m * theta)[0] for w, m in zip(weights, masks))
+    assert np.abs(unscaled - numeric).max() > 0.1
+
+
+def test_dropout_sgd_approaches_the_closed_form_and_plain_sgd_does_not_threshold():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(12, 3)) @ rng.normal(size=(3, 8)) + 0.2 * rng.normal(size=(12, 8))
+    theta, r = 0.6, 6
+    U, V = dropout_sgd(X, theta, r, seed=2)
+    trained = np.linalg.svd(U @ V.T, compute_uv=False)
+    closed = np.linalg.svd(dropout_solution(X, theta, r)[0] @ dropout_solution(X, theta, r)[1].T, compute_uv=False)
+    kept = int((closed > 1e-8).sum())
+    assert np.abs(trained - closed).max() < 0.05 * closed[0]
+    assert trained[kept] < 0.02 * closed[0]  # what the closed form cuts, dropout SGD cuts too
+    products = np.linalg.norm(U, axis=0) * np.linalg.norm(V, axis=0)
+    assert products.std() / products.mean() < 0.1
+    # Control: without dropout (θ = 1) SGD fits r singular values, unshrunk, and leaves the columns unequal.
+    U1, V1 = dropout_sgd(X, 1.0, r, seed=2)
+    plain = np.linalg.svd(U1 @ V1.T, compute_uv=False)
+    sigma_x = np.linalg.svd(X, compute_uv=False)
+    assert plain[kept] > 0.9 * sigma_x[kept] and plain[0] > 0.99 * sigma_x[0]
+    plain_products = np.linalg.norm(U1, axis=0) * np.linalg.norm(V1, axis=0)
+    assert plain_products.std() / plain_products.mean() > 0.3
+
+
+def test_dropout_sgd_is_reproducible_and_leaves_the_global_generator():
+    state = np.random.get_state()[1].copy()
+    X = np.diag([2.0, 1.0])
+    a, b = dropout_sgd(X, 0.5, 2, seed=3, steps=100), dropout_sgd(X, 0.5, 2, seed=3, steps=100)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(np.random.get_state()[1], state)
