@@ -73,9 +73,10 @@ def relu_net_objective(X, y, W, a, lam):
     return float(0.5 * residual @ residual + lam * np.sum(np.linalg.norm(W, axis=0) * np.abs(a)))
 
 
-def fit_homogeneous_relu(X, y, r, lam, seed=0, init_scale=0.5):
+def fit_homogeneous_relu(X, y, r, lam, seed=0, init_scale=0.5, rounds=3):
     """A local search on the objective with weight decay (λ/2)(‖W‖²_F + ‖a‖²): L-BFGS from a random
-    start, then each unit balanced (‖w_i‖ = |a_i|) so that the decay equals λ Σ_i ‖w_i‖|a_i|.
+    start; then, with the units' directions fixed, the exact optimum of their output weights (a
+    lasso), each unit balanced (‖w_i‖ = |a_i|) so that the decay equals λ Σ_i ‖w_i‖|a_i|.
 
     Parameters
     ----------
@@ -85,6 +86,7 @@ def fit_homogeneous_relu(X, y, r, lam, seed=0, init_scale=0.5):
     lam : float >= 0.
     seed : int, fixes the start.
     init_scale : float > 0, the start's standard deviation.
+    rounds : int >= 1, rounds of L-BFGS followed by the exact lasso for the output weights.
 
     Returns
     -------
@@ -102,6 +104,7 @@ def fit_homogeneous_relu(X, y, r, lam, seed=0, init_scale=0.5):
     positive_int("r", r)
     nonnegative("lam", lam)
     nonnegative("init_scale", init_scale, strict=True)
+    positive_int("rounds", rounds)
     n, d = X.shape
     start = repro.numpy_rng(seed).normal(scale=init_scale, size=d * r + r)
 
@@ -115,13 +118,33 @@ def fit_homogeneous_relu(X, y, r, lam, seed=0, init_scale=0.5):
         value = 0.5 * residual @ residual + 0.5 * lam * (theta @ theta)
         return value, np.concatenate([grad_W.ravel(), grad_a])
 
-    result = minimize(value_and_gradient, start, jac=True, method="L-BFGS-B",
-                      options={"maxiter": 20000, "ftol": 1e-15, "gtol": 1e-12})
-    W, a = result.x[:d * r].reshape(d, r), result.x[d * r:]
-    norms = np.linalg.norm(W, axis=0)
-    scale = np.sqrt(np.abs(a) / np.where(norms > 0, norms, 1.0))  # w_i·s, a_i/s with ‖w_i‖ s = |a_i| / s
-    W, a = W * np.where(norms > 0, scale, 1.0), a / np.where(norms > 0, np.where(scale > 0, scale, 1.0), 1.0)
+    # L-BFGS stalls at the ReLU's kinks short of stationarity. With the units' directions fixed the
+    # problem in their output weights is a lasso: solve that exactly, rebalance each unit, and restart.
+    for _ in range(rounds):
+        result = minimize(value_and_gradient, start, jac=True, method="L-BFGS-B",
+                          options={"maxiter": 20000, "ftol": 1e-15, "gtol": 1e-12})
+        W = result.x[:d * r].reshape(d, r)
+        norms = np.linalg.norm(W, axis=0)
+        directions = W / np.where(norms > 0, norms, 1.0)
+        weights = _lasso(np.maximum(X @ directions, 0), y, lam)
+        W, a = directions * np.sqrt(np.abs(weights)), np.sign(weights) * np.sqrt(np.abs(weights))
+        start = np.concatenate([W.ravel(), a])
     return W, a, relu_net_objective(X, y, W, a, lam)
+
+
+def _lasso(features, y, lam):
+    """argmin_b ½‖features b − y‖² + λ‖b‖₁, as a bound-constrained smooth problem in (b⁺, b⁻)."""
+    r = features.shape[1]
+
+    def value_and_gradient(split):
+        b = split[:r] - split[r:]
+        residual = features @ b - y
+        grad = features.T @ residual
+        return 0.5 * residual @ residual + lam * split.sum(), np.concatenate([grad + lam, -grad + lam])
+
+    result = minimize(value_and_gradient, np.zeros(2 * r), jac=True, method="L-BFGS-B", bounds=[(0, None)] * (2 * r),
+                      options={"maxiter": 20000, "ftol": 1e-16, "gtol": 1e-13})
+    return result.x[:r] - result.x[r:]
 
 
 def relu_polar(X, G):
