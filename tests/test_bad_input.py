@@ -207,6 +207,7 @@ CASES = [
     case(F.staircase_dataset, 0, TARGET, match="n must be an int >= 1"),
     case(F.staircase_target, 0, match="d must be an int >= 1"),
     case(F.train_staircase, "forward-only", 5, target=TARGET, schedule="step", match="schedule must be one of"),
+    case(F.train_staircase, "forward-only", 5, target=TARGET, n_train=0, match="n_train must be an int >= 1"),
     case(parities.hinge, torch.zeros(3), torch.zeros(2), match="output and label must"),
     case(F.iterations_to_accuracy, [(1, 0.5)], 1.5, match=r"level must be an accuracy in \(0, 1\]"),
     case(F.parity, torch.ones(3, 4), torch.tensor([1, 0]), match="subset must be a 0/1 vector"),

@@ -114,3 +114,29 @@ def test_bad_input_gets_a_clear_error():
         F.train_staircase("forward-only", 10, schedule="step")
     with pytest.raises(ValueError, match="k must be an int >= 2"):
         F.stocks_snr_closed_form(5, 1)
+
+
+def test_a_fixed_training_sample_is_one_sample_cycled_in_fresh_orders():
+    from deepissues import repro
+    from deepissues.failures.flat import StaircaseModel, _loss
+    from deepissues.training import sample_batches
+
+    target = F.staircase_target(d=10, seed=1)
+    model, curve = F.train_staircase("forward-only", 40, target=target, batch_size=16, seed=2, progress=False,
+                                     n_train=48, schedule="constant")
+    # the same run, written out: the sample, its batches, Adam
+    with repro.seeded(2):
+        manual = StaircaseModel("forward-only", 10, target[2])
+    opt = torch.optim.Adam(manual.parameters(), lr=3e-3, betas=(0.9, 0.99), eps=1e-5)
+    X, y, _ = F.staircase_dataset(48, target, seed=5)
+    draw = sample_batches((X, y), 16, seed=4)
+    for step in range(1, 41):
+        opt.zero_grad()
+        _loss(manual, *draw(step)).backward()
+        opt.step()
+    for a, b in zip(model.parameters(), manual.parameters()):
+        torch.testing.assert_close(a, b)
+    # Control: fresh batches train another model.
+    fresh, _ = F.train_staircase("forward-only", 40, target=target, batch_size=16, seed=2, progress=False,
+                                 schedule="constant")
+    assert not torch.allclose(fresh.net.weight, model.net.weight)

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..checks import nonnegative, one_of, positive_int
-from ..training import train_steps
+from ..training import sample_batches, train_steps
 from .. import repro
 
 __all__ = ["STEPS", "METHODS", "staircase", "TrueStaircase", "ForwardOnlyStaircase", "smooth_staircase",
@@ -188,8 +188,9 @@ class StaircaseModel(nn.Module):
 
 
 def train_staircase(method, iterations, target=None, lr=None, batch_size=256, bias_init=0.0, seed=0, progress=True,
-                    schedule="cosine"):
-    """Train one method on fresh batches of the staircase problem with Adam (the paper's setup).
+                    schedule="cosine", n_train=None):
+    """Train one method on the staircase problem with Adam: on fresh batches (the paper's setup), or
+    on a fixed training sample to measure what each method needs in samples.
 
     Parameters
     ----------
@@ -202,6 +203,8 @@ def train_staircase(method, iterations, target=None, lr=None, batch_size=256, bi
     seed : int, fixes the initialisation and the batches.
     progress : show a progress bar.
     schedule : "cosine" (the rate decays to zero) or "constant" (as in the paper).
+    n_train : int >= 1 or None. With None every batch is fresh; otherwise the batches cycle over
+        one fixed sample of ``n_train`` points, in a new order each pass.
 
     Returns
     -------
@@ -224,6 +227,11 @@ def train_staircase(method, iterations, target=None, lr=None, batch_size=256, bi
     def fresh_batch(step):
         X = torch.randn(batch_size, len(target[0]), generator=g) / len(target[0]) ** 0.5
         return X, staircase(X @ target[0] + target[1], target[2])
+
+    if n_train is not None:
+        positive_int("n_train", n_train)
+        X_train, y_train, _ = staircase_dataset(n_train, target, seed=seed + 3)
+        fresh_batch = sample_batches((X_train, y_train), min(batch_size, n_train), seed=seed + 2)
 
     curve = train_steps(model, lambda net, batch: _loss(net, *batch), fresh_batch, iterations, opt, scheduler=decay,
                         record=lambda net: (net.predict(X_val) - y_val).pow(2).mean(), progress=progress,
