@@ -288,6 +288,8 @@ CASES = [
     # ----- theory
     case(T.EntropySGD, NET.parameters(), alpha=0, match=r"alpha must be in \(0, 1\]"),
     case(T.double_well, torch.zeros(2), sharp=(1.0, 0.3), match=r"sharp must be \(centre, width, depth\)"),
+    case(T.landscape_finals, "sgd", 3.0, 0.0, match="loss must be a callable", error=TypeError),
+    case(T.sharp_and_wide, torch.zeros(3), torch.zeros(2), match="sharp_centre must have shape"),
     case(T.double_well_finals, "adam", 0.0, match="method must be one of"),
     case(T.fit_entropy_sgd, NET, X, Y[:2], 1, match="x and y must"),
     case(T.flat_loss, NET, CE, (X,), match=r"data must be a pair \(x, y\)"),

@@ -156,3 +156,33 @@ def test_fit_entropy_sgd_lowers_the_loss_and_stops_when_asked():
     assert len(losses) == 30 and after < before - 0.05
     rounds = fit_entropy_sgd(model, x, y, rounds=30, progress=False, stop=lambda m: True)
     assert len(rounds) == 1
+
+
+def test_landscape_finals_follow_the_closed_forms_on_a_quadratic_bowl():
+    from deepissues.theory import landscape_finals
+
+    q, lr, steps = 0.5, 0.05, 50 * 20
+    bowl = lambda x: 0.5 * q * (x ** 2).sum(-1)
+    start = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    sgd = landscape_finals("sgd", bowl, start, trials=3, lr=lr, gradient_noise=0.0)
+    torch.testing.assert_close(sgd, (1 - lr * q) ** steps * start.expand(3, 3))
+    # Langevin: the discrete Ornstein-Uhlenbeck process has stationary variance lr ε² / (1 − (1 − lr q)²)
+    eps = 0.5
+    langevin = landscape_finals("langevin", bowl, start, trials=2000, lr=lr, noise=eps, gradient_noise=0.0)
+    stationary = lr * eps ** 2 / (1 - (1 - lr * q) ** 2)
+    assert float(langevin.var(0).mean()) == pytest.approx(stationary, rel=0.08)
+    # Control: without thermal noise the runs do not spread at all.
+    still = landscape_finals("langevin", bowl, start, trials=50, lr=lr, noise=0.0, gradient_noise=0.0)
+    assert float(still.var(0).max()) < 1e-20
+
+
+def test_sharp_and_wide_has_a_deeper_sharp_well_off_the_valley_floor():
+    from deepissues.theory import sharp_and_wide
+
+    c = torch.zeros(50, dtype=torch.float64)
+    c[0] = 3.0
+    at_centre, at_floor = float(sharp_and_wide(c, c)), float(sharp_and_wide(torch.zeros(50, dtype=torch.float64), c))
+    assert at_centre == pytest.approx(0.5 * 0.05 * 9 - 2.0) and at_floor == pytest.approx(-2 * np.exp(-50), abs=1e-12)
+    assert at_centre < at_floor
+    # Control: a shallow well is no longer the deeper minimum.
+    assert float(sharp_and_wide(c, c, sharp_depth=0.1)) > at_floor

@@ -4,8 +4,8 @@ Results from the mathematics of deep learning (Vidal, Bruna, Giryes and Soatto 2
 module per topic."""
 
 from .risk_decomposition import error_decomposition, least_squares_gradient_descent, random_relu_features, tanh_teacher
-from .energy import (EntropySGD, double_well, double_well_finals, fit_entropy_sgd, flat_loss, flatness, local_entropy,
-                     sharpness)
+from .energy import (EntropySGD, double_well, double_well_finals, fit_entropy_sgd, flat_loss, flatness,
+                     landscape_finals, local_entropy, sharp_and_wide, sharpness)
 from .factorisation import (dropout_loss_sample, dropout_objective, dropout_sgd, dropout_solution, dropout_threshold,
                             equalising_rotation, factorized_objective, factorized_solution, nuclear_norm_solution)
 from .margins import (jacobian_margin_bound, jacobian_norm, jacobian_penalty, lipschitz_upper_bound, margin_report,
@@ -19,7 +19,8 @@ from .homogeneous import (fit_homogeneous_relu, polar_certificate, relu_net_obje
 
 __all__ = ["jacobian_norm", "jacobian_penalty", "output_margin", "jacobian_margin_bound",
            "lipschitz_upper_bound", "margin_report",
-           "EntropySGD", "double_well", "double_well_finals", "flat_loss", "local_entropy", "sharpness",
+           "EntropySGD", "double_well", "double_well_finals", "landscape_finals", "sharp_and_wide", "flat_loss",
+           "local_entropy", "sharpness",
            "fit_entropy_sgd", "flatness",
            "error_decomposition", "least_squares_gradient_descent", "random_relu_features", "tanh_teacher",
            "relu_layer_cosine", "relu_layer_distance", "angle_through_depth", "random_relu_layer_stats",

@@ -24,7 +24,7 @@ from ..progress import progress_bar
 from .. import repro
 
 __all__ = ["EntropySGD", "local_entropy", "sharpness", "flat_loss", "double_well", "double_well_finals",
-           "fit_entropy_sgd", "flatness"]
+           "landscape_finals", "sharp_and_wide", "fit_entropy_sgd", "flatness"]
 
 
 class EntropySGD(torch.optim.Optimizer):
@@ -255,22 +255,17 @@ def double_well(x, sharp=(-1.0, 0.3, 1.2), wide=(2.0, 1.5, 1.0)):
 
 def double_well_finals(method, start, trials=200, rounds=50, langevin_steps=20, lr=0.05, noise=1e-4,
                        gradient_noise=1.0, seed=0, **entropy_sgd):
-    """Where ``trials`` independent runs on :func:`double_well` end, all from ``start``, with the same
-    number (rounds × langevin_steps) of noisy gradients each.
+    """Where ``trials`` independent runs on :func:`double_well` end, all from ``start``: the 1-D case
+    of :func:`landscape_finals`.
 
     Parameters
     ----------
-    method : "sgd" (step ``lr``), "langevin" (SGD plus the same thermal noise as Entropy-SGD's
-        inner loop, √lr · noise · N(0, 1)) or "entropy-sgd" (:class:`EntropySGD` with
-        langevin_lr=lr, the thermal ``noise`` and the keyword arguments ``entropy_sgd``).
+    method : "sgd", "langevin" or "entropy-sgd".
     start : float, the starting position.
-    trials : int >= 1.
-    rounds : int >= 1, outer steps.
-    langevin_steps : int >= 1, gradients per outer step.
+    trials, rounds, langevin_steps : ints >= 1.
     lr : float > 0.
     noise : float >= 0, the thermal noise.
-    gradient_noise : float >= 0; every gradient gets gradient_noise · N(0, 1) added, as a
-        minibatch would.
+    gradient_noise : float >= 0, the minibatch-like noise on every gradient.
     seed : int.
     **entropy_sgd : passed to :class:`EntropySGD`.
 
@@ -278,22 +273,63 @@ def double_well_finals(method, start, trials=200, rounds=50, langevin_steps=20, 
     -------
     (trials,) float64 tensor of final positions.
     """
+    return landscape_finals(method, double_well, float(start), trials, rounds, langevin_steps, lr, noise,
+                            gradient_noise, seed, **entropy_sgd)
+
+
+def landscape_finals(method, loss, start, trials=200, rounds=50, langevin_steps=20, lr=0.05, noise=1e-4,
+                     gradient_noise=1.0, seed=0, **entropy_sgd):
+    """Where ``trials`` independent runs on a loss end, all from ``start``, with the same number
+    (rounds × langevin_steps) of noisy gradients each.
+
+    Parameters
+    ----------
+    method : "sgd" (step ``lr``), "langevin" (SGD plus the same thermal noise as Entropy-SGD's
+        inner loop, √lr · noise · N(0, I)) or "entropy-sgd" (:class:`EntropySGD` with
+        langevin_lr=lr, the thermal ``noise`` and the keyword arguments ``entropy_sgd``).
+    loss : callable mapping positions (trials, *shape) to one loss per run, (trials,); a 1-D loss
+        such as :func:`double_well` works elementwise on (trials,).
+    start : float or tensor of shape ``shape``, the starting position.
+    trials : int >= 1.
+    rounds : int >= 1, outer steps.
+    langevin_steps : int >= 1, gradients per outer step.
+    lr : float > 0.
+    noise : float >= 0, the thermal noise.
+    gradient_noise : float >= 0; every gradient coordinate gets gradient_noise · N(0, 1) · x added,
+        as a minibatch would.
+    seed : int.
+    **entropy_sgd : passed to :class:`EntropySGD`.
+
+    Returns
+    -------
+    (trials, *shape) float64 tensor of final positions.
+
+    Examples
+    --------
+    >>> bowl = lambda x: 0.5 * (x ** 2).sum(-1)
+    >>> finals = landscape_finals("sgd", bowl, torch.ones(3), trials=4, gradient_noise=0.0)
+    >>> finals.shape, bool(finals.abs().max() < 1e-4)
+    (torch.Size([4, 3]), True)
+    """
     one_of("method", method, ("sgd", "langevin", "entropy-sgd"))
+    if not callable(loss):
+        raise TypeError(f"loss must be a callable, got {type(loss).__name__}")
     positive_int("trials", trials)
     positive_int("rounds", rounds)
     nonnegative("gradient_noise", gradient_noise)
+    start = torch.as_tensor(start, dtype=torch.float64)
     with repro.seeded(seed):
-        x = torch.full((trials,), float(start), dtype=torch.float64, requires_grad=True)
+        x = start.expand(trials, *start.shape).clone().requires_grad_(True)
         if method == "entropy-sgd":
             optimiser = EntropySGD([x], langevin_steps=langevin_steps, langevin_lr=lr, noise=noise, **entropy_sgd)
         else:
             optimiser = torch.optim.SGD([x], lr=lr)
 
-        def closure():  # the runs are independent: each coordinate of x is one run
+        def closure():  # the runs are independent: each row of x is one run
             optimiser.zero_grad()
-            loss = (double_well(x) + gradient_noise * torch.randn(trials, dtype=torch.float64) * x).sum()
-            loss.backward()
-            return loss
+            total = loss(x).sum() + gradient_noise * (torch.randn(x.shape, dtype=torch.float64) * x).sum()
+            total.backward()
+            return total
 
         for _ in range(rounds if method == "entropy-sgd" else rounds * langevin_steps):
             if method == "entropy-sgd":
@@ -303,8 +339,39 @@ def double_well_finals(method, start, trials=200, rounds=50, langevin_steps=20, 
                 optimiser.step()
             if method == "langevin":
                 with torch.no_grad():
-                    x.add_(torch.randn(trials, dtype=torch.float64), alpha=math.sqrt(lr) * noise)
+                    x.add_(torch.randn(x.shape, dtype=torch.float64), alpha=math.sqrt(lr) * noise)
     return x.detach()
+
+
+def sharp_and_wide(x, sharp_centre, sharp_width=0.3, sharp_depth=2.0, curvature=0.05):
+    """A d-dimensional loss with a wide valley and a sharp, deeper well off its floor:
+    ½ q ‖x‖² − h exp(−‖x − c‖² / (2 w²)).
+
+    Parameters
+    ----------
+    x : (..., d) tensor of positions.
+    sharp_centre : (d,) tensor c, the sharp well's centre.
+    sharp_width : float > 0, w.
+    sharp_depth : float > 0, h.
+    curvature : float > 0, q, the wide valley's curvature (its minimum, 0, is at the origin).
+
+    Returns
+    -------
+    tensor of shape x.shape[:-1].
+
+    Examples
+    --------
+    >>> c = torch.tensor([2.0, 0.0])
+    >>> float(sharp_and_wide(c, c)) < float(sharp_and_wide(torch.zeros(2), c))  # the sharp well is deeper
+    True
+    """
+    for name, value in (("sharp_width", sharp_width), ("sharp_depth", sharp_depth), ("curvature", curvature)):
+        nonnegative(name, value, strict=True)
+    centre = torch.as_tensor(sharp_centre, dtype=x.dtype)
+    if centre.shape != x.shape[-1:]:
+        raise ValueError(f"sharp_centre must have shape {tuple(x.shape[-1:])}, got {tuple(centre.shape)}")
+    bowl = 0.5 * curvature * (x ** 2).sum(-1)
+    return bowl - sharp_depth * torch.exp(-((x - centre) ** 2).sum(-1) / (2 * sharp_width ** 2))
 
 
 def fit_entropy_sgd(model, x, y, rounds, batch_size=32, loss_fn=torch.nn.functional.cross_entropy, seed=0,
