@@ -320,6 +320,8 @@ CASES = [
     case(T.angles_through_network, nn.Linear(2, 2), torch.zeros(3, 2), match="model must be an nn.Sequential"),
     case(T.class_angle_ratios, [np.ones(3), np.ones(3)], [0, 0, 0], match="labels must give at least one pair"),
     case(T.gaussian_mean_width, np.zeros(5), match="points must be a finite"),
+    case(T.random_cyclic_shifts, torch.zeros(3, 10), 3, match=r"images must be a \(n, 9\) tensor"),
+    case(T.CyclicInvariantNet, 8, 10, kernel=4, match="kernel must be an odd int"),
     case(T.relu_net_outputs, np.zeros((3, 2)), np.zeros((3, 4)), np.zeros(4), match="W must be"),
     case(T.relu_net_objective, np.zeros((3, 2)), np.zeros(3), np.zeros((2, 1)), np.zeros(1), -1.0,
          match="lam must be"),

@@ -14,6 +14,7 @@ from .random_weights import (angle_through_depth, angles_through_network, angles
                              class_angle_ratios, pairwise_angles, random_relu_layer_stats, relu_layer_cosine,
                              relu_layer_distance)
 from .mean_width import gaussian_mean_width, relu_embedding_distortion
+from .invariance import CyclicInvariantNet, random_cyclic_shifts
 from .homogeneous import (fit_homogeneous_relu, polar_certificate, relu_net_objective, relu_net_outputs, relu_polar,
                           spectral_certificate)
 
@@ -25,7 +26,7 @@ __all__ = ["jacobian_norm", "jacobian_penalty", "output_margin", "jacobian_margi
            "error_decomposition", "least_squares_gradient_descent", "random_relu_features", "tanh_teacher",
            "relu_layer_cosine", "relu_layer_distance", "angle_through_depth", "random_relu_layer_stats",
            "pairwise_angles", "angles_through_random_layers", "angles_through_network", "class_angle_ratios",
-           "gaussian_mean_width", "relu_embedding_distortion",
+           "gaussian_mean_width", "relu_embedding_distortion", "random_cyclic_shifts", "CyclicInvariantNet",
            "relu_net_outputs", "relu_net_objective", "fit_homogeneous_relu", "relu_polar", "polar_certificate",
            "spectral_certificate",
            "nuclear_norm_solution", "factorized_objective", "factorized_solution", "dropout_objective",
