@@ -15,7 +15,7 @@ import pytest
 from tools import assignments
 
 ROOT = Path(__file__).resolve().parents[1]
-NAME = "12-global-optimality-dropout"  # the fastest chapter, with two graded exercises
+NAME = "12-global-optimality-dropout"  # a fast chapter, with three graded exercises
 FIND_SPEC = importlib.util.find_spec
 
 
@@ -60,19 +60,19 @@ def test_the_release_holds_no_solution_code(course):
     assert len(hidden) >= 2
     text = "\n".join(cell.source for cell in release.cells)
     assert not [line for line in hidden if line in text]
-    assert text.count("raise NotImplementedError()") == 2
+    assert text.count("raise NotImplementedError()") == 3
     with zipfile.ZipFile(course / "zips" / f"{NAME}.zip") as archive:
         assert archive.namelist() == [f"{NAME}/{NAME}.ipynb"]
 
 
 def test_the_teachers_version_gets_full_marks(course, monkeypatch):
     grades = _autograde(course, "teacher", _read(course, "source"), monkeypatch)
-    assert len(grades) == 2 and all(score == top == 1 for score, top in grades.values())
+    assert len(grades) == 3 and all(score == top == 1 for score, top in grades.values())
 
 
 def test_the_untouched_release_gets_zero_for_every_check(course, monkeypatch):
     grades = _autograde(course, "blank", _read(course, "release"), monkeypatch)
-    assert len(grades) == 2 and all(score == 0 for score, _ in grades.values())
+    assert len(grades) == 3 and all(score == 0 for score, _ in grades.values())
 
 
 def test_a_wrong_answer_loses_only_its_own_check(course, monkeypatch):
