@@ -54,3 +54,33 @@ def test_mathjax_is_served_from_the_book(tmp_path):
     assert (copied / "tex-chtml.js").is_file() and not (copied / "tex-svg.js").exists()
     assert (copied / "output" / "chtml" / "fonts" / "woff-v2" / "MathJax_Main-Regular.woff").is_file()
     assert (copied / "input" / "tex" / "extensions" / "ams.js").is_file()
+
+
+alt_text = book_extension("alt_text")
+
+
+def test_an_image_gets_the_description_its_png_carries(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from deepissues import plotting
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    plotting.describe(fig, "One line rises from zero to one across the plot.")
+    (tmp_path / "described.png").write_bytes(plotting.png_with_alt_text(fig))
+    plt.close(fig)
+    bare, _ = plt.subplots()
+    (tmp_path / "bare.png").write_bytes(plotting.png_with_alt_text(bare))
+    plt.close(bare)
+    document = nodes.section()
+    document += [nodes.image(uri="described.png"), nodes.image(uri="bare.png"),
+                 nodes.image(uri="described.png", alt="Set by hand.")]
+    app = SimpleNamespace(srcdir=str(tmp_path), outdir=str(tmp_path / "html"))
+    alt_text.copy_alt_text(app, document, "index")
+    images = list(document.findall(nodes.image))
+    assert images[0]["alt"] == "One line rises from zero to one across the plot."
+    assert "alt" not in images[1]  # Control: a figure nobody described keeps no alt text
+    assert images[2]["alt"] == "Set by hand."

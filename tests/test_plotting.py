@@ -31,3 +31,11 @@ def test_plot_regions_refuses_1d_pieces():
     with pytest.raises(ValueError, match="2-D regions"):
         plotting.plot_regions(pieces)
     assert np.isclose(sum(p.size for p in pieces), 1.0)
+
+
+def test_describe_refuses_text_that_is_not_a_sentence():
+    fig, _ = plt.subplots()
+    for text in ("png", "Figure", "A short caption.", "Six words but no full stop here"):
+        with pytest.raises(ValueError, match="at least six words"):
+            plotting.describe(fig, text)
+    plt.close(fig)

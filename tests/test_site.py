@@ -176,3 +176,38 @@ def test_glued_numbers_and_text_reach_the_mirrors_formatted_and_unquoted():
     source = "right on {glue:text}`accuracy:.0%` of test images; {glue:text}`order` (sharpest first)"
     values = {"accuracy": "0.953", "order": "'SGD > GD'"}  # text/plain, as myst-nb stores them
     assert MIRRORS.replace_glue(source, values) == "right on 95% of test images; SGD > GD (sharpest first)"
+
+
+class FigureImages(HTMLParser):
+    """The (src, alt) of every image a notebook output put on a page (those under _images/)."""
+
+    def __init__(self):
+        super().__init__()
+        self.figures = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img" and "_images/" in (attrs.get("src") or ""):
+            self.figures.append((attrs["src"], attrs.get("alt") or ""))
+
+
+def describes(alt):
+    """Whether an alt text is a description: a sentence of six words or more, not a file name."""
+    words = alt.split()
+    return len(words) >= 6 and alt.rstrip().endswith(".") and not re.search(r"\.(png|svg|jpe?g)\b", alt)
+
+
+def test_the_alt_text_check_rejects_file_names_and_captions():
+    assert describes("Test accuracy falls from 0.95 to 0.41 as epsilon grows.")
+    assert not describes("../_images/5702e0d241a8.png")
+    assert not describes("Figure")
+    assert not describes("A plot of the loss")
+
+
+@pytest.mark.parametrize("chapter", chapters())
+def test_every_chapter_figure_has_alt_text_that_says_what_it_shows(chapter, site):
+    parser = FigureImages()
+    parser.feed((HTML / f"{chapter}.html").read_text(encoding="utf-8"))
+    assert parser.figures, f"no figure on {chapter}"
+    missing = [src.rsplit("/", 1)[-1] for src, alt in parser.figures if not describes(alt)]
+    assert not missing, f"{len(missing)} of {len(parser.figures)} figures on {chapter} lack alt text: {missing}"

@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.collections import PolyCollection
 from . import repro
 
-__all__ = ["PALETTE", "use_style", "plot_regions"]
+__all__ = ["PALETTE", "use_style", "describe", "png_with_alt_text", "plot_regions"]
 
 # Okabe and Ito's palette, safe for the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -28,6 +28,83 @@ def use_style():
         "legend.frameon": False,
         "image.cmap": "viridis",
     })
+
+
+def describe(fig, text):
+    """Give a figure the alt text that the book's page shows for it.
+
+    The text travels inside the figure's PNG, as its ``Description`` chunk, which the book's
+    ``alt_text`` extension copies into the page; so it can carry the numbers the figure shows,
+    computed when the chapter runs. In a notebook kernel this also installs
+    :func:`png_with_alt_text` as the PNG formatter for figures (after the inline backend's own,
+    which the first figure of a kernel installs).
+
+    Parameters
+    ----------
+    fig : matplotlib Figure or Axes (its figure is described).
+    text : str, at least one sentence of six words or more, ending in a full stop, that says what
+        the figure shows.
+
+    Returns
+    -------
+    The figure.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.plot([0, 1], [0, 1])
+    >>> _ = describe(fig, "A straight line rises from (0, 0) to (1, 1).")
+    >>> from PIL import Image; import io
+    >>> Image.open(io.BytesIO(png_with_alt_text(fig))).info["Description"]
+    'A straight line rises from (0, 0) to (1, 1).'
+    >>> plt.close(fig)
+    """
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    fig = fig.figure if isinstance(fig, Axes) else fig
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure or Axes, got {type(fig).__name__}")
+    words = " ".join(str(text).split())
+    if len(words.split()) < 6 or not words.endswith("."):
+        raise ValueError(f"text must be a sentence of at least six words ending in a full stop, got {text!r}")
+    fig._deepissues_alt_text = words
+    _install_formatter()
+    return fig
+
+
+def png_with_alt_text(fig):
+    """The figure as PNG bytes, as the notebook shows it, with its alt text (if any) as the PNG's
+    ``Description``.
+
+    Parameters
+    ----------
+    fig : matplotlib Figure.
+
+    Returns
+    -------
+    bytes.
+    """
+    from IPython.core.pylabtools import print_figure
+    from matplotlib.figure import Figure
+
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    text = getattr(fig, "_deepissues_alt_text", None)
+    return print_figure(fig, "png", metadata={"Description": text} if text else None)
+
+
+def _install_formatter():
+    try:
+        from IPython import get_ipython
+    except ImportError:  # outside IPython the text stays on the figure, unused
+        return
+    shell = get_ipython()
+    if shell is not None:
+        from matplotlib.figure import Figure
+
+        shell.display_formatter.formatters["image/png"].for_type(Figure, png_with_alt_text)
 
 
 def plot_regions(regions, ax=None, title=None, seed=0):
