@@ -47,14 +47,14 @@ def describe(fig, text):
 
     Returns
     -------
-    The figure.
+    None, so that a chapter cell may end with it without showing the figure twice.
 
     Examples
     --------
     >>> import matplotlib.pyplot as plt
     >>> fig, ax = plt.subplots()
     >>> _ = ax.plot([0, 1], [0, 1])
-    >>> _ = describe(fig, "A straight line rises from (0, 0) to (1, 1).")
+    >>> describe(fig, "A straight line rises from (0, 0) to (1, 1).")
     >>> from PIL import Image; import io
     >>> Image.open(io.BytesIO(png_with_alt_text(fig))).info["Description"]
     'A straight line rises from (0, 0) to (1, 1).'
@@ -71,7 +71,6 @@ def describe(fig, text):
         raise ValueError(f"text must be a sentence of at least six words ending in a full stop, got {text!r}")
     fig._deepissues_alt_text = words
     _install_formatter()
-    return fig
 
 
 def png_with_alt_text(fig):
