@@ -16,7 +16,7 @@ import numpy as np
 
 from ..checks import positive_int
 from .. import repro
-from .random_weights import relu_layer_distance
+from .random_weights import pairwise_angles, relu_layer_distance
 
 __all__ = ["gaussian_mean_width", "relu_embedding_distortion"]
 
@@ -84,8 +84,8 @@ def relu_embedding_distortion(points, width, trials=5, seed=0):
     if np.any(norms == 0):
         raise ValueError("points must have non-zero rows, since they are scaled to unit norm")
     unit = points / norms
-    i, j = np.triu_indices(len(unit), 1)
-    expected = relu_layer_distance(1.0, 1.0, np.arccos(np.clip(unit @ unit.T, -1, 1))[i, j])
+    i, j = np.triu_indices(len(unit), 1)  # the pair order of pairwise_angles
+    expected = relu_layer_distance(1.0, 1.0, pairwise_angles(unit))
     rng = repro.numpy_rng(seed)
     errors = []
     for _ in range(trials):
