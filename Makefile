@@ -19,18 +19,23 @@ BROWSER       := /usr/bin/chromium
 # machine runs (benchmarks/busy_machine.md). Set it to override, e.g. `make book OMP_NUM_THREADS=2`.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: book unit test test-book test-rest assignments mirrors environment clean
+.PHONY: book pdf unit test test-book test-rest assignments mirrors environment clean
 
 book: $(INSTALL_BOOK) $(KERNEL_CONFIG)
 	rm -rf _build/html  # no page of an earlier build survives into this one
 	DEEPISSUES_STATIC=1 $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going --all
+
+# The built book as one PDF beside its HTML, printed by Debian's chromium from the pages `make book`
+# wrote last (tools/pdf.py): nothing runs again, nothing is downloaded.
+pdf: $(INSTALL_TEST) $(BROWSER)
+	$(BIN)/python -m tools.pdf
 
 # the unit tests and the library's doctests, without the book
 unit: $(INSTALL_TEST) $(KERNEL_CONFIG)
 	$(BIN)/python -m pytest tests lib -m "not book"
 
 # The full gate: every unit test and doctest, every chapter executed by the notebook tests, the
-# book built, and the link and browser tests over it. The book build and the other tests run
+# book built and printed, and the link, PDF and browser tests over it. The book build and the other tests run
 # side by side, a core each; the notebook tests keep their claim records apart from the book's.
 # Their output interleaves, unbuffered; each pytest run ends with its own summary.
 test: $(INSTALL_TEST) $(BROWSER) $(KERNEL_CONFIG)
@@ -38,6 +43,7 @@ test: $(INSTALL_TEST) $(BROWSER) $(KERNEL_CONFIG)
 
 test-book:
 	$(MAKE) --no-print-directory book
+	$(MAKE) --no-print-directory pdf
 	$(BIN)/python -m pytest tests -m book
 
 test-rest:

@@ -5,15 +5,13 @@
 message when the HTML is missing or older than its source.
 """
 
-import contextlib
-import functools
-import http.server
 import importlib.util
-import threading
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tools import local_site
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
@@ -48,20 +46,6 @@ def require_built_book():
                     f"e.g. {stale[0]}.md: run `make book` (`make test` does it first)", pytrace=False)
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@contextlib.contextmanager
 def served(directory=HTML):
-    """Serve ``directory`` on 127.0.0.1 at a free port; yields the base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    """Serve ``directory`` (default: the built book) on 127.0.0.1; a context manager yielding the base URL."""
+    return local_site.served(directory)

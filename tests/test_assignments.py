@@ -14,6 +14,8 @@ import pytest
 
 from tools import assignments
 
+from .test_mirrors import MYST_LEFT, macros_used, mirrors
+
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "12-global-optimality-dropout"  # a fast chapter, with three graded exercises
 FIND_SPEC = importlib.util.find_spec
@@ -54,6 +56,14 @@ def _read(course, version):
     return nbformat.read(course / version / NAME / f"{NAME}.ipynb", as_version=4)
 
 
+def test_the_release_is_plain_markdown_after_the_install_cell(course):
+    release = _read(course, "release")
+    assert release.cells[0].source == mirrors.install_cell(ROOT)
+    markdown = "\n".join(c.source for c in release.cells if c.cell_type == "markdown")
+    assert "### Exercise" in markdown and "**Theorem" in markdown
+    assert not MYST_LEFT.search(markdown) and not macros_used(markdown)
+
+
 def test_the_release_holds_no_solution_code(course):
     source, release = _read(course, "source"), _read(course, "release")
     hidden = _solution_lines(source)
@@ -89,7 +99,7 @@ def test_every_chapter_converts_with_graded_checks_and_no_solution_prose():
         kinds = [cell.metadata.get("nbgrader", {}) for cell in notebook.cells]
         assert sum(k.get("grade", False) for k in kinds) >= 1 and sum(k.get("solution", False) for k in kinds) >= 1
         markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
-        assert "{solution-start}" not in markdown and "{exercise-start}" not in markdown, chapter.name
+        assert not MYST_LEFT.search(markdown) and not macros_used(markdown), chapter.name
     prose = "Only the generalisation error changes"  # a sentence from a hidden solution of chapter 11
     assert prose in (ROOT / "notebooks" / "11-error-decomposition.md").read_text()
     chapter11 = assignments.nbgrader_source(ROOT / "notebooks" / "11-error-decomposition.md", url="u", tag="t")

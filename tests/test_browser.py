@@ -7,7 +7,12 @@ For each page of ``_toc.yml`` (so a chapter added later is covered with no chang
 - each interactive figure's static view is visible, with its figure;
 - the left navigation lists every page of the book;
 - the page's own search box finds a word that no other page has;
-- in dark mode every figure still sits on a light background.
+- in dark mode every figure still sits on a light background;
+- every character of the text has a glyph in the page's fonts, and every display equation fits
+  its column at 1280 px;
+- axe-core finds no violation of WCAG 2.0, 2.1 and 2.2 at levels A and AA, in light and dark mode;
+- with the keyboard alone a reader skips to the content, reaches the next page through the
+  navigation, searches, and opens and closes every solution, seeing a focus ring at each step.
 A full-page screenshot of each page, light and dark, goes to ``_build/screenshots/``.
 
 `make test` installs chromium (tools/install_browser.sh); without it these tests fail, never skip.
@@ -114,6 +119,8 @@ MATH_PROBLEMS = """() => {
     const article = document.querySelector("article").cloneNode(true);
     article.querySelectorAll("pre, code, .cell_output, mjx-container, script").forEach(e => e.remove());
     if (article.textContent.includes("$$")) problems.push("raw $$ left in the text");
+    const tex = article.textContent.match(/.{0,40}\\[A-Za-z]{2,}.{0,40}/);
+    if (tex) problems.push("raw TeX left in the text: " + tex[0]);
     return problems;
 }"""
 
@@ -138,6 +145,62 @@ FIGURES_ON_DARK = """() => Array.from(document.querySelectorAll("article img")).
 }).map(img => img.getAttribute("src"))"""
 
 
+# A character the fonts lack is drawn as the first font's empty box (.notdef), the same box as a
+# code point no font has, such as one of Unicode's private-use plane 16.
+MISSING_GLYPHS = """() => {
+    const canvas = document.createElement("canvas");
+    canvas.width = canvas.height = 160;
+    const context = canvas.getContext("2d", {willReadFrequently: true});
+    const draw = (text, font) => {
+        context.clearRect(0, 0, 160, 160); context.font = font; context.fillText(text, 10, 110);
+        return context.getImageData(0, 0, 160, 160).data.join();
+    };
+    const seen = new Set(), missing = new Set();
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+        const parent = walker.currentNode.parentElement;
+        if (!parent || parent.closest("mjx-container, script, style") || !parent.checkVisibility()) continue;
+        const font = getComputedStyle(parent).font;
+        for (const character of walker.currentNode.textContent) {
+            if (character.codePointAt(0) < 0x80 || /\\s/.test(character) || seen.has(character + font)) continue;
+            seen.add(character + font);
+            if (draw(character, font) === draw("\\u{10FFFD}", font)) missing.add(character);
+        }
+    }
+    return Array.from(missing, c => `${c} (U+${c.codePointAt(0).toString(16).toUpperCase()})`);
+}"""
+
+EQUATIONS_CUT = """() => Array.from(document.querySelectorAll('mjx-container[display="true"]'))
+    .filter(m => m.scrollWidth > m.clientWidth + 1)
+    .map(m => `${m.textContent.slice(0, 60)}: ${m.scrollWidth} px in a ${m.clientWidth} px column`)"""
+
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+def axe_violations(page):
+    """axe-core's WCAG A and AA violations on the open page, one line per rule, with its first nodes."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": AXE_TAGS},
+                                       "resultTypes": ["violations"]})
+    return [f"{v['id']} ({v['impact']}) on {len(v['nodes'])} element(s), e.g. "
+            + "; ".join(f"{n['target']}: {n['failureSummary']}" for n in v["nodes"][:2])
+            for v in results.response["violations"]]
+
+
+FOCUSED = """() => {
+    const e = document.activeElement, style = getComputedStyle(e);
+    return {tag: e.tagName, text: (e.getAttribute("aria-label") || e.textContent || "").trim().slice(0, 40),
+            href: e.href || null, ring: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2};
+}"""
+
+
+def tab(page):
+    """Press Tab and return what has the focus: tag, text, link and whether a focus ring shows."""
+    page.keyboard.press("Tab")
+    return page.evaluate(FOCUSED)
+
+
 def page_path(url, base):
     return urlsplit(url).path.removeprefix(urlsplit(base).path).removesuffix(".html")
 
@@ -148,11 +211,13 @@ def interactive_figures(page_name):
 
 
 @pytest.mark.parametrize("page_name", toc_pages())
-def test_page_loads_cleanly_with_images_math_widgets_and_navigation(visit, page_name):
+def test_page_loads_cleanly_with_images_glyphs_math_widgets_and_navigation(visit, page_name):
     page = visit(page_name)
     assert not page.problems, "\n".join(page.problems)
     assert page.page.evaluate(UNLOADED_IMAGES) == []
     assert page.page.evaluate(MATH_PROBLEMS) == []
+    assert page.page.evaluate(MISSING_GLYPHS) == [], "characters drawn as an empty box"
+    assert page.page.evaluate(EQUATIONS_CUT) == [], "display equations wider than the page's column"
 
     widgets = page.page.evaluate(STATIC_WIDGETS, STATIC_WIDGET)
     assert len(widgets) == interactive_figures(page_name), "one static view per interactive_figure call"
@@ -207,13 +272,16 @@ def test_word_only_on_finds_a_word_no_other_page_has():
 
 
 @pytest.mark.parametrize("page_name", toc_pages())
-def test_the_page_search_finds_a_word_only_this_page_has(visit, page_words, page_name):
+def test_the_keyboard_search_finds_a_word_only_this_page_has(visit, page_words, page_name):
     word = word_only_on(page_name, page_words)
     page = visit(page_name)
-    page.page.locator(".search-button__button:visible").first.click()
-    box = page.page.locator("input[name=q]:visible").first
-    box.fill(word)
-    box.press("Enter")
+    for _ in range(5):  # the keyboard alone: Tab to the search button, Enter, type, Enter
+        if tab(page.page)["text"] == "Search":
+            break
+    page.page.keyboard.press("Enter")
+    page.page.wait_for_function("document.activeElement.matches('input[name=q]')", timeout=5_000)
+    page.page.keyboard.type(word)
+    page.page.keyboard.press("Enter")
     page.page.wait_for_url("**/search.html?q=*")
     page.page.wait_for_function(
         "() => { const s = document.querySelector('#search-results .search-summary');"
@@ -221,3 +289,86 @@ def test_the_page_search_finds_a_word_only_this_page_has(visit, page_words, page
     results = page.page.eval_on_selector_all("#search-results ul.search li a", "links => links.map(a => a.href)")
     assert page_name in {page_path(r, page.base) for r in results}, f"searching '{word}' found {results}"
     assert not page.problems, "\n".join(page.problems)
+
+
+@pytest.mark.parametrize("mode", ["light", "dark"])
+@pytest.mark.parametrize("page_name", toc_pages())
+def test_axe_finds_no_wcag_a_or_aa_violation(visit, page_name, mode):
+    page = visit(page_name, mode=mode)
+    assert axe_violations(page.page) == []
+
+
+@pytest.mark.parametrize("page_name", toc_pages())
+def test_the_keyboard_skips_to_the_content_and_reaches_the_next_page(visit, page_name):
+    pages = toc_pages()
+    target = pages[(pages.index(page_name) + 1) % len(pages)]
+    page = visit(page_name)
+    first = tab(page.page)
+    assert first["text"] == "Skip to main content" and first["ring"], first
+    page.page.keyboard.press("Enter")
+    assert page.page.evaluate("location.hash") == "#main-content"
+
+    page.page.goto(f"{page.base}{page_name}.html", wait_until="load")  # Tab from the top again
+    for _ in range(len(pages) + 20):  # the header's controls, then the navigation in book order
+        focused = tab(page.page)
+        assert focused["ring"], f"no focus ring on {focused}"
+        if focused["href"] and page_path(focused["href"], page.base) == target and focused["tag"] == "A" \
+                and focused["text"]:
+            break
+    else:
+        pytest.fail(f"Tab never reached the navigation's link to {target}")
+    page.page.keyboard.press("Enter")
+    page.page.wait_for_url(f"**/{target}.html*")
+
+
+def solutions(page_name):
+    soup = BeautifulSoup((HTML / f"{page_name}.html").read_text(encoding="utf-8"), "html.parser")
+    return [s["id"] for s in soup.select("div.solution")]
+
+
+SOLUTION_SHOWN = """id => document.getElementById(id).querySelector(".admonition-title ~ *")
+    .checkVisibility({visibilityProperty: true, opacityProperty: true})"""
+
+
+@pytest.mark.parametrize("page_name", [p for p in toc_pages() if solutions(p)] if HTML.exists() else [])
+def test_the_keyboard_opens_and_closes_every_solution(visit, page_name):
+    page = visit(page_name)
+    for solution in solutions(page_name):
+        # from the link in the solution's title, the next Tab stop is its toggle
+        page.page.evaluate("id => document.getElementById(id).querySelector('.admonition-title a').focus()", solution)
+        focused = tab(page.page)
+        assert focused["tag"] == "BUTTON" and focused["ring"], focused
+        assert not page.page.evaluate(SOLUTION_SHOWN, solution), f"{solution} is open before it is asked for"
+        page.page.keyboard.press("Enter")
+        page.page.wait_for_function(SOLUTION_SHOWN, arg=solution, timeout=5_000)
+        page.page.keyboard.press("Space")
+        page.page.wait_for_function(f"id => !({SOLUTION_SHOWN})(id)", arg=solution, timeout=5_000)
+
+
+BROKEN = """() => {
+    const article = document.querySelector("article");
+    article.insertAdjacentHTML("afterbegin",
+        '<p id="faint" style="color: #bbb; background: #fff">faint text</p>'
+        + '<img id="no-alt" src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">'
+        + '<p id="tofu">\\uE000 \\u{10FFFD}</p>'
+        + '<button id="ringless" style="outline: none !important">plain</button>');
+    const wide = document.createElement("div");
+    wide.className = "math";
+    wide.textContent = "\\\\[" + "x + ".repeat(200) + "x\\\\]";
+    article.prepend(wide);
+    return MathJax.typesetPromise([wide]);
+}"""
+
+
+def test_the_rendering_and_accessibility_checks_catch_what_they_look_for(visit):
+    page = visit("notebooks/07-failures-parities")
+    clean = axe_violations(page.page), page.page.evaluate(MISSING_GLYPHS), page.page.evaluate(EQUATIONS_CUT)
+    assert clean == ([], [], [])
+    page.page.evaluate(BROKEN)
+    rules = " ".join(axe_violations(page.page))
+    assert "color-contrast" in rules and "image-alt" in rules, rules
+    assert page.page.evaluate(MISSING_GLYPHS) == ["\ue000 (U+E000)", "\U0010fffd (U+10FFFD)"]
+    assert len(page.page.evaluate(EQUATIONS_CUT)) == 1
+    page.page.evaluate("document.getElementById('ringless').focus()")
+    page.page.keyboard.press("Shift+Tab")
+    assert tab(page.page) == {"tag": "BUTTON", "text": "plain", "href": None, "ring": False}

@@ -1,11 +1,13 @@
-"""The chapter pages' buttons point at the notebook mirrors: Colab at the mirror branch, the
-download button at the .ipynb written beside the page."""
+"""The notebook mirrors: the chapter pages' buttons point at them (Colab at the mirror branch, the
+download button at the .ipynb written beside the page), and their Markdown is plain, with the
+build's numbers, the book's macros expanded and the solutions hidden."""
 
+import re
 from types import SimpleNamespace
 
 import pytest
 
-from .built_book import book_extension
+from .built_book import ROOT, book_extension
 
 mirrors = book_extension("mirrors")
 
@@ -65,3 +67,95 @@ def test_mirrors_replace_glue_roles_with_the_glued_numbers(monkeypatch):
     assert mirrors.replace_glue("no roles here", {}) == "no roles here"
     with pytest.raises(KeyError, match="never glued"):
         mirrors.replace_glue("{glue:text}`missing:.1f`", values)
+
+
+# ---------------------------------------------------------------- plain Markdown
+
+CHAPTER_DIR = ROOT / "notebooks"
+BOOK_MACROS = mirrors.PlainMarkdown(ROOT).macros
+MYST_LEFT = re.compile(r"^`{3,}\{[\w:-]+\}|\{[a-z][\w:-]*\}`", re.M)
+
+
+def macros_used(text):
+    """The book's macros that appear as control words anywhere in ``text``."""
+    return set(re.findall(r"(?<!\\)(?:\\\\)*\\([A-Za-z]+)", text)) & set(BOOK_MACROS)
+
+
+def convert(text, values=None):
+    segments, still_open = mirrors.PlainMarkdown(ROOT, values).blocks(text, CHAPTER_DIR)
+    return segments, still_open
+
+
+def test_macros_expand_to_their_definitions_with_balanced_arguments():
+    plain = mirrors.PlainMarkdown(ROOT)
+    assert plain.expand_macros(r"$\norm{x - \E[y_{i}]}_2 \le \R$") == \
+        r"$\left\lVert x - \mathbb{E}[y_{i}] \right\rVert_2 \le \mathbb{R}$"
+    assert plain.expand_macros(r"$\norm x + \card{\{a\}}$") == r"$\left\lVert x \right\rVert + \left\lvert \{a\} \right\rvert$"
+    # control: longer control words, escaped backslashes and line breaks are not macros
+    untouched = r"$\beta \Rightarrow \xi \\ \Eta \relu_2$"
+    assert plain.expand_macros(untouched) == r"$\beta \Rightarrow \xi \\ \Eta \operatorname{relu}_2$"
+    assert plain.expand_macros(r"$a \\\\R$") == r"$a \\\\R$"  # \\ then \\ then the letter R
+    assert plain.expand_macros(r"$a \\\R$") == r"$a \\\mathbb{R}$"
+
+
+def test_directives_become_headed_blocks_and_solutions_split_off():
+    text = ("Before.\n\n````{prf:theorem} Bessel\n:label: bessel\n\nFor all $h$, $\\norm{h} \\ge 0$.\n````\n\n"
+            "```{prf:proof}\nTrivial.\n```\n\n```{exercise-start}\n:label: e\n```\nDo it.\n```{exercise-end}\n```\n\n"
+            "```{solution-start} e\n:class: dropdown\n```\nThe answer is 4.\n")
+    segments, still_open = convert(text)
+    assert still_open
+    assert [hidden for hidden, _ in segments] == [False, True]
+    shown, hidden = segments[0][1], segments[1][1]
+    assert "**Theorem (Bessel).**\n\nFor all $h$, $\\left\\lVert h \\right\\rVert \\ge 0$." in shown
+    assert "*Proof.*\n\nTrivial.\n\n∎" in shown and "### Exercise\nDo it." in shown
+    assert ":label:" not in shown and hidden == "The answer is 4."
+    segments, still_open = mirrors.PlainMarkdown(ROOT).blocks("Rest.\n```{solution-end}\n```\nAfter.", CHAPTER_DIR, True)
+    assert segments == [(True, "Rest."), (False, "After.")] and not still_open
+    with pytest.raises(ValueError, match=r"\{note\} directive has no plain-Markdown form"):
+        convert("```{note}\nHi.\n```")
+
+
+def test_roles_become_links_and_numbers():
+    plain = mirrors.PlainMarkdown(ROOT, {"acc": "0.953"})
+    bibliography = f"{plain.site}book/bibliography.html"
+    text = plain.prose("{cite:t}`goodfellow2015explaining` show it {cite}`szegedy2014intriguing,madry2018towards`; "
+                       "{glue:text}`acc:.0%`; see {doc}`07-failures-parities` and {doc}`that <../book/notation>`.",
+                       CHAPTER_DIR)
+    assert text == (f"[Goodfellow et al. (2015)]({bibliography}) show it ([Szegedy et al., 2014]({bibliography}); "
+                    f"[Madry et al., 2018]({bibliography})); 95%; see [When the gradient knows nothing: parities]"
+                    f"({plain.site}notebooks/07-failures-parities.html) and [that]({plain.site}book/notation.html).")
+    assert mirrors.PlainMarkdown(ROOT).prose("{glue:text}`acc:.0%`", CHAPTER_DIR) == "`acc`"  # no build: the name
+    with pytest.raises(KeyError, match="not in the bibliography"):
+        plain.prose("{cite}`nobody2099`", CHAPTER_DIR)
+    with pytest.raises(ValueError, match=r"\{ref\} role has no plain-Markdown form"):
+        plain.prose("{ref}`somewhere`", CHAPTER_DIR)
+
+
+def test_every_chapter_mirrors_to_plain_markdown_with_hidden_solutions():
+    for chapter in sorted(CHAPTER_DIR.glob("[0-9][0-9]-*.md")):
+        notebook = mirrors.mirror(chapter, ROOT, values=None)
+        assert notebook.cells[0].source == mirrors.install_cell(ROOT)
+        markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+        assert not MYST_LEFT.search(markdown), (chapter.name, MYST_LEFT.search(markdown))
+        assert not macros_used(markdown), (chapter.name, macros_used(markdown))
+        source = chapter.read_text()
+        solutions = [c for c in notebook.cells if c.cell_type == "code" and "solution" in c.metadata.get("tags", [])]
+        assert len(solutions) == source.count(":tags: [solution]"), chapter.name
+        assert all(c.metadata["cellView"] == "form" and c.metadata["jupyter"]["source_hidden"] for c in solutions)
+    # control: the chapter source itself has all three
+    source = (CHAPTER_DIR / "07-failures-parities.md").read_text()
+    assert MYST_LEFT.search(source) and macros_used(source)
+
+
+@pytest.mark.book
+def test_the_built_mirrors_start_with_the_install_cell_and_show_no_myst():
+    import nbformat
+
+    from .built_book import HTML, chapters, require_built_book
+
+    require_built_book()
+    for chapter in chapters():
+        notebook = nbformat.read(HTML / f"{chapter}.ipynb", as_version=4)
+        assert notebook.cells[0].source == mirrors.install_cell(ROOT), chapter
+        markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+        assert not MYST_LEFT.search(markdown) and not macros_used(markdown), chapter

@@ -56,6 +56,22 @@ def test_mathjax_is_served_from_the_book(tmp_path):
     assert (copied / "input" / "tex" / "extensions" / "ams.js").is_file()
 
 
+def test_bibliography_entries_become_list_items_of_their_list():
+    from docutils.core import publish_parts
+
+    body = publish_parts(".. [Smith2020] A. Smith. A paper. 2020.\n\nSee [Smith2020]_.\n",
+                         writer_name="html5")["body"]
+    assert 'role="list"' in body and clean_pages.DEPRECATED_ENTRY_ROLE in body, "docutils' markup changed"
+    context = {"body": body}
+    clean_pages.list_bibliography_entries(None, "book/bibliography", "page.html", context, None)
+    assert clean_pages.DEPRECATED_ENTRY_ROLE not in context["body"]
+    assert context["body"].count('role="listitem"') == 1
+    untouched = {"body": "<p>no bibliography here</p>"}
+    clean_pages.list_bibliography_entries(None, "p", "page.html", untouched, None)
+    assert untouched["body"] == "<p>no bibliography here</p>"
+    clean_pages.list_bibliography_entries(None, "p", "page.html", {}, None)  # a page with no body
+
+
 alt_text = book_extension("alt_text")
 
 

@@ -7,8 +7,10 @@ directory (default _build/assignments):
   - every code cell tagged ``solution`` becomes an autograded answer, with its code between
     ``### BEGIN SOLUTION`` and ``### END SOLUTION``;
   - every code cell tagged ``check`` becomes a locked autograder test worth one point;
-  - the exercise directives become plain headings, and the prose of the hidden solutions is
-    left out (the book has it);
+  - the Markdown is plain, converted as the Colab mirrors are (book/_ext/mirrors.py): exercises
+    become headings, theorems and proofs headed blocks, citations links, the book's macros their
+    definitions, and each glued number the value the last `make book` glued (the variable's name
+    where the book was not built); the prose of the hidden solutions is left out (the book has it);
 - release/NN-topic/, the student version, from ``nbgrader generate_assignment``;
 - zips/NN-topic.zip, the release version zipped.
 
@@ -16,8 +18,9 @@ Usage: python -m tools.assignments [--root DIR] [CHAPTER ...]
 """
 
 import argparse
+import importlib.util
+import json
 import os
-import re
 import subprocess
 import sys
 import zipfile
@@ -25,49 +28,47 @@ from pathlib import Path
 
 import jupytext
 import nbformat
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE_ID = "open-issues-in-deep-learning"
-INSTALL_CELL = '''# Run this cell first. On Colab it installs the deepissues package (Colab's own torch is kept);
-# on Binder, or wherever the book's environment is installed, it does nothing.
-import importlib.util
-import subprocess
-import sys
-
-DEEPISSUES = "deepissues @ git+{url}@{tag}"
-if importlib.util.find_spec("deepissues") is None and "google.colab" in sys.modules:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", DEEPISSUES])'''
 CONFIG = '''c = get_config()  # noqa: F821 (nbgrader provides it)
 c.CourseDirectory.course_id = "{course}"
 c.ClearSolutions.code_stub = {{"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}}
 c.Execute.timeout = 600
 '''
-DIRECTIVE = re.compile(r"^```\{(exercise-start|exercise-end|solution-start|solution-end)\}")
 
 
-def release_tag():
-    """The git tag the install cell pins: v<package version>."""
-    from deepissues import __version__
-    return f"v{__version__}"
+def _book_extension(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "book" / "_ext" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def repository_url():
-    return yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+mirrors = _book_extension("mirrors")
+INSTALL_CELL = mirrors.INSTALL_CELL
 
 
-def nbgrader_source(chapter, url=None, tag=None):
-    """The nbgrader source notebook of one chapter (a path to notebooks/NN-topic.md)."""
+def glued_values(chapter):
+    """The numbers the last book build glued for ``chapter``, or None where it was not built."""
+    glue_file = ROOT / "_build" / "jupyter_execute" / "notebooks" / f"{Path(chapter).stem}.glue.json"
+    return mirrors.glued_values(json.loads(glue_file.read_text())) if glue_file.exists() else None
+
+
+def nbgrader_source(chapter, url=None, tag=None, values=None):
+    """The nbgrader source notebook of one chapter (a path to notebooks/NN-topic.md); ``values``
+    are the glued numbers the prose quotes (see :func:`glued_values`)."""
     chapter = Path(chapter)
     notebook = jupytext.read(chapter)
     name = chapter.stem
-    cells = [_cell(nbformat.v4.new_code_cell(INSTALL_CELL.format(url=url or repository_url(), tag=tag or release_tag())),
-                   grade_id="install", locked=True)]
+    cells = [_cell(nbformat.v4.new_code_cell(mirrors.install_cell(ROOT, url, tag)), grade_id="install", locked=True)]
+    converter = mirrors.PlainMarkdown(ROOT, values)
     in_solution, answers, checks = False, 0, 0
     for cell in notebook.cells:
         tags = cell.metadata.get("tags", [])
         if cell.cell_type == "markdown":
-            text, in_solution = _plain_markdown(cell.source, in_solution)
+            segments, in_solution = converter.blocks(cell.source, chapter.parent, in_solution)
+            text = "\n\n".join(text for hidden, text in segments if not hidden)  # the book has the solutions
             if text.strip():
                 cells.append(nbformat.v4.new_markdown_cell(text))
         elif "solution" in tags:
@@ -95,25 +96,6 @@ def _cell(cell, grade_id, grade=False, solution=False, locked=False, points=None
     return cell
 
 
-def _plain_markdown(text, in_solution):
-    """Drop MyST's exercise and solution directives (an exercise gets a heading instead) and the
-    prose inside solutions; return the text and whether a solution is still open."""
-    kept, lines = [], iter(text.splitlines())
-    for line in lines:
-        directive = DIRECTIVE.match(line)
-        if directive:
-            for rest in lines:  # the directive's options, up to its closing fence
-                if rest.startswith("```"):
-                    break
-            kind = directive[1]
-            if kind == "exercise-start":
-                kept.append("### Exercise")
-            in_solution = {"solution-start": True, "solution-end": False}.get(kind, in_solution)
-        elif not in_solution:
-            kept.append(line)
-    return "\n".join(kept), in_solution
-
-
 def write_course(root, chapters, url=None, tag=None):
     """Write nbgrader_config.py and one source notebook per chapter under ``root``."""
     root = Path(root)
@@ -122,7 +104,7 @@ def write_course(root, chapters, url=None, tag=None):
     for chapter in chapters:
         target = root / "source" / Path(chapter).stem / f"{Path(chapter).stem}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nbgrader_source(chapter, url, tag), target)
+        nbformat.write(nbgrader_source(chapter, url, tag, values=glued_values(chapter)), target)
 
 
 def nbgrader(root, *args):

@@ -11,6 +11,11 @@ are all copied.
 sphinx-togglebutton) twice, once with the file name None and once with "", so every page
 declared ``const THEBE_JS_URL`` twice, a JavaScript error. The page's script list is made
 unique again.
+
+3. Docutils marks each bibliography entry ``role="doc-biblioentry"`` inside a ``role="list"``.
+WAI-ARIA's DPUB module deprecated that role (version 1.1), and a list whose items have it has,
+to assistive technology, no items: axe reports both (WCAG 1.3.1). The entries become
+``role="listitem"``, what DPUB-ARIA 1.1 recommends in its place.
 """
 
 import shutil
@@ -51,8 +56,17 @@ def unique_scripts(app, pagename, templatename, context, doctree):
     context["script_files"] = list({_script_key(s): s for s in context["script_files"]}.values())
 
 
+DEPRECATED_ENTRY_ROLE = 'role="doc-biblioentry"'
+
+
+def list_bibliography_entries(app, pagename, templatename, context, doctree):
+    if "body" in context:
+        context["body"] = context["body"].replace(DEPRECATED_ENTRY_ROLE, 'role="listitem"')
+
+
 def setup(app):
     app.connect("config-inited", use_local_mathjax)
     app.connect("html-page-context", unique_scripts, priority=900)
+    app.connect("html-page-context", list_bibliography_entries)
     app.connect("build-finished", copy_mathjax)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
