@@ -2,9 +2,11 @@
 
 nbval runs in lax mode (set in pyproject.toml), so a chapter fails when a cell raises,
 and claim-check cells raise when a claim stops reproducing. The time each chapter took is
-printed at the end of the run.
+printed at the end of the run, and the time of each code cell is written to
+``_build/nbtest/cell_times.json`` (``benchmarks/long_cells.py`` reads it).
 """
 
+import json
 import os
 import pathlib
 
@@ -17,6 +19,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 CONVERTED = ROOT / "_build" / "nbtest"
 BUDGET_S = 90
 _timings = {}
+_cell_times = {}  # {chapter: {code-cell index: seconds}}
 
 
 def pytest_configure(config):
@@ -39,6 +42,15 @@ def pytest_runtest_logreport(report):
     path = report.nodeid.split("::")[0]
     if path.endswith(".ipynb"):
         _timings[path] = _timings.get(path, 0.0) + report.duration
+        cell = report.nodeid.split("::")[-1]
+        if report.when == "call" and cell.startswith("Cell "):  # nbval numbers the code cells from 0
+            _cell_times.setdefault(pathlib.Path(path).stem, {})[int(cell.split()[1])] = report.duration
+
+
+def pytest_sessionfinish(session):
+    if _cell_times:
+        record = {"scale": scale(), "threads": os.environ.get("OMP_NUM_THREADS"), "cells": _cell_times}
+        (CONVERTED / "cell_times.json").write_text(json.dumps(record, indent=1, sort_keys=True))
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -12,7 +12,6 @@ import subprocess
 from html.parser import HTMLParser
 from urllib.parse import unquote, urlsplit
 
-import jupytext
 import nbformat
 import pytest
 
@@ -24,12 +23,12 @@ MIRROR_BRANCH = "ipynb"  # book/_ext/mirrors.py's default, where tools/publish_m
 MIRRORS = book_extension("mirrors")
 
 
-def glued_source(chapter):
-    """``chapter``'s cell sources with every glue role replaced by the value this build glued,
-    formatted as the mirrors format it."""
+def mirrored_source(chapter):
+    """``chapter``'s mirror as the build should have written it, from its source and the numbers
+    this build glued: the cells' sources."""
     glue_file = ROOT / "_build" / "jupyter_execute" / f"{chapter}.glue.json"
     values = MIRRORS.glued_values(json.loads(glue_file.read_text())) if glue_file.exists() else {}
-    return [MIRRORS.replace_glue(cell.source, values) for cell in jupytext.read(ROOT / f"{chapter}.md").cells]
+    return [cell.source for cell in MIRRORS.mirror(ROOT / f"{chapter}.md", ROOT, values).cells]
 
 
 class PageLinks(HTMLParser):
@@ -131,7 +130,7 @@ def test_every_launch_button_names_an_existing_file(chapter, site):
     mirror = HTML / colab.removeprefix(prefix)  # what make mirrors commits to that branch
     assert mirror.is_file(), f"{colab} names {mirror}, which the build did not write"
     notebook = nbformat.read(mirror, as_version=4)
-    assert [cell.source for cell in notebook.cells] == glued_source(chapter)
+    assert [cell.source for cell in notebook.cells] == mirrored_source(chapter)
     assert all(not c.get("outputs") for c in notebook.cells if c.cell_type == "code")
 
     downloads = [u for u in parsed.links if u.endswith((".ipynb", ".md")) and internal(u)]
