@@ -2,7 +2,7 @@
 
 nbval runs in lax mode (set in pyproject.toml), so a chapter fails when a cell raises,
 and claim-check cells raise when a claim stops reproducing. The time each chapter took is
-printed at the end of the run, and the time of each code cell is written to
+printed at the end of the run, and the time of each code cell is recorded in
 ``_build/nbtest/cell_times.json`` (``benchmarks/long_cells.py`` reads it).
 """
 
@@ -48,9 +48,14 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_sessionfinish(session):
-    if _cell_times:
-        record = {"scale": scale(), "threads": os.environ.get("OMP_NUM_THREADS"), "cells": _cell_times}
-        (CONVERTED / "cell_times.json").write_text(json.dumps(record, indent=1, sort_keys=True))
+    if not _cell_times:
+        return
+    target = CONVERTED / "cell_times.json"
+    record = json.loads(target.read_text()) if target.exists() else {}
+    if record.get("scale") != scale() or record.get("threads") != os.environ.get("OMP_NUM_THREADS"):
+        record = {"scale": scale(), "threads": os.environ.get("OMP_NUM_THREADS"), "cells": {}}
+    record["cells"].update({chapter: {str(i): s for i, s in cells.items()} for chapter, cells in _cell_times.items()})
+    target.write_text(json.dumps(record, indent=1, sort_keys=True))  # a chapter run alone replaces only its own times
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -1,4 +1,5 @@
-"""Progress bars: off on a static page, and importing the training code does not load pyplot."""
+"""Progress bars: off on a static page, on in a kernel, shown by every cell measured longer than a few
+seconds (benchmarks/long_cells.json), and importing the training code does not load pyplot."""
 
 from deepissues import progress
 
@@ -22,3 +23,38 @@ def test_the_training_code_shows_progress_without_loading_pyplot():
     # negative control: the widgets module does load it
     code = "import sys, deepissues.widgets; print('matplotlib.pyplot' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "True"
+
+
+def _long_cells_benchmark():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "long_cells.py"
+    spec = importlib.util.spec_from_file_location("long_cells", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_cell_measured_longer_than_a_few_seconds_shows_a_progress_bar():
+    import json
+
+    bench = _long_cells_benchmark()
+    record = json.loads(bench.RECORD.read_text())
+    assert record["cells"], "the record lists no long cell: was it measured?"
+    for cell in record["cells"]:
+        source = bench.code_cells(cell["chapter"])[cell["cell"]]
+        assert source.splitlines()[0] == cell["first_line"], \
+            f"{cell['chapter']} cell {cell['cell']} has changed since it was timed: run benchmarks/long_cells.py"
+        assert bench.shows_progress(source), f"{cell['chapter']} cell {cell['cell']} ({cell['seconds']} s) shows no bar"
+
+
+def test_long_cells_are_found_and_their_bars_recognised():
+    bench = _long_cells_benchmark()
+    times = {"07-failures-parities": {"0": 0.5, "1": 12.0}}
+    (cell,) = bench.long_cells(times)
+    assert cell["cell"] == 1 and cell["first_line"] == bench.code_cells("07-failures-parities")[1].splitlines()[0]
+    assert bench.long_cells(times, threshold=20.0) == []
+    assert bench.shows_progress("for d in progress_bar(dims, 'd'):") and bench.shows_progress("fit(m, x, y, progress=True)")
+    # control: a loop without a bar, and a bar switched off
+    assert not bench.shows_progress("for d in dims:\n    fit(m, x, y)") and not bench.shows_progress("fit(progress=False)")

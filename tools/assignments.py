@@ -49,7 +49,7 @@ mirrors = _book_extension("mirrors")
 INSTALL_CELL = mirrors.INSTALL_CELL
 
 
-def glued_values(chapter):
+def glued_numbers(chapter):
     """The numbers the last book build glued for ``chapter``, or None where it was not built."""
     glue_file = ROOT / "_build" / "jupyter_execute" / "notebooks" / f"{Path(chapter).stem}.glue.json"
     return mirrors.glued_values(json.loads(glue_file.read_text())) if glue_file.exists() else None
@@ -57,7 +57,7 @@ def glued_values(chapter):
 
 def nbgrader_source(chapter, url=None, tag=None, values=None):
     """The nbgrader source notebook of one chapter (a path to notebooks/NN-topic.md); ``values``
-    are the glued numbers the prose quotes (see :func:`glued_values`)."""
+    are the glued numbers the prose quotes (see :func:`glued_numbers`)."""
     chapter = Path(chapter)
     notebook = jupytext.read(chapter)
     name = chapter.stem
@@ -104,7 +104,7 @@ def write_course(root, chapters, url=None, tag=None):
     for chapter in chapters:
         target = root / "source" / Path(chapter).stem / f"{Path(chapter).stem}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nbgrader_source(chapter, url, tag, values=glued_values(chapter)), target)
+        nbformat.write(nbgrader_source(chapter, url, tag, values=glued_numbers(chapter)), target)
 
 
 def nbgrader(root, *args):
