@@ -119,7 +119,7 @@ MATH_PROBLEMS = """() => {
     const article = document.querySelector("article").cloneNode(true);
     article.querySelectorAll("pre, code, .cell_output, mjx-container, script").forEach(e => e.remove());
     if (article.textContent.includes("$$")) problems.push("raw $$ left in the text");
-    const tex = article.textContent.match(/.{0,40}\\[A-Za-z]{2,}.{0,40}/);
+    const tex = article.textContent.match(/.{0,40}\\\\[A-Za-z]{2,}.{0,40}/);
     if (tex) problems.push("raw TeX left in the text: " + tex[0]);
     return problems;
 }"""
@@ -352,6 +352,7 @@ BROKEN = """() => {
         '<p id="faint" style="color: #bbb; background: #fff">faint text</p>'
         + '<img id="no-alt" src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">'
         + '<p id="tofu">\\uE000 \\u{10FFFD}</p>'
+        + '<p id="raw-tex">the bound \\\\frac12 stayed raw</p>'
         + '<button id="ringless" style="outline: none !important">plain</button>');
     const wide = document.createElement("div");
     wide.className = "math";
@@ -363,13 +364,15 @@ BROKEN = """() => {
 
 def test_the_rendering_and_accessibility_checks_catch_what_they_look_for(visit):
     page = visit("notebooks/07-failures-parities")
-    clean = axe_violations(page.page), page.page.evaluate(MISSING_GLYPHS), page.page.evaluate(EQUATIONS_CUT)
-    assert clean == ([], [], [])
+    checks = (MATH_PROBLEMS, MISSING_GLYPHS, EQUATIONS_CUT)
+    assert (axe_violations(page.page), *map(page.page.evaluate, checks)) == ([], [], [], [])
     page.page.evaluate(BROKEN)
     rules = " ".join(axe_violations(page.page))
     assert "color-contrast" in rules and "image-alt" in rules, rules
     assert page.page.evaluate(MISSING_GLYPHS) == ["\ue000 (U+E000)", "\U0010fffd (U+10FFFD)"]
     assert len(page.page.evaluate(EQUATIONS_CUT)) == 1
+    (problem,) = page.page.evaluate(MATH_PROBLEMS)
+    assert problem.startswith("raw TeX left in the text: ") and "the bound \\frac12 stayed raw" in problem
     page.page.evaluate("document.getElementById('ringless').focus()")
     page.page.keyboard.press("Shift+Tab")
     assert tab(page.page) == {"tag": "BUTTON", "text": "plain", "href": None, "ring": False}
