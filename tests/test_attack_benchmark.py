@@ -14,6 +14,8 @@ bench = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bench)
 
 RESULTS = json.loads(bench.RESULTS.read_text())
+# Another CPU's floating point may flip one borderline digit of the same model; more is another model.
+ONE_POINT = 1 / RESULTS["points"] + 1e-9
 
 
 def fake(rows):
@@ -34,7 +36,7 @@ def test_the_included_table_is_the_rendering_of_the_recorded_measurements():
 def test_the_recorded_model_is_the_one_the_library_trains_today():
     model, x, y = bench.chapter_model()
     assert len(x) == RESULTS["points"]
-    assert bench.robust(model, x, y, x) == pytest.approx(RESULTS["clean_accuracy"], abs=1e-12), \
+    assert bench.robust(model, x, y, x) == pytest.approx(RESULTS["clean_accuracy"], abs=ONE_POINT), \
         "the chapter's model has changed since the benchmark ran: run benchmarks/attacks.py again"
 
 
@@ -70,4 +72,4 @@ def test_the_table_is_of_the_model_and_points_the_chapter_built():
         pytest.fail(f"{glue_file} is missing: run `make book`", pytrace=False)
     glued = {name: output["data"]["text/plain"] for name, output in json.loads(glue_file.read_text()).items()}
     assert int(glued["test_points"]) == RESULTS["points"]
-    assert float(glued["clean_accuracy"]) == pytest.approx(RESULTS["clean_accuracy"], abs=1e-12)
+    assert float(glued["clean_accuracy"]) == pytest.approx(RESULTS["clean_accuracy"], abs=ONE_POINT)
