@@ -121,3 +121,36 @@ def test_the_kernel_config_drops_only_the_tcp_warning_and_make_installs_it():
     assert quiet.filter(record("Kernel is running out of memory"))  # negative control: other lines pass
     installed = pathlib.Path(sys.prefix) / "etc" / "ipython" / "ipython_kernel_config.py"
     assert installed.read_text() == source.read_text(), "run make: the environment's kernel config is not current"
+
+
+def test_every_chapter_opens_with_the_books_macros_for_jupyterlab():
+    import jupytext
+    import yaml
+
+    from tools.chapter_macros import book_macros, chapters, with_macro_cell
+
+    macros = book_macros()
+    assert macros["norm"] == r"\left\lVert #1 \right\rVert" and macros["R"] == r"\mathbb{R}"
+    for chapter in chapters():
+        text = chapter.read_text()
+        assert with_macro_cell(text, macros) == text, f"{chapter.name}: run `.venv/bin/python -m tools.chapter_macros`"
+        first = jupytext.reads(text, "md:myst").cells[0]
+        assert first.cell_type == "markdown" and first.metadata["tags"] == ["remove-cell"], chapter.name
+        front_matter = yaml.safe_load(first.source.strip().removeprefix("---").removesuffix("---"))
+        assert front_matter == {"math": {f"\\{name}": definition for name, definition in macros.items()}}, chapter.name
+
+
+def test_the_macro_cell_is_replaced_not_repeated_and_a_header_is_required():
+    import pytest
+
+    from tools.chapter_macros import macro_cell, with_macro_cell
+
+    chapter = "---\njupytext: {}\n---\n\n# Title\n\n$\\R$\n"
+    written = with_macro_cell(chapter, {"R": r"\mathbb{R}"})
+    assert written == "---\njupytext: {}\n---\n\n" + macro_cell({"R": r"\mathbb{R}"}) + "# Title\n\n$\\R$\n"
+    assert with_macro_cell(written, {"R": r"\mathbb{R}"}) == written
+    # control: a changed definition changes the cell in place, once
+    changed = with_macro_cell(written, {"R": r"\mathbf{R}", "q": "it's"})
+    assert changed != written and changed.count("math:") == 1 and "'\\q': 'it''s'" in changed
+    with pytest.raises(ValueError, match="text: expected a chapter starting with its jupytext YAML header"):
+        with_macro_cell("# Title\n", {})

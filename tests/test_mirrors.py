@@ -159,3 +159,13 @@ def test_the_built_mirrors_start_with_the_install_cell_and_show_no_myst():
         assert notebook.cells[0].source == mirrors.install_cell(ROOT), chapter
         markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
         assert not MYST_LEFT.search(markdown) and not macros_used(markdown), chapter
+
+
+def test_the_mirrors_leave_out_the_markdown_cells_the_book_removes():
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("---\nmath: {}\n---", metadata={"tags": ["remove-cell"]}),
+        nbformat.v4.new_markdown_cell("# Title"),
+        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["remove-cell"]})])
+    assert [cell.source for cell in mirrors.shown_cells(notebook)] == ["# Title", "x = 1"]  # code still runs

@@ -64,7 +64,7 @@ def nbgrader_source(chapter, url=None, tag=None, values=None):
     cells = [_cell(nbformat.v4.new_code_cell(mirrors.install_cell(ROOT, url, tag)), grade_id="install", locked=True)]
     converter = mirrors.PlainMarkdown(ROOT, values)
     in_solution, answers, checks = False, 0, 0
-    for cell in notebook.cells:
+    for cell in mirrors.shown_cells(notebook):
         tags = cell.metadata.get("tags", [])
         if cell.cell_type == "markdown":
             segments, in_solution = converter.blocks(cell.source, chapter.parent, in_solution)

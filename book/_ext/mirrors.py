@@ -231,10 +231,17 @@ class PlainMarkdown:
         return math
 
 
+def shown_cells(notebook):
+    """The chapter's cells less the Markdown ones tagged ``remove-cell``, which the book leaves out
+    too: the MyST front matter that declares the macros for JupyterLab (tools/chapter_macros.py)."""
+    return [cell for cell in notebook.cells
+            if not (cell.cell_type == "markdown" and "remove-cell" in cell.metadata.get("tags", []))]
+
+
 def plain_cells(notebook, converter, folder):
     """The mirror's cells: the chapter's, in plain Markdown, with the solutions hidden."""
     cells, in_solution = [], False
-    for cell in notebook.cells:
+    for cell in shown_cells(notebook):
         if cell.cell_type == "markdown":
             segments, in_solution = converter.blocks(cell.source, folder, in_solution)
             for hidden, text in segments:
