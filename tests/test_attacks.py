@@ -476,6 +476,39 @@ def test_worst_case_of_real_attacks_is_the_union_of_their_breaks_and_below_each(
     assert all(result.accuracy <= A.robust_accuracy(model, attack, x, y) for attack in attacks)
 
 
+def test_worst_case_given_a_known_result_equals_running_every_attack_at_once(digits_mlp):
+    model, x, y = digits_mlp
+    pgd, square, fgsm = A.PGD(model, eps=0.1, steps=10), A.Square(model, eps=0.1, n_queries=50), A.FGSM(model, eps=0.1)
+    known = A.worst_case_accuracy(model, [pgd, square], x, y)
+    merged = A.worst_case_accuracy(model, [fgsm], x, y, known=known)
+    at_once = A.worst_case_accuracy(model, [pgd, square, fgsm], x, y)
+    assert torch.equal(merged.robust, at_once.robust) and merged.accuracy == at_once.accuracy
+    assert list(merged.broken) == ["PGD", "Square", "FGSM"]
+    assert all(torch.equal(merged.broken[label], at_once.broken[label]) for label in at_once.broken)
+    alone = A.worst_case_accuracy(model, [], x, y, known=known)
+    assert torch.equal(alone.robust, known.robust) and (alone.norm, alone.eps) == ("linf", 0.1)
+    # control: attacks that break different points; without the known result the second leaves more
+    net = _two_class_identity()
+    x, y = torch.tensor([[0.9, 0.1]] * 6), torch.zeros(6, dtype=torch.long)
+    first = A.worst_case_accuracy(net, [BreakRows(net, [0, 1])], x, y)
+    second = type("BreakOtherRows", (BreakRows,), {})(net, [2, 3])  # another label than the known attack's
+    assert A.worst_case_accuracy(net, [second], x, y, known=first).accuracy == pytest.approx(2 / 6)
+    assert A.worst_case_accuracy(net, [second], x, y).accuracy == pytest.approx(4 / 6)
+
+
+def test_worst_case_refuses_a_known_result_it_cannot_merge(digits_mlp):
+    model, x, y = digits_mlp
+    known = A.worst_case_accuracy(model, [A.FGSM(model, eps=0.1)], x, y)
+    with pytest.raises(ValueError, match="known must be in the threat model norm='linf', eps=0.2"):
+        A.worst_case_accuracy(model, [A.PGD(model, eps=0.2, steps=2)], x, y, eps=0.2, norm="linf", known=known)
+    with pytest.raises(ValueError, match="known must be a result on the same 50 points, got one on 100"):
+        A.worst_case_accuracy(model, [A.PGD(model, eps=0.1, steps=2)], x[:50], y[:50], known=known)
+    with pytest.raises(ValueError, match=r"known already holds the attacks labelled \['FGSM'\]"):
+        A.worst_case_accuracy(model, [A.FGSM(model, eps=0.1)], x, y, known=known)
+    with pytest.raises(TypeError, match="known must be a WorstCase from worst_case_accuracy, got float"):
+        A.worst_case_accuracy(model, [A.FGSM(model, eps=0.1)], x, y, known=0.5)
+
+
 def test_worst_case_refuses_attacks_outside_the_threat_model(digits_mlp):
     model, x, y = digits_mlp
     with pytest.raises(ValueError, match="has no Lp ball"):

@@ -48,6 +48,10 @@ def test_the_same_classifier_without_saturation_shows_none(trained_net):
     signs = A.gradient_masking_signs(net, x, y, eps=0.1)
     assert not any(signs.signs.values()), signs
     assert signs.pgd_unbounded == 0.0 and signs.pgd_larger <= signs.worst
+    # its PGD and Square, point by point, for a larger evaluation to reuse
+    assert list(signs.worst_case.broken) == ["PGD", "Square"] and signs.worst_case.accuracy == signs.worst
+    assert signs.pgd == pytest.approx(signs.worst + float((signs.worst_case.broken["Square"]
+                                                           & ~signs.worst_case.broken["PGD"]).float().mean()))
 
 
 def test_the_probe_checks_its_budget(trained_net):

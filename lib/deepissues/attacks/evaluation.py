@@ -143,7 +143,7 @@ class WorstCase:
     eps: float
 
 
-def worst_case_accuracy(model, attacks, x, y, eps=None, norm=None):
+def worst_case_accuracy(model, attacks, x, y, eps=None, norm=None, known=None):
     """Robust accuracy under the worst of several attacks: a point counts only if the model gets
     it right and no attack in the list breaks it, the protocol of Croce and Hein's AutoAttack.
 
@@ -161,6 +161,10 @@ def worst_case_accuracy(model, attacks, x, y, eps=None, norm=None):
     y : (N,) labels.
     eps : float >= 0 or None, the radius of the threat model.
     norm : "l1", "l2", "linf" or None, its norm.
+    known : :class:`WorstCase` or None, an earlier result of this function for the same model,
+        ``x`` and ``y`` in the same threat model, from other attacks: they count as if they were
+        in ``attacks`` (their labels come first) and do not run again. ``attacks`` may then be
+        empty, and ``eps`` and ``norm`` default to ``known``'s.
 
     Returns
     -------
@@ -176,8 +180,10 @@ def worst_case_accuracy(model, attacks, x, y, eps=None, norm=None):
     ('linf', 0.2, True)
     """
     attacks = list(attacks)
-    if not attacks:
+    if not attacks and known is None:
         raise ValueError("attacks must hold at least one attack, got none")
+    if known is not None and not isinstance(known, WorstCase):
+        raise TypeError(f"known must be a WorstCase from worst_case_accuracy, got {type(known).__name__}")
     for attack in attacks:
         if not isinstance(attack, (BoundedAttack, MinimalNormAttack)):
             raise TypeError(f"attacks must be BoundedAttacks or MinimalNormAttacks, got {type(attack).__name__}")
@@ -185,11 +191,16 @@ def worst_case_accuracy(model, attacks, x, y, eps=None, norm=None):
             raise ValueError(f"every attack must be built on model; {type(attack).__name__} is not")
         if attack.targeted:
             raise ValueError(f"attacks must be untargeted (y holds the true labels); {type(attack).__name__} is targeted")
+    if known is not None and norm is None and eps is None:
+        norm, eps = known.norm, known.eps
     norm, eps = _threat_model(attacks, norm, eps)
     check_inputs(model, x, y)
+    labels = _labels(attacks)
+    if known is not None:
+        _check_known(known, norm, eps, len(x), labels)
     clean = predict(model, x) == y
-    robust, broken = clean.clone(), {}
-    for label, attack in zip(_labels(attacks), attacks):
+    robust, broken = (clean.clone(), {}) if known is None else (clean & known.robust, dict(known.broken))
+    for label, attack in zip(labels, attacks):
         if isinstance(attack, MinimalNormAttack):
             x_adv, success = attack(x, y)
             fooled = success & (norm_of(x_adv - x, norm) <= eps + 1e-6)
@@ -220,6 +231,18 @@ def _threat_model(attacks, norm, eps):
             raise ValueError(f"every bounded attack must attack the threat model norm={norm!r}, eps={eps!r}; "
                              f"{type(attack).__name__} has norm={attack.norm!r}, eps={attack.eps!r}")
     return norm, float(eps)
+
+
+def _check_known(known, norm, eps, n, labels):
+    """Refuse an earlier result that cannot be merged: another threat model, length or same labels."""
+    if known.norm != norm or abs(known.eps - eps) > 1e-12:
+        raise ValueError(f"known must be in the threat model norm={norm!r}, eps={eps!r}; it has "
+                         f"norm={known.norm!r}, eps={known.eps!r}")
+    if len(known.robust) != n:
+        raise ValueError(f"known must be a result on the same {n} points, got one on {len(known.robust)}")
+    clash = sorted(set(labels) & set(known.broken))
+    if clash:
+        raise ValueError(f"known already holds the attacks labelled {clash}; run each attack once")
 
 
 def _labels(attacks):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from ..checks import nonnegative, positive_int
 from ..stats import sign_test_p
-from .evaluation import robust_accuracy, worst_case_accuracy
+from .evaluation import WorstCase, robust_accuracy, worst_case_accuracy
 from .gradient import PGD
 from .square import Square
 
@@ -36,6 +36,9 @@ class MaskingSigns:
     pgd_larger : float, under PGD at ``larger`` times ``eps`` (at most 1).
     pgd_unbounded : float, under PGD whose ball is the whole box [0, 1]^d.
     black_box_p : float, the sign test's one-sided p-value that Square breaks more points than PGD.
+    worst_case : :class:`WorstCase` of PGD and Square at ``eps``, point by point; a larger
+        evaluation can pass it to :func:`worst_case_accuracy` as ``known`` instead of running the
+        two again.
     """
 
     pgd: float
@@ -44,6 +47,7 @@ class MaskingSigns:
     pgd_larger: float
     pgd_unbounded: float
     black_box_p: float
+    worst_case: WorstCase
 
     @property
     def black_box_beats_white_box(self):
@@ -114,4 +118,5 @@ def gradient_masking_signs(model, x, y, eps, steps=20, n_queries=1000, larger=3.
         pgd_larger=robust_accuracy(model, PGD(model, eps=wide, alpha=wide / 4, steps=steps, seed=seed), x, y),
         pgd_unbounded=robust_accuracy(model, PGD(model, eps=1.0, alpha=0.25, steps=steps, seed=seed), x, y),
         black_box_p=sign_test_p(int((by_square & ~by_pgd).sum()), int((by_pgd & ~by_square).sum())),
+        worst_case=worst,
     )

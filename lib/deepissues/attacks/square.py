@@ -2,6 +2,7 @@
 
 The Square attack: score-based and black-box, with random square-shaped updates."""
 
+import functools
 import math
 
 import torch
@@ -63,25 +64,27 @@ class Square(BoundedAttack):
         init = self._init_linf if self.norm == "linf" else self._init_l2
         best = (img + init(img, g)).clamp(0, 1)
         best = self._project(best, img)
-        score = self._score(best, x, y)
+        score = self._score(best, x.shape[1:], y)
         self.queries = torch.ones(len(x), dtype=torch.long, device=x.device)
+        propose = self._propose_linf if self.norm == "linf" else self._propose_l2
         for i in range(1, self.n_queries):
             todo = (score >= 0).nonzero()[:, 0]
             if len(todo) == 0:
                 break
             side = self._side(i, img.shape)
-            propose = self._propose_linf if self.norm == "linf" else self._propose_l2
-            cand = self._project(propose(best[todo] - img[todo], img[todo], side, g), img[todo])
-            new = self._score(cand, x[todo], y[todo])
+            img_todo = img[todo]  # gathered once per query: the loop's cost is mostly such copies
+            cand = self._project(propose(best[todo] - img_todo, img_todo, side, g), img_todo)
+            new = self._score(cand, x.shape[1:], y[todo])
             better = new < score[todo]
             best[todo[better]] = cand[better]
             score[todo[better]] = new[better]
             self.queries[todo] += 1
         return best.reshape(x.shape)
 
-    def _score(self, imgs, x, y):
+    def _score(self, imgs, shape, y):
+        """The margin of each image, fed to the model as inputs of ``shape`` (one input's)."""
         with torch.no_grad():
-            m = margin(self.model(imgs.reshape(x.shape)), y)
+            m = margin(self.model(imgs.reshape(len(imgs), *shape)), y)
         return -m if self.targeted else m
 
     def _project(self, cand, img):
@@ -176,8 +179,13 @@ def _paste(block, rows, cols, h, w):
 
 def _rings(rows, cols, device):
     """Centred bumps: concentric rectangles weighted 1/(k+1)², unit L2 norm (the paper's
-    pseudo-Gaussian)."""
-    bump = torch.zeros(rows, cols, device=device)
+    pseudo-Gaussian). Every L2 query needs two; they depend on the shape alone, so each is built once."""
+    return _rings_cpu(rows, cols).to(device, copy=True)  # a copy: the cached one must never change
+
+
+@functools.lru_cache(maxsize=None)
+def _rings_cpu(rows, cols):
+    bump = torch.zeros(rows, cols)
     cr, cc = rows // 2, cols // 2
     for k in range(max(cr, cc) + 1):
         bump[max(cr - k, 0):min(cr + k + 1, rows), max(cc - k, 0):min(cc + k + 1, cols)] += 1.0 / (k + 1) ** 2
