@@ -35,7 +35,7 @@ unit: $(INSTALL_TEST) $(KERNEL_CONFIG)
 	$(BIN)/python -m pytest tests lib -m "not book"
 
 # The full gate: every unit test and doctest, every chapter executed by the notebook tests, the
-# book built and printed, and the link, PDF and browser tests over it. The book build and the other tests run
+# book built and printed, and the link, PDF, browser and JupyterLab tests after it. The book build and the other tests run
 # side by side, a core each; the notebook tests keep their claim records apart from the book's.
 # Their output interleaves, unbuffered; each pytest run ends with its own summary.
 test: $(INSTALL_TEST) $(BROWSER) $(KERNEL_CONFIG)

@@ -30,6 +30,9 @@ from tools.chapter_macros import book_macros, chapters, macro_cell
 
 from .test_browser import BROWSER, FLAGS
 
+# In make test's second half, after the book is built: JupyterLab and chromium would otherwise slow
+# down the chapters the build is executing on the other core.
+pytestmark = pytest.mark.book
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = [path.name for path in chapters()]
 BROKEN = "00-broken.md"
