@@ -72,7 +72,7 @@ class Square(BoundedAttack):
             if len(todo) == 0:
                 break
             side = self._side(i, img.shape)
-            img_todo = img[todo]  # gathered once per query: the loop's cost is mostly such copies
+            img_todo = img[todo]  # gathered once per query, not once per use
             cand = self._project(propose(best[todo] - img_todo, img_todo, side, g), img_todo)
             new = self._score(cand, x.shape[1:], y[todo])
             better = new < score[todo]
