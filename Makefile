@@ -21,9 +21,16 @@ export OMP_NUM_THREADS ?= 1
 
 .PHONY: book pdf unit test test-book test-rest assignments mirrors environment clean
 
+# chapters executed at once by `make book` (tools/execute_chapters.py): one per core by default
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+
+# The chapters run first, JOBS at a time, into a cache keyed by their code, the library, the pins
+# and the environment: a chapter whose key did not change is not executed again. Sphinx then reads
+# the outputs from the cache and re-reads only the pages whose source or outputs changed.
 book: $(INSTALL_BOOK) $(KERNEL_CONFIG)
 	rm -rf _build/html  # no page of an earlier build survives into this one
-	DEEPISSUES_STATIC=1 $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going --all
+	DEEPISSUES_STATIC=1 $(BIN)/python -m tools.execute_chapters --jobs $(JOBS) $(EXECUTE_ARGS)
+	DEEPISSUES_STATIC=1 $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 
 # The built book as one PDF beside its HTML, printed by Debian's chromium from the pages `make book`
 # wrote last (tools/pdf.py): nothing runs again, nothing is downloaded.
@@ -34,20 +41,25 @@ pdf: $(INSTALL_TEST) $(BROWSER)
 unit: $(INSTALL_TEST) $(KERNEL_CONFIG)
 	$(BIN)/python -m pytest tests lib -m "not book"
 
-# The full gate: every unit test and doctest, every chapter executed by the notebook tests, the
-# book built and printed, and the link, PDF, browser and JupyterLab tests after it. The book build and the other tests run
-# side by side, a core each; the notebook tests keep their claim records apart from the book's.
+# The full gate. First the book is built (the chapters whose key changed executed on every core);
+# then, side by side, a core each:
+# - every unit test and doctest, and every chapter executed again by the notebook tests, each
+#   cell compared with what it printed for the book (the determinism check, tests/notebook_runner.py),
+#   so every chapter is executed at least once even when the book's cache was current;
+#   they keep their claim records apart from the book's;
+# - the book printed to PDF, and the link, PDF, browser and JupyterLab tests over it.
 # Their output interleaves, unbuffered; each pytest run ends with its own summary.
 test: $(INSTALL_TEST) $(BROWSER) $(KERNEL_CONFIG)
+	$(MAKE) --no-print-directory book
 	PYTHONUNBUFFERED=1 $(MAKE) --no-print-directory -j2 test-book test-rest
 
 test-book:
-	$(MAKE) --no-print-directory book
 	$(MAKE) --no-print-directory pdf
 	$(BIN)/python -m pytest tests -m book
 
 test-rest:
-	DEEPISSUES_CLAIMS_DIR=_build/nbtest/claims $(BIN)/python -m pytest -m "not book"
+	DEEPISSUES_STATIC=1 DEEPISSUES_COMPARE_OUTPUTS=1 DEEPISSUES_CLAIMS_DIR=_build/nbtest/claims \
+		$(BIN)/python -m pytest -m "not book"
 
 # the chapters' .ipynb mirrors on the branch ipynb, where the Colab buttons point, and the tag
 # v<version> that the install cells pin (refused if that version was published from another commit)

@@ -1,9 +1,16 @@
-"""Run every chapter in notebooks/ as a test: jupytext turns it into a notebook, nbval executes it.
+"""Run every chapter in notebooks/ as a test, and check that it prints what the book printed.
 
-nbval runs in lax mode (set in pyproject.toml), so a chapter fails when a cell raises,
-and claim-check cells raise when a claim stops reproducing. The time each chapter took is
-printed at the end of the run, and the time of each code cell is recorded in
-``_build/nbtest/cell_times.json`` (``benchmarks/long_cells.py`` reads it).
+nbval executes each chapter; a chapter fails when a cell raises, and claim-check cells raise when
+a claim stops reproducing. When ``make book`` has executed the chapter under the current key (its
+code, the library, the pins and the environment: ``tools/execute_chapters.py``), nbval runs the
+book's executed notebook instead of the bare chapter, with every code cell tagged
+``nbval-check-output``: each cell must print exactly what it printed for the book (figures' pixels
+aside), which is the determinism rule of the house, "two runs print the same numbers". Without such
+a reference a chapter only runs (nbval's lax mode, set in pyproject.toml), and the summary says so;
+with ``DEEPISSUES_COMPARE_OUTPUTS=1`` (as ``make test`` sets it) a missing reference is an error.
+
+The time each chapter took is printed at the end of the run, and the time of each code cell is
+recorded in ``_build/nbtest/cell_times.json`` (``benchmarks/long_cells.py`` reads it).
 """
 
 import json
@@ -11,6 +18,7 @@ import os
 import pathlib
 
 import jupytext
+import nbformat
 from nbval.plugin import IPyNbFile
 
 from deepissues.repro import scale
@@ -20,6 +28,7 @@ CONVERTED = ROOT / "_build" / "nbtest"
 BUDGET_S = 90
 _timings = {}
 _cell_times = {}  # {chapter: {code-cell index: seconds}}
+_unchecked = []  # chapters run without the book's outputs to compare with
 
 
 def pytest_configure(config):
@@ -33,9 +42,35 @@ def pytest_collect_file(file_path, parent):
     if file_path.suffix == ".md" and file_path.parent == ROOT / "notebooks":
         CONVERTED.mkdir(parents=True, exist_ok=True)
         target = CONVERTED / f"{file_path.stem}.ipynb"
-        jupytext.write(jupytext.read(file_path), target)
+        reference = book_outputs(file_path)
+        if reference is None:
+            if os.environ.get("DEEPISSUES_COMPARE_OUTPUTS") == "1":
+                raise RuntimeError(f"{file_path.name}: no executed notebook of the book under the current key "
+                                   f"to compare with; run `make book` first")
+            _unchecked.append(file_path.stem)
+            jupytext.write(jupytext.read(file_path), target)
+        else:
+            nbformat.write(reference, target)
         return IPyNbFile.from_parent(parent, path=target)
     return None
+
+
+def book_outputs(path):
+    """The book's executed notebook of chapter ``path``, every code cell tagged for nbval to
+    compare its outputs; None when the book's cache holds none under the current key."""
+    from tools import execute_chapters
+
+    if execute_chapters.stale(ROOT, [path]):
+        return None
+    from jupyter_cache import get_cache
+
+    notebook = execute_chapters.read_chapter(path)
+    _, notebook = get_cache(str(execute_chapters.cache_path())).merge_match_into_notebook(notebook)
+    for cell in notebook.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if cell.cell_type == "code" and "nbval-ignore-output" not in tags:
+            tags.append("nbval-check-output")
+    return notebook
 
 
 def pytest_runtest_logreport(report):
@@ -59,6 +94,10 @@ def pytest_sessionfinish(session):
 
 
 def pytest_terminal_summary(terminalreporter):
+    if _unchecked:
+        terminalreporter.section("chapters run without comparing their outputs")
+        terminalreporter.write_line(f"{', '.join(_unchecked)}: the book's cache holds no executed notebook under the "
+                                    f"current key, so their outputs were not compared (run `make book` first)")
     if not _timings:
         return
     terminalreporter.section(f"chapter execution times (scale: {scale()})")

@@ -1,0 +1,234 @@
+"""The chapters' execution cache (tools/execute_chapters.py and book/_ext/executed.py).
+
+The key's unit tests use the book's own chapters. The build tests make a tiny book in a temporary
+folder, with the book's configuration and extensions, two chapters and a library of its own, and
+build it the way ``make book`` does:
+- a prose edit re-executes nothing, while a changed library constant that a page prints reaches
+  the rebuilt page; the negative control, a cache keyed without the library, serves the old value;
+- chapters executed two at a time leave the same claim records, glue values, alt text and report
+  as chapters executed one at a time;
+- the build refuses an out-of-date cache instead of showing its numbers.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+from bs4 import BeautifulSoup
+
+from tools import execute_chapters as E
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+HEADER = """---
+jupytext:
+  text_representation: {extension: .md, format_name: myst, format_version: 0.13}
+kernelspec: {display_name: Python 3, language: python, name: python3}
+---
+"""
+PRINTS_CONSTANT = HEADER + """
+# Constant
+
+The value is {glue:text}`constant` here.
+
+```{code-cell} ipython3
+from booklib import VALUE
+from deepissues import claims, glue
+claims.chapter("01-constant")
+glue.glue("constant", VALUE)
+claims.check("the constant is positive", VALUE > 0, f"VALUE={VALUE}", kind="extends")
+```
+"""
+DRAWS = HEADER + """
+# Figure
+
+```{code-cell} ipython3
+import matplotlib.pyplot as plt
+import torch
+from deepissues import claims, glue, plotting
+from deepissues.repro import seed_everything
+seed_everything(0)
+claims.chapter("02-figure")
+mean = float(torch.randn(1000).mean())
+glue.glue("mean", mean)
+fig, ax = plt.subplots()
+ax.plot([0, 1], [0, mean])
+plotting.describe(fig, f"A line from 0 to the mean of 1000 normal draws, {mean:.4f}.")
+claims.check("the mean of 1000 normal draws is within 0.2 of 0", abs(mean) < 0.2, f"mean={mean:.4f}",
+             kind="extends")
+```
+"""
+
+
+# --- the key ---------------------------------------------------------------------------------------
+
+def _copy_chapter(tmp_path, name="06-robustness-guarantees.md"):
+    (tmp_path / "notebooks").mkdir()
+    shutil.copy(ROOT / "_config.yml", tmp_path)
+    return Path(shutil.copy(ROOT / "notebooks" / name, tmp_path / "notebooks"))
+
+
+def test_a_prose_edit_keeps_the_key_and_a_code_edit_changes_it(tmp_path):
+    chapter = _copy_chapter(tmp_path)
+    before = E.chapter_key(chapter, tmp_path)
+    text = chapter.read_text()
+    chapter.write_text(text.replace("\n## ", "\nOne more sentence of prose.\n\n## ", 1))
+    assert E.chapter_key(chapter, tmp_path) == before
+    chapter.write_text(text.replace("seed_everything(0)", "seed_everything(1)", 1))  # the control
+    assert E.chapter_key(chapter, tmp_path) != before
+
+
+def test_the_key_covers_the_library_the_pins_and_the_environment(tmp_path, monkeypatch):
+    chapter = _copy_chapter(tmp_path)
+    (tmp_path / "lib" / "pkg").mkdir(parents=True)
+    (tmp_path / "lib" / "pkg" / "a.py").write_text("VALUE = 1\n")
+    (tmp_path / "constraints.txt").write_text("torch==2.13.0\n")
+    monkeypatch.delenv("DEEPISSUES_SEED", raising=False)
+    before = E.chapter_key(chapter, tmp_path)
+    (tmp_path / "lib" / "pkg" / "__pycache__").mkdir()
+    (tmp_path / "lib" / "pkg" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"litter")
+    assert E.chapter_key(chapter, tmp_path) == before  # build litter is not an input
+    (tmp_path / "lib" / "pkg" / "a.py").write_text("VALUE = 2\n")
+    after_library = E.chapter_key(chapter, tmp_path)
+    (tmp_path / "constraints.txt").write_text("torch==2.14.1\n")
+    after_pins = E.chapter_key(chapter, tmp_path)
+    monkeypatch.setenv("DEEPISSUES_SEED", "1")
+    after_seed = E.chapter_key(chapter, tmp_path)
+    monkeypatch.setenv("DEEPISSUES_CLAIMS_DIR", str(tmp_path))  # where records go sets no number
+    assert E.chapter_key(chapter, tmp_path) == after_seed
+    assert len({before, after_library, after_pins, after_seed}) == 4
+    assert E.chapter_key(chapter, tmp_path, inputs=()) == E.chapter_key(chapter, tmp_path, inputs=())
+
+
+def test_bad_jobs_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="jobs must be a positive int, got 0"):
+        E.run(tmp_path, jobs=0)
+
+
+# --- a tiny book, built as make book builds it ---------------------------------------------------------
+
+def _tiny_book(folder, chapters):
+    """A book in ``folder`` with the real configuration and extensions and ``chapters``
+    ({file name: MyST text}), a library ``booklib`` in its lib/, and the report page."""
+    (folder / "notebooks").mkdir(parents=True)
+    (folder / "book").mkdir()
+    shutil.copytree(ROOT / "book" / "_ext", folder / "book" / "_ext", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "book" / "_static", folder / "book" / "_static")
+    shutil.copytree(ROOT / "tools", folder / "tools", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("references.bib", "reproducibility.md"):
+        shutil.copy(ROOT / "book" / name, folder / "book")
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config["sphinx"]["local_extensions"] = {name: "book/_ext" for name in ("reproducibility", "alt_text", "executed")}
+    (folder / "_config.yml").write_text(yaml.safe_dump(config))
+    toc = {"format": "jb-book", "root": "book/reproducibility",
+           "chapters": [{"file": f"notebooks/{Path(name).stem}"} for name in sorted(chapters)]}
+    (folder / "_toc.yml").write_text(yaml.safe_dump(toc))
+    for name, text in chapters.items():
+        (folder / "notebooks" / name).write_text(text)
+    (folder / "lib" / "booklib").mkdir(parents=True)
+    (folder / "lib" / "booklib" / "__init__.py").write_text("VALUE = 1\n")
+    shutil.copy(ROOT / "constraints.txt", folder)
+    return folder
+
+
+def _environment(folder):
+    env = dict(os.environ, DEEPISSUES_STATIC="1", OMP_NUM_THREADS="1", PYTHONPATH=str(folder / "lib"),
+               PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    env.pop("DEEPISSUES_CLAIMS_DIR", None)  # the tiny book keeps its records in its own _build
+    return env
+
+
+def _execute(folder, jobs=1, inputs=None):
+    """The first step of make book, in a fresh process as make runs it."""
+    call = f"run(jobs={jobs})" if inputs is None else f"run(jobs={jobs}, inputs={tuple(inputs)!r})"
+    code = f"import sys; from tools.execute_chapters import run; sys.exit(1 if {call} else 0)"
+    subprocess.run([sys.executable, "-c", code], cwd=folder, env=_environment(folder), check=True,
+                   capture_output=True, text=True)
+
+
+def _build(folder, check=True):
+    shutil.rmtree(folder / "_build" / "html", ignore_errors=True)
+    return subprocess.run([str(BIN / "jupyter-book"), "build", str(folder), "--warningiserror", "--keep-going"],
+                          cwd=folder, env=_environment(folder), check=check, capture_output=True, text=True)
+
+
+def _text(folder, page):
+    html = (folder / "_build" / "html" / page).read_text(encoding="utf-8")
+    return " ".join(BeautifulSoup(html, "html.parser").select_one("main").get_text(" ").split())
+
+
+def _executed_at(folder, chapter):
+    return json.loads((folder / "_build" / "executed" / f"{chapter}.json").read_text())["executed"]
+
+
+def test_a_changed_library_constant_reaches_the_rebuilt_page_and_prose_reexecutes_nothing(tmp_path):
+    book = _tiny_book(tmp_path / "book", {"01-constant.md": PRINTS_CONSTANT})
+    _execute(book)
+    _build(book)
+    assert "The value is 1 here" in _text(book, "notebooks/01-constant.html")
+    executed = _executed_at(book, "01-constant")
+
+    chapter = book / "notebooks" / "01-constant.md"
+    chapter.write_text(chapter.read_text().replace("The value is", "The value now is"))
+    _execute(book)
+    _build(book)
+    assert "The value now is 1 here" in _text(book, "notebooks/01-constant.html")
+    assert _executed_at(book, "01-constant") == executed  # prose alone: nothing ran again
+
+    (book / "lib" / "booklib" / "__init__.py").write_text("VALUE = 2\n")
+    _execute(book)
+    _build(book)
+    assert "The value now is 2 here" in _text(book, "notebooks/01-constant.html")
+    assert "VALUE=2" in _text(book, "book/reproducibility.html")
+
+
+def test_negative_control_a_cache_keyed_without_the_library_serves_the_old_value(tmp_path):
+    book = _tiny_book(tmp_path / "book", {"01-constant.md": PRINTS_CONSTANT})
+    _execute(book, inputs=())
+    _build(book)
+    (book / "lib" / "booklib" / "__init__.py").write_text("VALUE = 2\n")
+    _execute(book, inputs=())
+    _build(book)
+    assert "The value is 1 here" in _text(book, "notebooks/01-constant.html")  # stale
+
+
+def test_the_build_refuses_outputs_that_are_out_of_date(tmp_path):
+    book = _tiny_book(tmp_path / "book", {"01-constant.md": PRINTS_CONSTANT})
+    _execute(book)
+    (book / "lib" / "booklib" / "__init__.py").write_text("VALUE = 2\n")
+    result = _build(book, check=False)  # without executing first
+    assert result.returncode != 0
+    assert "cached outputs of 01-constant are missing or out of date" in result.stdout + result.stderr
+    assert not (book / "_build" / "html" / "notebooks" / "01-constant.html").exists()
+
+
+def _built_facts(folder):
+    """Claim records (without their time), glue values, alt text and the report's claim tables."""
+    claims = {p.stem: [{k: v for k, v in c.items() if k != "time"} for c in json.loads(p.read_text())["claims"]]
+              for p in sorted((folder / "_build" / "claims").glob("*.json"))}
+    glue = {p.name: p.read_text() for p in sorted((folder / "_build" / "jupyter_execute").rglob("*.glue.json"))}
+    pages = {page: BeautifulSoup((folder / "_build" / "html" / page).read_text(encoding="utf-8"), "html.parser")
+             for page in ("notebooks/01-constant.html", "notebooks/02-figure.html", "book/reproducibility.html")}
+    alt = {page: [img.get("alt") for img in soup.select("main img[src*=\"_images\"]")] for page, soup in pages.items()}
+    ledgers = [str(table) for table in pages["book/reproducibility.html"].select("table.claims-ledger")]
+    return claims, glue, alt, ledgers
+
+
+def test_chapters_executed_two_at_a_time_build_the_same_book_as_one_at_a_time(tmp_path):
+    chapters = {"01-constant.md": PRINTS_CONSTANT, "02-figure.md": DRAWS}
+    serial, parallel = (_tiny_book(tmp_path / name, chapters) for name in ("serial", "parallel"))
+    for folder, jobs in ((serial, 1), (parallel, 2)):
+        _execute(folder, jobs=jobs)
+        _build(folder)
+    one, two = _built_facts(serial), _built_facts(parallel)
+    assert one == two
+    claims, glue, alt, ledgers = one
+    assert set(claims) == {"01-constant", "02-figure"} and len(ledgers) == 2
+    assert "A line from 0 to the mean of 1000 normal draws" in alt["notebooks/02-figure.html"][0]
+    assert any('"mean"' in text for text in glue.values())
