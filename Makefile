@@ -26,11 +26,11 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 
 # The chapters run first, JOBS at a time, into a cache keyed by their code, the library, the pins
 # and the environment: a chapter whose key did not change is not executed again. Sphinx then reads
-# the outputs from the cache and re-reads only the pages whose source or outputs changed.
+# every page, taking the chapters' outputs from the cache (book/_ext/executed.py refuses stale ones).
 book: $(INSTALL_BOOK) $(KERNEL_CONFIG)
 	rm -rf _build/html  # no page of an earlier build survives into this one
 	DEEPISSUES_STATIC=1 $(BIN)/python -m tools.execute_chapters --jobs $(JOBS) $(EXECUTE_ARGS)
-	DEEPISSUES_STATIC=1 $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	DEEPISSUES_STATIC=1 $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going --all
 
 # The built book as one PDF beside its HTML, printed by Debian's chromium from the pages `make book`
 # wrote last (tools/pdf.py): nothing runs again, nothing is downloaded.

@@ -154,7 +154,7 @@ def _execute(folder, jobs=1, inputs=None):
 
 def _build(folder, check=True):
     shutil.rmtree(folder / "_build" / "html", ignore_errors=True)
-    return subprocess.run([str(BIN / "jupyter-book"), "build", str(folder), "--warningiserror", "--keep-going"],
+    return subprocess.run([str(BIN / "jupyter-book"), "build", str(folder), "--warningiserror", "--keep-going", "--all"],
                           cwd=folder, env=_environment(folder), check=check, capture_output=True, text=True)
 
 

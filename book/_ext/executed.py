@@ -2,21 +2,19 @@
 
 ``make book`` executes the chapters on every core into jupyter-cache before Sphinx starts, and
 ``_config.yml`` sets ``execute_notebooks: cache``, so myst-nb reads each chapter's outputs from
-there. This extension guards that hand-over:
-- before Sphinx reads any page, it refuses to build when a chapter's cached outputs are missing
-  or were made under another key (its code, the library, the pins or the environment changed),
-  so the book never shows a number the current code would not print, and myst-nb never falls
-  back to executing a chapter itself, one at a time;
-- each chapter page depends on its execution record, so a chapter executed again is read again
-  by an incremental build, while a page whose outputs did not change is not.
+there. This extension guards that hand-over: before Sphinx reads any page, it refuses to build when a
+chapter's cached outputs are missing or were made under another key (its code, the library, the
+pins or the environment changed). So the book never shows a number the current code would not
+print, and myst-nb never falls back to executing a chapter itself, one at a time.
+
+``make book`` still reads every page (``--all``): with the outputs cached that takes seconds, and no
+page can keep a value of an earlier build through Sphinx's own incremental rules.
 """
 
 import importlib.util
 from pathlib import Path
 
 from sphinx.errors import ExtensionError
-
-CHAPTERS = "notebooks/"
 
 
 def _tool():
@@ -39,14 +37,6 @@ def refuse_stale(app, env, docnames):
             f"(or `python -m tools.execute_chapters`)")
 
 
-def depend_on_record(app, doctree):
-    docname = app.env.docname
-    if docname.startswith(CHAPTERS):
-        tool = _tool()
-        app.env.note_dependency(str(tool.records_path(Path(app.srcdir)) / f"{docname.split('/')[-1]}.json"))
-
-
 def setup(app):
     app.connect("env-before-read-docs", refuse_stale)
-    app.connect("doctree-read", depend_on_record)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
