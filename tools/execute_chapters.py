@@ -42,7 +42,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 INPUTS = ("lib", "constraints.txt", "pyproject.toml")  # what every chapter's numbers depend on
 SKIPPED = ("__pycache__", ".egg-info", ".ipynb_checkpoints")  # build litter inside those
-ENVIRONMENT = re.compile(r"^(DEEPISSUES_(?!CLAIMS_DIR$)\w+|OMP_NUM_THREADS)$")  # variables that set the numbers
+# the variables that can set a chapter's numbers: every DEEPISSUES_* but those that only say where
+# records and data go or what the tests compare, and torch's thread count
+ENVIRONMENT = re.compile(r"^(DEEPISSUES_(?!(CLAIMS_DIR|DATA|COMPARE_OUTPUTS)$)\w+|OMP_NUM_THREADS)$")
 
 
 def chapters(root=ROOT):
