@@ -47,6 +47,13 @@ SKIPPED = ("__pycache__", ".egg-info", ".ipynb_checkpoints")  # build litter ins
 ENVIRONMENT = re.compile(r"^(DEEPISSUES_(?!(CLAIMS_DIR|DATA|COMPARE_OUTPUTS)$)\w+|OMP_NUM_THREADS)$")
 
 
+def book_defaults():
+    """Set what the book's execution always uses unless told otherwise: widgets' static default
+    (the page has no kernel) and one torch thread per chapter (they run side by side)."""
+    os.environ.setdefault("DEEPISSUES_STATIC", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
 def chapters(root=ROOT):
     """The chapters' sources, ``notebooks/*.md``, in reading order of their file names."""
     return sorted((Path(root) / "notebooks").glob("[0-9][0-9]-*.md"))
@@ -180,8 +187,9 @@ def execute(path, root=ROOT, timeout=300):
     from nbclient import NotebookClient
 
     notebook = read_chapter(path, root)
+    saved = os.environ.get("DEEPISSUES_CLAIMS_DIR")
     with tempfile.TemporaryDirectory() as claims_folder:
-        os.environ["DEEPISSUES_CLAIMS_DIR"] = claims_folder  # the kernel inherits it; this is a worker
+        os.environ["DEEPISSUES_CLAIMS_DIR"] = claims_folder  # the kernel inherits it
         client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=False,
                                 record_timing=False,  # timestamps in cell metadata would change the hash
                                 resources={"metadata": {"path": str(Path(path).parent)}})
@@ -202,6 +210,10 @@ def execute(path, root=ROOT, timeout=300):
         except Exception:  # a failed cell, a failed claim, a timeout: reported, never cached
             error = traceback.format_exc()
         claims = {p.stem: json.loads(p.read_text())["claims"] for p in Path(claims_folder).glob("*.json")}
+    if saved is None:
+        os.environ.pop("DEEPISSUES_CLAIMS_DIR")
+    else:
+        os.environ["DEEPISSUES_CLAIMS_DIR"] = saved
     return {"notebook": nbformat.writes(notebook), "wall_s": round(time.perf_counter() - start, 2),
             "cpu_s": round(cpu[0], 2), "cell_s": cells, "claims": claims, "error": error}
 
@@ -282,6 +294,7 @@ def main(argv=None):
     parser.add_argument("--force", action="store_true", help="execute every chapter, changed or not")
     parser.add_argument("--check", action="store_true", help="only list the out-of-date chapters; exit 1 if any")
     args = parser.parse_args(argv)
+    book_defaults()
     if args.check:
         out_of_date = stale()
         for path in out_of_date:

@@ -29,6 +29,7 @@ def refuse_stale(app, env, docnames):
     if app.config.nb_execution_mode != "cache":
         return
     tool, root = _tool(), Path(app.srcdir)
+    tool.book_defaults()  # the key of a chapter executed for the book
     out_of_date = [p.stem for p in tool.stale(root)]
     if out_of_date:
         raise ExtensionError(
