@@ -54,3 +54,34 @@ def test_static_mode_in_a_notebook_shows_the_figure_then_a_note_naming_the_defau
     assert 'class="deepissues-widget-static"' in events[1]
     assert "shown at depth = 3, width = 8." in events[1]
     plt.close("all")
+
+
+def test_two_value_sliders_work_live_as_in_ipywidgets_interact(monkeypatch):
+    # chapter 05 gives index=(0, N - 1): a live kernel must build it, as ipywidgets.interact does
+    import ipywidgets
+
+    monkeypatch.setattr(widgets, "is_live", lambda: True)
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    widgets.interactive_figure(lambda index, eps: plt.figure(), {"index": 5, "eps": 0.1},
+                               index=(0, 99), eps=(0.0, 0.3))
+    sliders = shown[0].children[0].children
+    reference = ipywidgets.interactive(lambda index, eps: None, index=(0, 99), eps=(0.0, 0.3)).children
+    assert [(s.min, s.max, type(s).__name__) for s in sliders] == [(r.min, r.max, type(r).__name__) for r in reference[:2]]
+    assert sliders[0].step == 1 and sliders[0].value == 5 and sliders[1].value == 0.1
+    plt.close("all")
+
+
+@pytest.mark.parametrize("spec, value, message", [
+    ((0, 1, 2, 3), 0, "must be \\(min, max\\), \\(min, max, step\\)"),
+    (("a", "b"), 0, "must be \\(min, max\\)"),
+    ((1, 0), 0, "min < max"),
+    ((0, 1, 0), 0, "step > 0"),
+    ((0, 10), 11, "must lie in \\[0, 10\\], got 11"),
+])
+def test_a_bad_slider_is_refused_when_the_static_figure_is_drawn(monkeypatch, spec, value, message):
+    monkeypatch.setenv("DEEPISSUES_STATIC", "1")  # the book build: the error must come here too
+    drawn = []
+    with pytest.raises(ValueError, match=message):
+        widgets.interactive_figure(lambda index: drawn.append(index), {"index": value}, index=spec)
+    assert drawn == []

@@ -31,8 +31,11 @@ def interactive_figure(plot, defaults, **controls):
     ----------
     plot : callable(**kwargs) that draws a matplotlib figure and returns it.
     defaults : dict, the keyword arguments of the static figure (and the sliders' start).
-    controls : name=(min, max, step) for a slider (int or float from the types), or an
-        ipywidgets control. Every name must have a default.
+    controls : name=(min, max) or name=(min, max, step) for a slider, as ipywidgets' ``interact``
+        takes them (an IntSlider when every number and the default are ints, else a FloatSlider;
+        without a step, 1 for ints and (max - min) / 100 for floats), or an ipywidgets control.
+        Every name must have a default within its range. A bad spec raises when the figure is
+        drawn, live or static, so the book build catches what a student's live kernel would.
 
     Nothing is returned, so that the figure is not shown twice at the end of a cell.
 
@@ -49,6 +52,8 @@ def interactive_figure(plot, defaults, **controls):
     missing = set(controls) - set(defaults)
     if missing:
         raise ValueError(f"every control needs a value in defaults; missing {sorted(missing)}")
+    for name, spec in controls.items():
+        slider_range(name, spec, defaults[name])
     if is_live():
         _live(plot, defaults, controls)
     else:
@@ -101,12 +106,49 @@ def _live(plot, defaults, controls):
     display(box)
 
 
+def slider_range(name, spec, value):
+    """(min, max, step) of the slider that ``spec`` asks for, checked; None for a ready widget.
+
+    Parameters
+    ----------
+    name : str, the setting (for the error message).
+    spec : (min, max) or (min, max, step) of numbers, or an object with a ``value`` (a widget).
+    value : the setting's default, which must lie in [min, max].
+
+    Returns
+    -------
+    tuple (min, max, step), or None when ``spec`` is a widget.
+
+    Examples
+    --------
+    >>> slider_range("index", (0, 99), 5)
+    (0, 99, 1)
+    >>> slider_range("eps", (0.0, 0.3), 0.1)
+    (0.0, 0.3, 0.003)
+    """
+    if hasattr(spec, "value") and not isinstance(spec, (tuple, list)):
+        return None
+    if not isinstance(spec, (tuple, list)) or len(spec) not in (2, 3) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in spec):
+        raise ValueError(f"control {name!r} must be (min, max), (min, max, step) or an ipywidgets control, "
+                         f"got {spec!r}")
+    ints = all(isinstance(v, int) for v in (*spec, value))
+    lo, hi = spec[:2]
+    step = spec[2] if len(spec) == 3 else (1 if ints else round((hi - lo) / 100, 12))
+    if not lo < hi or step <= 0:
+        raise ValueError(f"control {name!r} needs min < max and step > 0, got {spec!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"the default of {name!r} must lie in [{lo}, {hi}], got {value!r}")
+    return lo, hi, step
+
+
 def _control(name, spec, value):
     import ipywidgets as w
 
-    if isinstance(spec, w.ValueWidget):
+    bounds = slider_range(name, spec, value)
+    if bounds is None:
         spec.value = value
         return spec
-    lo, hi, step = spec
+    lo, hi, step = bounds
     kind = w.IntSlider if all(isinstance(v, int) for v in (lo, hi, step, value)) else w.FloatSlider
     return kind(value=value, min=lo, max=hi, step=step, description=name, continuous_update=False)
