@@ -1,6 +1,7 @@
 """The book's own files agree with each other and with the install facts: the table of contents, the
 chapters, the pins, Binder's environment, the Python versions stated, make's options."""
 
+import json
 import pathlib
 import re
 
@@ -154,3 +155,56 @@ def test_the_macro_cell_is_replaced_not_repeated_and_a_header_is_required():
     assert changed != written and changed.count("math:") == 1 and "'\\q': 'it''s'" in changed
     with pytest.raises(ValueError, match="text: expected a chapter starting with its jupytext YAML header"):
         with_macro_cell("# Title\n", {})
+
+
+def test_the_readmes_timing_rows_are_computed_from_the_measured_times():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("book_times", ROOT / "benchmarks" / "book_times.py")
+    book_times = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(book_times)
+    rows = book_times.README_TABLE.search((ROOT / "README.md").read_text())
+    assert rows, "the README lost its book-times markers"
+    assert rows.group(0) == rows.group(1) + book_times.readme_rows() + rows.group(2)
+    measured = json.loads(book_times.MEASURED.read_text())
+    assert re.search(rf"\*\*{measured['full_s']:.0f} s\*\* wall", (ROOT / "benchmarks" / "book_times.md").read_text())
+    changed = dict(measured, full_s=measured["full_s"] + 60)  # the control: other numbers, other rows
+    assert book_times.readme_rows(changed) != book_times.readme_rows()
+
+
+def _undeclared_imports(sources, declared):
+    """{module: chapter} of the top-level modules that ``sources`` ({chapter: code}) import and
+    that neither the standard library, the package itself nor a ``declared`` distribution provides."""
+    import ast
+    import importlib.metadata
+    import sys
+
+    providers = importlib.metadata.packages_distributions()
+    found = {}
+    for chapter, code in sources.items():
+        for node in ast.walk(ast.parse(code)):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
+            for module in (name.split(".")[0] for name in names):
+                dists = {re.sub(r"[-_.]+", "-", d).lower() for d in providers.get(module, [])}
+                if module in sys.stdlib_module_names or module == "deepissues" or dists & declared:
+                    continue
+                found.setdefault(module, chapter)
+    return found
+
+
+def test_every_module_a_chapter_imports_is_a_declared_dependency():
+    import tomllib
+
+    import jupytext
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {re.sub(r"[-_.]+", "-", Requirement(r).name).lower() for r in project["dependencies"]}
+    sources = {path.stem: "\n".join(c.source for c in jupytext.read(path).cells if c.cell_type == "code"
+                                    and not c.source.lstrip().startswith(("%", "!")))
+               for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.md"))}
+    assert _undeclared_imports(sources, declared) == {}
+    # the control: a test tool imported by a chapter is caught, and so is pandas without its declaration
+    assert _undeclared_imports({"x": "import fairlearn.metrics"}, declared) == {"fairlearn": "x"}
+    assert "pandas" in _undeclared_imports(sources, declared - {"pandas"})
