@@ -95,6 +95,23 @@ def test_only_the_seed_sweep_records_a_false_claim_without_raising(store, monkey
     assert [(c["name"], c["held"]) for c in claims.records("94-demo")] == [("a", False), ("b", False)]
 
 
+def test_a_live_kernel_warns_and_goes_on_while_the_build_and_tests_stop(store, monkeypatch, capsys):
+    from deepissues import widgets
+
+    claims.chapter("93-demo")
+    monkeypatch.setattr(widgets, "is_live", lambda: True)  # a student's Colab or Binder kernel
+    claims.check("a", False, "x=1", kind="extends")  # no exception: the chapter goes on
+    assert 'WARNING: the claim "a" did not hold in this run' in capsys.readouterr().err
+    monkeypatch.setenv("DEEPISSUES_CLAIMS_RAISE", "1")  # asked to stop, it stops
+    with pytest.raises(claims.ClaimFailed):
+        claims.check("b", False, "", kind="extends")
+    monkeypatch.delenv("DEEPISSUES_CLAIMS_RAISE")
+    monkeypatch.setattr(widgets, "is_live", lambda: False)  # the control: the build, the tests, a script
+    with pytest.raises(claims.ClaimFailed):
+        claims.check("c", False, "", kind="extends")
+    assert [c["held"] for c in claims.records("93-demo")] == [False, False, False]
+
+
 def test_claims_dir_starts_from_the_given_folder(tmp_path, monkeypatch):
     monkeypatch.delenv("DEEPISSUES_CLAIMS_DIR", raising=False)
     (tmp_path / "book").mkdir()
