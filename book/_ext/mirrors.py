@@ -5,7 +5,8 @@ Colab nor a plain JupyterLab renders. This extension
 - writes notebooks/NN-topic.ipynb (outputs stripped) next to each chapter's HTML page, starting
   with the install cell the nbgrader assignments start with;
 - turns its MyST into Markdown any Jupyter renders (:class:`PlainMarkdown`): theorems, proofs and
-  exercises become headed blocks, citations "Author (year)" linked to the book's bibliography,
+  exercises become headed blocks, citations "Author (year)" linked to their entry in the book's
+  bibliography (names in Unicode, as the bibliography prints them),
   ``{doc}`` links to the book's pages, each ``{glue}`` role the number this build glued,
   ``{include}`` the included file, and the book's LaTeX macros their definitions;
 - hides the solutions: their prose in a collapsed ``<details>`` block, their code in a code cell
@@ -88,8 +89,20 @@ def replace_glue(text, values):
 
 
 def _plain_tex(text):
-    """A BibTeX field as plain text: no braces, TeX quotes as typographic ones."""
-    return text.replace("``", "“").replace("''", "”").replace("{", "").replace("}", "").replace("--", "–")
+    """A BibTeX field as plain Unicode text, decoded by pybtex as the HTML bibliography decodes it:
+    accents become letters (``Mont{\\'u}far`` reads Montúfar), braces go, TeX quotes and dashes
+    become typographic ones."""
+    from pybtex.richtext import Text
+
+    return Text.from_latex(text.replace("``", "“").replace("''", "”")).render_as("text")
+
+
+def citation_anchor(key):
+    """The id of ``key``'s entry on the bibliography page: ``_config.yml`` sets sphinxcontrib-bibtex's
+    ``bibtex_cite_id`` to ``cite-{key}``, and docutils makes an id of it."""
+    from docutils.nodes import make_id
+
+    return make_id(f"cite-{key}")
 
 
 def _braced(text, start):
@@ -211,8 +224,8 @@ class PlainMarkdown:
         who = (names[0] if len(names) == 1 else " and ".join(names) if len(names) == 2
                else f"{names[0]} et al." if names else " ".join(_plain_tex(entry.fields["title"]).split()[:6]) + "…")
         year = entry.fields.get("year", "n.d.")
-        return f"[{who} ({year})]({self.site}book/bibliography.html)" if textual else \
-            f"[{who}, {year}]({self.site}book/bibliography.html)"
+        link = f"{self.site}book/bibliography.html#{citation_anchor(key)}"
+        return f"[{who} ({year})]({link})" if textual else f"[{who}, {year}]({link})"
 
     def expand_macros(self, math):
         """``math`` with every macro of the book's MathJax configuration replaced by its definition."""
