@@ -19,9 +19,10 @@ from .fooling import fooling_images
 from .region import RegionAttack
 from .spatial import Spatial, rotate_translate
 from .square import Square
+from .targeted import APGDT
 
 __all__ = ["NORMS", "norm_of", "Attack", "BoundedAttack", "MinimalNormAttack", "margin", "FGSM", "PGD",
            "DeepFool", "CarliniWagnerL2", "MinimalPerturbation", "RegionAttack", "fooling_images", "Square",
            "Spatial", "rotate_translate", "transfer_attack", "Transfer", "robust_accuracy",
            "worst_case_accuracy", "WorstCase", "perturbation_norms", "minimal_norms", "min_norm_step",
-           "project_l1_box", "gradient_masking_signs", "MaskingSigns"]
+           "project_l1_box", "gradient_masking_signs", "MaskingSigns", "APGDT"]
