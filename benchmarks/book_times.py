@@ -5,8 +5,9 @@ what a clean clone pays, then after a prose-only edit (one sentence added to a c
 out again afterwards), which must execute nothing. Reads each chapter's wall and CPU time from
 the records ``tools/execute_chapters.py`` writes, and writes benchmarks/book_times.md: the machine,
 both wall times, and per chapter the CPU time of its kernel (one thread) against 60 s and the
-wall time it took beside the other chapters. The README's timing table is rewritten from the same
-numbers, between its ``book-times`` markers.
+wall time it took beside the other chapters; benchmarks/book_times.json keeps the same numbers,
+and the README's timing rows, between its ``book-times`` markers, are rewritten from them (a test
+checks that they are current).
 
     .venv/bin/python benchmarks/book_times.py [--no-build]
 
@@ -27,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = ROOT / "_build" / "executed"
 OUTPUT = ROOT / "benchmarks" / "book_times.md"
+MEASURED = ROOT / "benchmarks" / "book_times.json"  # the same numbers, for the README and its test
 CHAPTER_BUDGET, BOOK_CPU_BUDGET = 60.0, 480.0  # CPU s per chapter, CPU s for all of them
 BOOK_WALL_BUDGET, PROSE_WALL_BUDGET = 360.0, 90.0  # wall s: a full make book, a rebuild after prose
 PROSE_EDIT = ("notebooks/11-error-decomposition.md", "\n## The record\n",
@@ -89,8 +91,10 @@ def table(chapters, full_s, prose_s):
     return "\n".join(lines) + "\n"
 
 
-def readme_table(chapters, full_s, prose_s):
-    """The README's rows for make book, from the measured numbers."""
+def readme_rows(measured=None):
+    """The README's rows for make book, from benchmarks/book_times.json (a test compares them)."""
+    measured = measured or json.loads(MEASURED.read_text())
+    chapters, full_s, prose_s = measured["chapters"], measured["full_s"], measured["prose_s"]
     cpu = sum(r["cpu_s"] for r in chapters.values())
     slowest = max(chapters.items(), key=lambda item: item[1]["cpu_s"])
     return (f"| `make book`, every chapter executed | {full_s / 60:.0f} min ({full_s:.0f} s) | "
@@ -106,13 +110,14 @@ def main():
     if not args.no_build:
         full_s = timed_make("EXECUTE_ARGS=--force")
         prose_s = prose_rebuild()
-    chapters = records()
+    chapters = {name: {k: r[k] for k in ("cpu_s", "wall_s")} for name, r in records().items()}
     text = "# Book build and chapter times\n\n" + table(chapters, full_s, prose_s)
     OUTPUT.write_text(text)
     if full_s is not None:
+        MEASURED.write_text(json.dumps({"machine": machine(), "date": str(datetime.date.today()), "full_s": full_s,
+                                        "prose_s": prose_s, "chapters": chapters}, indent=1))
         readme = ROOT / "README.md"
-        readme.write_text(README_TABLE.sub(lambda m: m.group(1) + readme_table(chapters, full_s, prose_s) + m.group(2),
-                                           readme.read_text()))
+        readme.write_text(README_TABLE.sub(lambda m: m.group(1) + readme_rows() + m.group(2), readme.read_text()))
     print(text)
 
 
