@@ -47,6 +47,40 @@ def _triangle_lp(net, x, y, j, eps):
     return result.fun + b2[y] - b2[j]
 
 
+def _reference_lower(C, k, weights, biases, hidden, lo, hi):
+    """min over the box [lo, hi] (N, d) of C @ z_k, C (N, K, width), z_k the output of linear
+    layer k, by CROWN's plain backward pass; hidden[j] = (l, u) of z_j, (N, width) each, for j < k."""
+    A, c = C @ weights[k], C @ biases[k]
+    for j in reversed(range(k)):
+        l, u = (bound[:, None, :] for bound in hidden[j])
+        unstable = (l < 0) & (u > 0)
+        upper_slope = torch.where(unstable, u / (u - l), (l >= 0).double())
+        lower_slope = torch.where(unstable, (u > -l).double(), (l >= 0).double())
+        c = c + (A.clamp(max=0) * torch.where(unstable, -upper_slope * l, 0.0)).sum(-1)
+        A = A.clamp(min=0) * lower_slope + A.clamp(max=0) * upper_slope
+        c, A = c + A @ biases[j], A @ weights[j]
+    return c + (A.clamp(min=0) * lo[:, None, :] + A.clamp(max=0) * hi[:, None, :]).sum(-1)
+
+
+def _reference_crown(net, lo, hi, y, widen=0.0):
+    """CROWN as first written: every hidden layer's bounds, the first one's included, from a
+    backward pass with the specification [I; −I] (lower bounds of z and of −z) for every point,
+    (N, 2·width, width); ``widen`` loosens the first layer's bounds by that much on each side.
+    Returns the hidden bounds, a list of (l, u) of (N, width), and the (N, K) margin bounds."""
+    weights = [layer.weight.detach() for layer in net if isinstance(layer, nn.Linear)]
+    biases = [layer.bias.detach() for layer in net if isinstance(layer, nn.Linear)]
+    hidden = []
+    for k in range(len(weights) - 1):
+        width = len(biases[k])
+        both = torch.cat([torch.eye(width), -torch.eye(width)]).double().expand(len(lo), -1, -1)
+        lower = _reference_lower(both, k, weights, biases, hidden, lo, hi)
+        l, u = lower[:, :width], -lower[:, width:]
+        hidden.append((l - widen, u + widen) if k == 0 else (l, u))
+    eye = torch.eye(len(biases[-1]), dtype=torch.float64)
+    margins = _reference_lower(eye[y][:, None, :] - eye, len(weights) - 1, weights, biases, hidden, lo, hi)
+    return hidden, margins.scatter(1, y[:, None], float("inf"))
+
+
 @pytest.mark.parametrize("widths", [[6, 16, 4], [6, 16, 16, 4], [6, 12, 12, 12, 4]])
 def test_crown_bounds_lie_below_every_sampled_margin(widths):
     torch.manual_seed(0)
@@ -136,3 +170,31 @@ def test_crown_handles_layers_without_bias():
         margins = net(x).gather(1, y[:, None]) - net(x)
     # negative control: the bound at radius 0 is the margin itself, not a looser number
     torch.testing.assert_close(C.margin_lower_bounds(net, x, y, 0.0, method="CROWN")[rivals], margins[rivals])
+
+
+@pytest.mark.parametrize("widths", [[8, 16, 5], [8, 16, 16, 5], [8, 12, 12, 12, 5]])
+def test_crown_equals_the_plain_backward_pass_with_a_two_width_specification_at_every_layer(widths):
+    # the fast path takes the first layer's bounds by interval arithmetic and each deeper layer's
+    # from two width-sized passes; the plain algorithm above runs [I; −I] through every layer
+    torch.manual_seed(7)
+    net, x = mlp(widths).double(), torch.rand(12, 8, dtype=torch.float64)
+    y = torch.randint(0, 5, (12,))
+    for eps in (0.05, 0.3):
+        lo, hi = (x - eps).clamp(0, 1), (x + eps).clamp(0, 1)
+        hidden, margins = _reference_crown(net, lo, hi, y)
+        with torch.no_grad():
+            fast_hidden = C.crown_hidden_bounds(net, lo, hi)
+            fast = C.margin_lower_bounds(net, x, y, eps, method="CROWN")
+        torch.testing.assert_close(fast, margins, atol=1e-10, rtol=0)
+        assert len(fast_hidden) == len(hidden) == len(widths) - 2
+        for (l, u), (l_ref, u_ref) in zip(fast_hidden, hidden):
+            torch.testing.assert_close(l, l_ref, atol=1e-10, rtol=0)
+            torch.testing.assert_close(u, u_ref, atol=1e-10, rtol=0)
+        if eps == 0.3:  # every branch of the relaxation is compared: each layer has every kind of unit
+            for l, u in hidden:
+                assert (l >= 0).any() and (u <= 0).any() and ((l < 0) & (u > 0)).any()
+        # negative control: first-layer bounds looser by 1e-6 move the margins by far more than the
+        # tolerance, so a fast path that got that layer slightly wrong would fail the comparison
+        _, loosened = _reference_crown(net, lo, hi, y, widen=1e-6)
+        rivals = torch.isfinite(margins)
+        assert (loosened - margins)[rivals].abs().max() > 1e-8
