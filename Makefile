@@ -11,6 +11,7 @@ TORCH_INDEX ?=
 PIP_INSTALL := $(PIP) install --quiet -c constraints.txt $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 INSTALL_BOOK  := $(VENV)/.installed-book
 INSTALL_TEST  := $(VENV)/.installed-test
+INSTALL_TEACH := $(VENV)/.installed-teach
 KERNEL_CONFIG := $(VENV)/etc/ipython/ipython_kernel_config.py
 BROWSER       := /usr/bin/chromium
 
@@ -67,8 +68,10 @@ mirrors: book
 	tools/tag_release.sh
 	tools/publish_mirrors.sh
 
-# nbgrader course directory _build/assignments: source (teachers), release (students), zips
-assignments: $(INSTALL_TEST)
+# nbgrader course directory _build/assignments: source (teachers), release (students), zips.
+# It needs the book (for the numbers the prose quotes: make book executes only what changed) and
+# nbgrader (the teach extra), not the test tools.
+assignments: book $(INSTALL_TEACH)
 	$(BIN)/python -m tools.assignments
 
 # Debian's chromium for the browser tests (apt-get; fails with a message where it cannot)
@@ -83,7 +86,11 @@ $(INSTALL_BOOK): pyproject.toml constraints.txt | $(BIN)/python
 	touch $@
 
 $(INSTALL_TEST): pyproject.toml constraints.txt | $(BIN)/python
-	$(PIP_INSTALL) -e ".[book,test]"
+	$(PIP_INSTALL) -e ".[book,teach,test]"
+	touch $@ $(INSTALL_BOOK) $(INSTALL_TEACH)
+
+$(INSTALL_TEACH): pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP_INSTALL) -e ".[book,teach]"
 	touch $@ $(INSTALL_BOOK)
 
 # Binder's environment.yml, from constraints.txt (a test checks that it is current)

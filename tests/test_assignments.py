@@ -125,3 +125,33 @@ def test_the_install_cell_installs_only_on_colab_when_missing_pinned_to_the_tag(
     assert not any("torch" in part or "reinstall" in part or part == "--upgrade" for part in calls[0])
     assert _run_install_cell(monkeypatch, on_colab=True, installed=True) == []
     assert _run_install_cell(monkeypatch, on_colab=False, installed=False) == []
+
+
+def test_a_colab_copy_is_graded_after_accept_copies(course, monkeypatch):
+    copy = course / "submitted" / "colab" / NAME / f"Copy of {NAME}.ipynb"
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(_read(course, "source"), copy)
+    renamed, skipped = assignments.accept_copies(course)
+    assert renamed == [copy.with_name(f"{NAME}.ipynb")] and skipped == [] and not copy.exists()
+    grades = _autograde(course, "colab", nbformat.read(renamed[0], as_version=4), monkeypatch)
+    assert len(grades) == 3 and all(score == top == 1 for score, top in grades.values())
+
+
+def test_accept_copies_leaves_a_copy_beside_the_real_notebook_and_other_names(tmp_path):
+    folder = tmp_path / "submitted" / "ana" / NAME
+    folder.mkdir(parents=True)
+    for name in (f"{NAME}.ipynb", f"Copy of {NAME}.ipynb", "Copy of 11-error-decomposition.ipynb", "notes.ipynb"):
+        (folder / name).write_text("{}")
+    renamed, skipped = assignments.accept_copies(tmp_path)
+    assert renamed == [] and skipped == [folder / f"Copy of {NAME}.ipynb"]
+    assert assignments.COPY.match(f"Copy of Copy of {NAME} (2).ipynb")["name"] == NAME
+
+
+def test_assignments_refuse_numbers_the_book_has_not_computed(monkeypatch):
+    import tools.execute_chapters as executed
+
+    monkeypatch.setattr(executed, "stale", lambda root, paths: list(paths))
+    with pytest.raises(SystemExit, match=f"numbers for {NAME} are missing or out of date"):
+        assignments.main([str(ROOT / "notebooks" / f"{NAME}.md"), "--root", "/nonexistent"])
+    monkeypatch.setattr(executed, "stale", lambda root, paths: [])  # the control: current numbers pass the gate
+    assignments.refuse_stale_numbers([str(ROOT / "notebooks" / f"{NAME}.md")])

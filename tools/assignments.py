@@ -14,13 +14,24 @@ directory (default _build/assignments):
 - release/NN-topic/, the student version, from ``nbgrader generate_assignment``;
 - zips/NN-topic.zip, the release version zipped.
 
+The glued numbers must be those of the current code: the command refuses to run when the book's
+outputs are missing or out of date for a chapter it converts (``make assignments`` builds the
+book first, which executes only what changed).
+
+Colab saves a student's notebook as "Copy of NN-topic.ipynb", which nbgrader would skip and score
+0. ``--accept-copies`` renames such a file in every ``submitted/<student>/NN-topic/`` folder to
+the assignment's own name, when the folder has no notebook of that name, before ``nbgrader
+autograde``.
+
 Usage: python -m tools.assignments [--root DIR] [CHAPTER ...]
+       python -m tools.assignments --accept-copies [--root DIR]
 """
 
 import argparse
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -128,12 +139,61 @@ def release(root, name):
                 archive.write(path, path.relative_to(root / "release"))
 
 
+COPY = re.compile(r"^(?:Copy of )+(?P<name>.+?)(?: \(\d+\))?\.ipynb$")  # Colab's names for a saved copy
+
+
+def accept_copies(root):
+    """Rename each "Copy of NN-topic.ipynb" in ``root``/submitted/<student>/NN-topic/ to
+    NN-topic.ipynb where that folder has no NN-topic.ipynb, so that nbgrader grades it.
+
+    Returns
+    -------
+    list of (renamed, skipped) paths: the copies renamed, and the copies left because the folder
+    already has the assignment's notebook (nbgrader grades that one).
+    """
+    renamed, skipped = [], []
+    for folder in sorted(p for p in Path(root).glob("submitted/*/*") if p.is_dir()):
+        target = folder / f"{folder.name}.ipynb"
+        for copy in sorted(folder.glob("*.ipynb")):
+            match = COPY.match(copy.name)
+            if not match or match["name"] != folder.name:
+                continue
+            if target.exists():
+                skipped.append(copy)
+            else:
+                copy.rename(target)
+                renamed.append(target)
+    return renamed, skipped
+
+
+def refuse_stale_numbers(chapters):
+    """Stop with a message when the book's outputs for any of ``chapters`` are missing or out of
+    date: the assignments would quote numbers (or variable names) the current code does not print."""
+    from tools.execute_chapters import stale
+
+    out_of_date = [p.stem for p in stale(ROOT, [Path(c) for c in chapters])]
+    if out_of_date:
+        raise SystemExit(f"the book's numbers for {', '.join(out_of_date)} are missing or out of date, so the "
+                         f"assignments would quote stale numbers or variable names: run `make book` first "
+                         f"(`make assignments` does)")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("chapters", nargs="*", help="chapter sources (default: every notebooks/*.md)")
     parser.add_argument("--root", default=str(ROOT / "_build" / "assignments"), help="the nbgrader course directory")
+    parser.add_argument("--accept-copies", action="store_true",
+                        help='rename Colab\'s "Copy of NN-topic.ipynb" submissions so that nbgrader grades them')
     args = parser.parse_args(argv)
+    if args.accept_copies:
+        renamed, skipped = accept_copies(args.root)
+        for path in renamed:
+            print(f"renamed to {path}")
+        for path in skipped:
+            print(f"left {path}: the folder already has {path.parent.name}.ipynb, which nbgrader grades")
+        return
     chapters = args.chapters or sorted(str(p) for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.md"))
+    refuse_stale_numbers(chapters)
     write_course(args.root, chapters)
     for chapter in chapters:
         release(args.root, Path(chapter).stem)
