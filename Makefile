@@ -58,9 +58,11 @@ test-book:
 	$(MAKE) --no-print-directory pdf
 	$(BIN)/python -m pytest tests -m book
 
+# two workers (pytest-xdist), each taking whole files, so that a chapter's cells run in order in
+# one kernel; the slow chapters and the unit tests then share both cores with test-book
 test-rest:
 	DEEPISSUES_STATIC=1 DEEPISSUES_COMPARE_OUTPUTS=1 DEEPISSUES_CLAIMS_DIR=_build/nbtest/claims \
-		$(BIN)/python -m pytest -m "not book"
+		$(BIN)/python -m pytest -m "not book" -n 2 --dist loadfile
 
 # the chapters' .ipynb mirrors on the branch ipynb, where the Colab buttons point, and the tag
 # v<version> that the install cells pin (refused if that version was published from another commit)

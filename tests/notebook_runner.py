@@ -48,11 +48,18 @@ def pytest_collect_file(file_path, parent):
                 raise RuntimeError(f"{file_path.name}: no executed notebook of the book under the current key "
                                    f"to compare with; run `make book` first")
             _unchecked.append(file_path.stem)
-            jupytext.write(jupytext.read(file_path), target)
-        else:
-            nbformat.write(reference, target)
+            reference = jupytext.read(file_path)
+        _write_atomically(reference, target)
         return IPyNbFile.from_parent(parent, path=target)
     return None
+
+
+def _write_atomically(notebook, target):
+    """Write ``notebook`` to ``target`` so that no reader sees half a file: under pytest-xdist every
+    worker collects (and so writes) every chapter."""
+    partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    nbformat.write(notebook, partial)
+    os.replace(partial, target)
 
 
 def book_outputs(path):
@@ -89,7 +96,7 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_sessionfinish(session):
-    if not _cell_times:
+    if not _cell_times or hasattr(session.config, "workerinput"):  # a pytest-xdist worker: the controller writes
         return
     target = CONVERTED / "cell_times.json"
     record = json.loads(target.read_text()) if target.exists() else {}
@@ -100,7 +107,7 @@ def pytest_sessionfinish(session):
 
 
 def pytest_terminal_summary(terminalreporter):
-    if _unchecked:
+    if _unchecked and not hasattr(terminalreporter.config, "workerinput"):
         terminalreporter.section("chapters run without comparing their outputs")
         terminalreporter.write_line(f"{', '.join(_unchecked)}: the book's cache holds no executed notebook under the "
                                     f"current key, so their outputs were not compared (run `make book` first)")
