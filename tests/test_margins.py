@@ -1,6 +1,7 @@
 """Jacobian norms against autograd's full Jacobian; the margin bound against the exact distance
 to a linear model's decision boundary and, with a global Lipschitz bound, against every input
-DeepFool finds for a ReLU network."""
+DeepFool finds for a ReLU network; the side-by-side trainer against training.fit one run at a
+time."""
 
 import math
 
@@ -8,10 +9,12 @@ import pytest
 import torch
 from torch import nn
 
+from deepissues import repro, training
 from deepissues.attacks import DeepFool
 from deepissues.nets import mlp
 from deepissues.theory import (jacobian_margin_bound, jacobian_norm, jacobian_penalty, lipschitz_upper_bound,
                                margin_report, output_margin)
+from deepissues.theory.margins import _squared_jacobian_norms, _stacked_relu_forward, fit_mlps
 
 
 def _net(seed=0, activation="tanh"):
@@ -118,3 +121,86 @@ def test_bad_input_is_refused():
         output_margin(torch.zeros(3), torch.zeros(3, dtype=torch.long))
     with pytest.raises(ValueError, match="jacobian_bound"):
         jacobian_margin_bound(model, x, torch.zeros(3, dtype=torch.long), jacobian_bound=0.0)
+
+
+def _one_at_a_time(widths, x, y, lam, seed, **kwargs):
+    """The reference: one network, trained by training.fit with the autograd Jacobian penalty."""
+    with repro.seeded(seed):
+        model = mlp(widths).double()
+    penalty = (lambda m, xb: lam * jacobian_penalty(m, xb)) if lam else None
+    training.fit(model, x, y, seed=seed, penalty=penalty, progress=False, **kwargs)
+    return model
+
+
+def _digits_like(n=22, d=6, classes=3, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return (torch.rand(n, d, generator=generator, dtype=torch.float64),
+            torch.randint(0, classes, (n,), generator=generator))
+
+
+@pytest.mark.parametrize("widths", [[6, 3], [6, 9, 3], [6, 9, 7, 3]])
+def test_the_closed_form_jacobian_equals_autograds_for_stacked_relu_networks(widths):
+    x, _ = _digits_like(n=7)
+    with repro.seeded(0):
+        models = [mlp(widths).double() for _ in range(3)]
+    weights = [torch.stack([m[i].weight.detach() for m in models]) for i in range(0, len(models[0]), 2)]
+    biases = [torch.stack([m[i].bias.detach() for m in models]) for i in range(0, len(models[0]), 2)]
+    xs = torch.stack([x, x.flip(0), 1 - x])
+    logits, active = _stacked_relu_forward(weights, biases, xs)
+    squared = _squared_jacobian_norms(weights, active)
+    for model, points, out, row in zip(models, xs, logits, squared):
+        torch.testing.assert_close(out, model(points), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(row.expand(len(points)), jacobian_norm(model, points) ** 2, rtol=1e-12, atol=1e-12)
+    if active:  # Control: with every unit taken as active (a linear network) the norms come out otherwise.
+        assert not torch.allclose(_squared_jacobian_norms(weights, [torch.ones_like(a) for a in active]), squared)
+
+
+@pytest.mark.parametrize("widths", [[6, 9, 3], [6, 9, 7, 3]])
+def test_fit_mlps_equals_training_fit_with_the_jacobian_penalty_run_by_run(widths):
+    x, y = _digits_like()
+    kwargs = dict(epochs=4, batch_size=5, lr=0.02)  # 22 points: a last partial batch of 2
+    trained = fit_mlps(widths, x, y, seeds=[3, 0], lambdas=[0.0, 0.05, 0.5], progress=False, **kwargs)
+    assert list(trained) == [(lam, seed) for lam in (0.0, 0.05, 0.5) for seed in (3, 0)]
+    for (lam, seed), model in trained.items():
+        reference = _one_at_a_time(widths, x, y, lam, seed, **kwargs)
+        for ours, theirs in zip(model.parameters(), reference.parameters()):
+            torch.testing.assert_close(ours, theirs, rtol=1e-9, atol=1e-10)
+    # Controls: the penalty and the seed's batches both change the weights far beyond that tolerance.
+    unpenalised = _one_at_a_time(widths, x, y, 0.0, 3, **kwargs)
+    other_batches = fit_mlps(widths, x, y, seeds=[3], lambdas=[0.05], progress=False,
+                             **{**kwargs, "batch_size": 6})
+    for model in (unpenalised, other_batches[0.05, 3]):
+        gap = max((a - b).abs().max() for a, b in zip(model.parameters(), trained[0.05, 3].parameters()))
+        assert gap > 1e-4
+
+
+def test_fit_mlps_applies_weight_decay_as_adam_does_and_leaves_the_global_stream_alone():
+    x, y = _digits_like(seed=1)
+    kwargs = dict(epochs=3, batch_size=8, lr=0.01, weight_decay=0.1)
+    before = torch.random.get_rng_state()
+    model = fit_mlps([6, 9, 3], x, y, seeds=[2], progress=False, **kwargs)[0.0, 2]
+    assert torch.equal(torch.random.get_rng_state(), before)
+    reference = _one_at_a_time([6, 9, 3], x, y, 0.0, 2, **kwargs)
+    for ours, theirs in zip(model.parameters(), reference.parameters()):
+        torch.testing.assert_close(ours, theirs, rtol=1e-9, atol=1e-10)
+    # Control: without the decay the weights differ.
+    plain = _one_at_a_time([6, 9, 3], x, y, 0.0, 2, **{**kwargs, "weight_decay": 0.0})
+    assert max((a - b).abs().max() for a, b in zip(model.parameters(), plain.parameters())) > 1e-4
+
+
+def test_fit_mlps_refuses_bad_input():
+    x, y = _digits_like()
+    with pytest.raises(ValueError, match="x must be an"):
+        fit_mlps([6, 3], x[0], y, seeds=[0])
+    with pytest.raises(ValueError, match="widths"):
+        fit_mlps([6], x, y, seeds=[0])
+    with pytest.raises(ValueError, match="columns"):
+        fit_mlps([5, 3], x, y, seeds=[0])
+    with pytest.raises(ValueError, match=r"y must be \(22,\) int labels in \[0, 2\)"):
+        fit_mlps([6, 2], x, y, seeds=[0])
+    with pytest.raises(ValueError, match="without repeats"):
+        fit_mlps([6, 3], x, y, seeds=[0, 0])
+    with pytest.raises(ValueError, match="each lambda must be a number >= 0"):
+        fit_mlps([6, 3], x, y, seeds=[0], lambdas=[-0.1])
+    with pytest.raises(ValueError, match="epochs must be an int >= 1"):
+        fit_mlps([6, 3], x, y, seeds=[0], epochs=0)
