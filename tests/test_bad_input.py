@@ -56,6 +56,7 @@ CASES = [
     case(base.as_images, torch.rand(2, 15), None, match="cannot read inputs of shape"),
     case(base.check_inputs, NET, X * 2, Y, match=r"x must lie in \[0, 1\]"),
     case(A.APGDT, NET, n_target_classes=0, match="n_target_classes must be an int >= 1"),
+    case(T.margins.fit_mlps, [4, 3], X, Y, seeds=[0, 0], match="without repeats"),
     case(A.margin, torch.rand(5, 3), Y[:4], match="y must have shape"),
     case(A.norm_of, X, "L2", match="norm must be one of"),
     case(base.shrink_to_boundary, A.DeepFool(NET), X, X[:3], Y, torch.ones(5, dtype=torch.bool),
