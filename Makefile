@@ -22,8 +22,9 @@ export OMP_NUM_THREADS ?= 1
 
 .PHONY: book pdf unit test test-book test-rest assignments mirrors environment clean
 
-# chapters executed at once by `make book` (tools/execute_chapters.py): one per core by default
-JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+# chapters executed at once by `make book` (tools/execute_chapters.py): one per core by default.
+# (Not `nproc`, which answers OMP_NUM_THREADS, exported as 1 below.)
+JOBS ?= $(shell nproc --all 2>/dev/null || echo 1)
 
 # The chapters run first, JOBS at a time, into a cache keyed by their code, the library, the pins
 # and the environment: a chapter whose key did not change is not executed again. Sphinx then reads
