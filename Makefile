@@ -19,6 +19,9 @@ BROWSER       := /usr/bin/chromium
 # fast on one thread, and one thread keeps a chapter from spinning against whatever else the
 # machine runs (benchmarks/busy_machine.md). Set it to override, e.g. `make book OMP_NUM_THREADS=2`.
 export OMP_NUM_THREADS ?= 1
+# one string hash for every kernel: the book's execution and the notebook tests' must print the
+# same (a set of strings iterates in an order that depends on it)
+export PYTHONHASHSEED ?= 0
 
 .PHONY: book pdf unit test test-book test-rest assignments mirrors environment clean
 
