@@ -36,6 +36,7 @@ def pytest_configure(config):
     # runs on one thread unless told otherwise, as make sets it (benchmarks/busy_machine.md).
     os.environ.setdefault("DEEPISSUES_STATIC", "1")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("PYTHONHASHSEED", "0")  # as the book's kernels: the outputs are compared
 
 
 def pytest_collect_file(file_path, parent):

@@ -44,14 +44,16 @@ INPUTS = ("lib", "constraints.txt", "pyproject.toml")  # what every chapter's nu
 SKIPPED = ("__pycache__", ".egg-info", ".ipynb_checkpoints")  # build litter inside those
 # the variables that can set a chapter's numbers: every DEEPISSUES_* but those that only say where
 # records and data go or what the tests compare, and torch's thread count
-ENVIRONMENT = re.compile(r"^(DEEPISSUES_(?!(CLAIMS_DIR|DATA|COMPARE_OUTPUTS)$)\w+|OMP_NUM_THREADS)$")
+ENVIRONMENT = re.compile(r"^(DEEPISSUES_(?!(CLAIMS_DIR|DATA|COMPARE_OUTPUTS)$)\w+|OMP_NUM_THREADS|PYTHONHASHSEED)$")
 
 
 def book_defaults():
     """Set what the book's execution always uses unless told otherwise: widgets' static default
-    (the page has no kernel) and one torch thread per chapter (they run side by side)."""
+    (the page has no kernel), one torch thread per chapter (they run side by side) and one string
+    hash (as the Makefile sets them)."""
     os.environ.setdefault("DEEPISSUES_STATIC", "1")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("PYTHONHASHSEED", "0")  # kernels iterate sets of strings in one order
 
 
 def chapters(root=ROOT):
