@@ -1,9 +1,13 @@
 """Decomposition against end-to-end: the stocks SNR in closed form, the k-tuples' labels, and training."""
 
+import math
+
 import pytest
 import torch
 
 from deepissues import failures as F, repro
+from deepissues.failures import decomposition
+from deepissues.training import train_steps
 
 
 @pytest.mark.parametrize("k", [2, 10, 50])
@@ -93,7 +97,7 @@ def test_tuple_gradient_snr_uses_the_per_example_gradients_of_the_last_score_lay
     with repro.seeded(0):
         net = F.TupleNet(k, size, channels=4)
     tuples = F.k_tuples(n, k, size, seed=30_000 + 5)
-    fast = _last_layer_gradients(net, approach, *tuples)
+    fast = _last_layer_gradients(net, (approach,), *tuples)[approach]
     slow = _loop_gradients(net, approach, *tuples)
     torch.testing.assert_close(fast, slow, rtol=1e-4, atol=1e-6)
     snr, stderr = F.tuple_gradient_snr(k, approach, seed=5, net=net, n_tuples=n, size=size, chunk=16, groups=10)
@@ -101,7 +105,171 @@ def test_tuple_gradient_snr_uses_the_per_example_gradients_of_the_last_score_lay
     assert stderr == pytest.approx(F.gradient_snr_stderr(slow, 10), rel=1e-3)
     # Control: the other approach's loss gives other gradients.
     other = "decomposition" if approach == "end-to-end" else "end-to-end"
-    assert not torch.allclose(fast, _last_layer_gradients(net, other, *tuples), atol=1e-4)
+    assert not torch.allclose(fast, _last_layer_gradients(net, (other,), *tuples)[other], atol=1e-4)
+
+
+def test_tuple_gradient_snr_of_both_approaches_from_one_pass_equals_each_measured_alone():
+    k, size, n = 2, 14, 60
+    with repro.seeded(4):
+        net = F.TupleNet(k, size, channels=3)
+    both = F.tuple_gradient_snr(k, decomposition.APPROACHES, seed=1, net=net, n_tuples=n, size=size, chunk=25,
+                                groups=6)
+    for approach in decomposition.APPROACHES:
+        # the independent computation: one full forward and backward pass per example
+        grads = _loop_gradients(net, approach, *F.k_tuples(n, k, size, seed=30_000 + 1))
+        assert both[approach][0] == pytest.approx(F.gradient_snr(grads), rel=1e-4)
+        assert both[approach][1] == pytest.approx(F.gradient_snr_stderr(grads, 6), rel=1e-3)
+        assert both[approach] == F.tuple_gradient_snr(k, approach, seed=1, net=net, n_tuples=n, size=size,
+                                                      chunk=25, groups=6)
+    # Control: the shared pass does not hand one approach's gradients to the other.
+    assert both["end-to-end"][0] != pytest.approx(both["decomposition"][0], rel=1e-2)
+    for bad in ([], ("end-to-end", "end-to-end"), {"end-to-end"}):
+        with pytest.raises(ValueError, match="approach"):
+            F.tuple_gradient_snr(k, bad, net=net, n_tuples=n, size=size)
+
+
+def test_tuple_net_in_channels_last_computes_the_usual_layers_from_the_usual_initialisation():
+    k, size, channels = 2, 14, 3
+    with repro.seeded(7):
+        net = F.TupleNet(k, size, channels)
+    with repro.seeded(7):  # the same draws in the same order, in the default memory format
+        first = torch.nn.Conv2d(1, channels, 5, padding=2)
+    assert torch.equal(net.score[0].weight, first.weight) and torch.equal(net.score[0].bias, first.bias)
+    assert net.score[2].weight.is_contiguous(memory_format=torch.channels_last)
+    images = F.k_tuples(5, k, size, seed=3)[0]
+
+    def reference(flip=False):
+        """The network in plain NCHW tensors, layer by layer (flip: the kernels transposed)."""
+        w1, w2 = (net.score[i].weight.detach().contiguous() for i in (0, 2))
+        if flip:
+            w1, w2 = w1.transpose(-1, -2), w2.transpose(-1, -2)
+        x = images.reshape(5 * k, 1, size, size).contiguous()
+        x = torch.nn.functional.max_pool2d(torch.nn.functional.conv2d(x, w1, net.score[0].bias, padding=2), 2)
+        x = torch.nn.functional.max_pool2d(torch.nn.functional.conv2d(x, w2, net.score[2].bias, padding=2), 2)
+        scores = net.score[5:](x.flatten(1)).reshape(5, k)
+        return net.head(torch.sigmoid(scores))[:, 0], scores
+
+    with torch.no_grad():
+        output, scores = net(images)
+        expected_output, expected_scores = reference()
+        torch.testing.assert_close(scores, expected_scores, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(output, expected_output, rtol=1e-5, atol=1e-6)
+        # Control: a layout mistake, such as kernels read transposed, would show.
+        assert not torch.allclose(scores, reference(flip=True)[1], atol=1e-4)
+
+
+def _old_line_segment_images(n, size, seed):
+    """The images as first written: select the points inside each segment, then set their pixels."""
+    g = repro.generator(seed)
+    theta = torch.rand(n, generator=g) * math.pi
+    centre = torch.rand(n, 2, generator=g) * size
+    scale = size / 28
+    length = 5 * scale + torch.rand(n, generator=g) * (size - 10 * scale)
+    steps = torch.arange(-size, size + 1, dtype=torch.float32) / 2
+    direction = torch.stack([theta.cos(), theta.sin()], 1)
+    points = centre[:, None] + steps[None, :, None] * direction[:, None]
+    inside = (steps[None].abs() <= length[:, None] / 2) & ((points >= 0) & (points < size)).all(-1)
+    pixels = points.floor().long().clamp(0, size - 1)
+    images = torch.zeros(n, size, size)
+    rows = torch.arange(n)[:, None].expand_as(inside)
+    images[rows[inside], pixels[..., 0][inside], pixels[..., 1][inside]] = 1.0
+    return images, points
+
+
+@pytest.mark.parametrize("size", [14, 28])
+def test_line_segment_images_are_the_pixels_selected_point_by_point(size):
+    for seed in range(3):
+        images, _ = F.line_segment_images(300, size, seed=seed)
+        expected, points = _old_line_segment_images(300, size, seed)
+        assert torch.equal(images, expected)
+    # Control: the comparison sees where each segment ends: marking every point of the line that
+    # falls on the image, inside the segment or not, gives other images.
+    on_image = ((points >= 0) & (points < size)).all(-1)
+    pixels = points.floor().long().clamp(0, size - 1)
+    whole_lines = torch.zeros_like(expected)
+    rows = torch.arange(300)[:, None].expand_as(on_image)
+    whole_lines[rows[on_image], pixels[..., 0][on_image], pixels[..., 1][on_image]] = 1.0
+    assert not torch.equal(whole_lines, expected)
+
+
+def _train_tuples_alone(k, iterations, approach, seed=0, record_every=None, test_size=2000, **setup):
+    """train_tuples as first written (with the fused Adam it now uses): one network, the library's
+    train_steps loop, the whole test set in one pass."""
+    size, channels, batch_size, lr = (setup[key] for key in ("size", "channels", "batch_size", "lr"))
+    with repro.seeded(seed):
+        net = F.TupleNet(k, size, channels)
+    opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5, fused=True)
+    test_images, _, test_primary = F.k_tuples(test_size, k, size, seed=10_000 + seed)
+
+    def loss(model, batch):
+        images, intermediate, primary = batch
+        output, scores = model(images)
+        value = (1 - output * primary).clamp(min=0).mean()
+        return value + (1 - scores * intermediate).clamp(min=0).mean() if approach == "decomposition" else value
+
+    def accuracy(model):
+        return (torch.sign(model(test_images)[0]) == test_primary).float().mean()
+
+    curve = train_steps(net, loss, lambda step: F.k_tuples(batch_size, k, size, seed=seed * 1_000_003 + step),
+                        iterations, opt, record=accuracy, record_every=record_every, progress=False)
+    return net, curve
+
+
+def test_train_tuples_side_by_side_makes_each_run_exactly_as_alone():
+    setup = dict(size=14, channels=3, batch_size=16, lr=3e-3)
+    runs = F.train_tuples(2, 40, decomposition.APPROACHES, seed=2, progress=False, record_every=10, test_size=300,
+                          **setup)
+    for approach in decomposition.APPROACHES:
+        net, curve = _train_tuples_alone(2, 40, approach, seed=2, record_every=10, test_size=300, **setup)
+        assert all(torch.equal(a, b) for a, b in zip(net.parameters(), runs[approach][0].parameters()))
+        assert [s for s, _ in curve] == [s for s, _ in runs[approach][1]] == [10, 20, 30, 40]
+        assert [a for _, a in runs[approach][1]] == pytest.approx([a for _, a in curve], abs=1.5 / 300)
+        assert F.train_tuples(2, 40, approach, seed=2, progress=False, record_every=10, test_size=300,
+                              **setup)[1] == runs[approach][1]
+    # Control: the two approaches' networks do part, so sharing the tuples did not tie them.
+    weights = [runs[a][0].score[0].weight for a in decomposition.APPROACHES]
+    assert not torch.allclose(*weights, atol=1e-4)
+
+
+def _train_stocks_alone(approach, iterations, d, k, lr, optimizer, seed=0, batch_size=100):
+    """train_stocks as first written: one-hot references through StockPolicy, the library's
+    train_steps loop, the validation loss over the 5 000 draws one by one."""
+    market = F.stocks_market(d, k, seed)
+    with repro.seeded(seed):
+        policy = decomposition.StockPolicy(d, k, init_std=d ** -0.5)
+    opt = torch.optim.Adam(policy.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5) if optimizer == "adam" \
+        else torch.optim.SGD(policy.parameters(), lr=lr)
+    X, Z, Y = F.stocks_batch(5000, market, k, seed=seed + 1)
+    curve = train_steps(policy, lambda model, batch: decomposition.stocks_loss(model, *batch, approach),
+                        lambda step: F.stocks_batch(batch_size, market, k, seed=seed * 1_000_003 + step + 1),
+                        iterations, opt, record=lambda model: decomposition.stocks_loss(model, X, Z, Y, "end-to-end"),
+                        progress=False)
+    return policy, curve
+
+
+@pytest.mark.parametrize("optimizer, lrs", [("sgd", (3.0, 30.0)), ("adam", (0.1,))])
+def test_train_stocks_runs_side_by_side_as_each_would_alone(optimizer, lrs):
+    d, k = 30, 6
+    runs = F.train_stocks(decomposition.APPROACHES, 150, d=d, k=k, lr=list(lrs), optimizer=optimizer, seed=3,
+                          progress=False)
+    assert sorted(runs) == sorted((lr, a) for lr in lrs for a in decomposition.APPROACHES)
+    for (lr, approach), (policy, curve) in runs.items():
+        alone, expected = _train_stocks_alone(approach, 150, d, k, lr, optimizer, seed=3)
+        assert [s for s, _ in curve] == [s for s, _ in expected]
+        assert [v for _, v in curve] == pytest.approx([v for _, v in expected], abs=1e-5)
+        torch.testing.assert_close(policy.linear.weight, alone.linear.weight, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(policy.linear.bias, alone.linear.bias, rtol=1e-5, atol=1e-5)
+    # Control: the runs differ from one another (each approach, each step), so no run's result
+    # stood in for another's.
+    weights = [policy.linear.weight for policy, _ in runs.values()]
+    assert not any(torch.allclose(a, b, atol=1e-4) for i, a in enumerate(weights) for b in weights[i + 1:])
+    # one approach and one step size give the single run, as before
+    policy, curve = F.train_stocks("decomposition", 150, d=d, k=k, lr=lrs[0], optimizer=optimizer, seed=3,
+                                   progress=False)
+    assert curve == runs[lrs[0], "decomposition"][1]
+    for bad in ([], (1.0, 1.0), "0.1"):
+        with pytest.raises(ValueError, match="lr|step sizes"):
+            F.train_stocks("end-to-end", 5, d=d, k=k, lr=bad)
 
 
 def test_tuple_gradient_snr_finds_the_signal_a_trained_score_network_has():
