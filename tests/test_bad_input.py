@@ -125,6 +125,7 @@ CASES = [
     # ----- claims, data, glue, progress, plotting, widgets, repro
     case(claims.chapter, "", match="name must be"),
     case(claims.check, "x", True, kind="proves", match="kind of claim 'x' must be one of"),
+    case(claims.Control, " ", False, match="what must name the control run"),
     case(claims.claims_dir, 3, error=TypeError, match="start must be"),
     case(claims.records, 3, error=TypeError, match="name must be"),
     case(data.digits, test_fraction=1.5, match="test_fraction must be"),
@@ -290,6 +291,11 @@ CASES = [
     case(stats.proportion_excess_p, 5, 3, 1, 3, match="hits_a must"),
     case(stats.spread_excess_p, [1.0, 2.0], [3.0], match="at least 2"),
     case(stats.sign_test_p, -1, 3, match="wins must be an int >= 0"),
+    case(stats.fisher_exact_p, 3, 2, 0, 5, match="hits_a must be at most n_a=2"),
+    case(stats.binomial_tail_p, 1, 0, 0.5, match="n must be"),
+    case(stats.paired_permutation_p, [1.0, 2.0], [1.0], match="a and b must be paired"),
+    case(stats.smallest_paired_p, 0, match="n must be"),
+    case(stats.equivalence_p, [1.0, 2.0], [1.0, 3.0], -0.1, match="margin must be a finite number > 0"),
     # ----- theory
     case(T.EntropySGD, NET.parameters(), alpha=0, match=r"alpha must be in \(0, 1\]"),
     case(T.double_well, torch.zeros(2), sharp=(1.0, 0.3), match=r"sharp must be \(centre, width, depth\)"),

@@ -121,16 +121,81 @@ def test_claims_dir_starts_from_the_given_folder(tmp_path, monkeypatch):
     assert claims.claims_dir() == tmp_path / "_build" / "claims"
 
 
+def test_a_claim_whose_control_also_holds_fails(store):
+    claims.chapter("92-demo")
+    claims.check("learns", True, "acc=0.98", kind="extends",
+                 control=claims.Control("an untrained copy", False, "acc=0.51"))
+    with pytest.raises(claims.ClaimFailed, match="'memorises' cannot be told from its control: .*shuffled labels"):
+        claims.check("memorises", True, "acc=0.99", kind="extends",
+                     control=claims.Control("shuffled labels", True, "acc=0.97"))
+    with pytest.raises(claims.ClaimFailed, match="did not reproduce: fails"):  # a false claim is reported as such
+        claims.check("fails", False, "acc=0.4", kind="extends", control=claims.Control("an untrained copy", False))
+    saved = {c["name"]: c for c in claims.records("92-demo")}
+    assert saved["learns"]["held"] and saved["learns"]["control"] == {
+        "what": "an untrained copy", "detail": "acc=0.51", "planted": False, "held": False, "failed_as_it_should": True}
+    assert saved["memorises"]["condition"] and not saved["memorises"]["held"]
+    assert saved["memorises"]["control"]["failed_as_it_should"] is False
+    assert not saved["fails"]["condition"] and not saved["fails"]["held"]
+
+
+def test_a_control_prints_beside_its_claim_and_a_planted_one_is_marked(store, capsys):
+    claims.chapter("91-demo")
+    claims.check("no gain", True, "gap=0.002", kind="differs", source="the paper: 2 points", cite="key",
+                 control=claims.Control("a planted gain of 2 points", False, "gap=0.021", planted=True))
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["[claim held] no gain: gap=0.002",
+                   "  control, a planted gain of 2 points: gap=0.021 (fails, as it should)"]
+    assert claims.records("91-demo")[0]["control"]["planted"] is True
+
+
+def test_the_seed_sweep_records_a_control_that_held_without_raising(store, monkeypatch):
+    monkeypatch.setenv("DEEPISSUES_CLAIMS_RAISE", "0")
+    claims.chapter("90-demo")
+    claims.check("a", True, "", kind="extends", control=claims.Control("noise", True))
+    assert claims.records("90-demo")[0]["held"] is False
+
+
+def test_illustrations_cite_their_theorem_and_take_no_control(store):
+    claims.chapter("89-demo")
+    claims.check("N units interpolate N points", True, "error 0", kind="illustrates",
+                 source="Zhang et al.: a two-layer net with 2n + d weights fits any n points", cite="zhang2017")
+    with pytest.raises(ValueError, match="source of claim 'b' must be non-empty for kind 'illustrates'"):
+        claims.check("b", True, "", kind="illustrates", cite="key")
+    with pytest.raises(ValueError, match="'c' is of kind 'illustrates' .* takes no control"):
+        claims.check("c", True, "", kind="illustrates", source="a theorem", cite="key",
+                     control=claims.Control("noise", False))
+    assert [c["kind"] for c in claims.records("89-demo")] == ["illustrates"]
+
+
+def test_a_malformed_control_is_refused_by_name(store):
+    claims.chapter("88-demo")
+    with pytest.raises(TypeError, match="control of claim 'a' must be a deepissues.claims.Control or None, got dict"):
+        claims.check("a", True, "", kind="extends", control={"what": "noise", "held": False})
+    with pytest.raises(ValueError, match="what must name the control run"):
+        claims.Control("", False)
+    with pytest.raises(TypeError, match="planted must be True or False"):
+        claims.Control("noise", False, planted="yes")
+    assert claims.records("88-demo") == []
+
+
+# Chapters whose claims predate the controls contract; each leaves this set when its claims
+# carry controls, and the set only shrinks.
+WITHOUT_CONTROLS = {f"{n:02d}-" for n in range(1, 17)}
+
+
 def _chapter_claim_calls(path):
-    """The keyword arguments of every claims.check call in a chapter's code cells, as literals."""
-    notebook = jupytext.read(path)
+    """(line, {kind, source, cite} as literals, whether a control is passed) of every
+    claims.check call in a chapter's code cells; ``path`` is the chapter's file or a notebook."""
+    notebook = jupytext.read(path) if isinstance(path, Path) else path
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
         source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.Call) and ast.unparse(node.func) in ("claims.check", "check"):
-                yield node.lineno, {k.arg: ast.literal_eval(k.value) for k in node.keywords}
+                keywords = {k.arg: k.value for k in node.keywords}
+                literal = {k: ast.literal_eval(v) for k, v in keywords.items() if k in ("kind", "source", "cite")}
+                yield node.lineno, literal, "control" in keywords
 
 
 def test_every_chapter_claim_has_a_kind_and_a_source_in_the_bibliography():
@@ -141,7 +206,7 @@ def test_every_chapter_claim_has_a_kind_and_a_source_in_the_bibliography():
     keys &= cited  # the bibliography page lists the cited entries only, and the report links to them
     calls = 0
     for chapter in sorted((root / "notebooks").glob("[0-9][0-9]-*.md")):
-        for line, kwargs in _chapter_claim_calls(chapter):
+        for line, kwargs, _ in _chapter_claim_calls(chapter):
             calls += 1
             where = f"{chapter.name}, cell line {line}"
             assert kwargs.get("kind") in claims.KINDS, where
@@ -150,3 +215,18 @@ def test_every_chapter_claim_has_a_kind_and_a_source_in_the_bibliography():
             else:
                 assert kwargs.get("source", "").strip() and kwargs.get("cite") in keys, where
     assert calls >= 100  # the parser saw the chapters' claims, not an empty set
+
+
+def test_every_claim_of_evidence_carries_a_control_and_no_illustration_does():
+    root = Path(__file__).resolve().parents[1]
+    converted = [c for c in sorted((root / "notebooks").glob("[0-9][0-9]-*.md")) if c.name[:3] not in WITHOUT_CONTROLS]
+    for chapter in converted:
+        for line, kwargs, has_control in _chapter_claim_calls(chapter):
+            assert has_control == (kwargs["kind"] in claims.EVIDENCE), (
+                f"{chapter.name}, cell line {line}: a {kwargs['kind']!r} claim "
+                + ("needs a control" if kwargs["kind"] in claims.EVIDENCE else "takes no control"))
+    # the parser sees a control: a call with one and a call without one, in a cell of their own
+    cell = ('claims.check("a", x > 1, kind="extends", control=claims.Control("noise", y > 1))\n'
+            'claims.check("b", x > 1, kind="extends")')
+    notebook = jupytext.reads(f"```{{code-cell}} ipython3\n{cell}\n```\n", fmt="md:myst")
+    assert [has for _, _, has in _chapter_claim_calls(notebook)] == [True, False]

@@ -30,8 +30,19 @@ def test_every_chapter_records_its_claims_with_deepissues_claims():
 def test_ledger_counts_each_kind_and_what_held():
     claims = [{"kind": "reproduces", "held": True}, {"kind": "reproduces", "held": False},
               {"kind": "differs", "held": True}, {"kind": "extends", "held": True}]
-    assert report.ledger_counts(claims) == {"reproduces": (1, 2), "differs": (1, 1), "extends": (1, 1)}
-    assert report.ledger_counts([]) == {"reproduces": (0, 0), "differs": (0, 0), "extends": (0, 0)}
+    claims.append({"kind": "illustrates", "held": True})
+    assert report.ledger_counts(claims) == {"reproduces": (1, 2), "differs": (1, 1), "extends": (1, 1),
+                                            "illustrates": (1, 1)}
+    assert report.ledger_counts([]) == {kind: (0, 0) for kind in ("reproduces", "differs", "extends", "illustrates")}
+
+
+def test_the_control_cell_says_what_the_control_was_and_whether_it_failed_as_it_should():
+    control = {"what": "an untrained copy", "detail": "acc=0.51", "planted": False, "held": False,
+               "failed_as_it_should": True}
+    assert report.control_text({"control": control}) == "control: an untrained copy; acc=0.51; failed, as it should"
+    held = {**control, "held": True, "failed_as_it_should": False, "planted": True, "detail": ""}
+    assert report.control_text({"control": held}) == "planted effect: an untrained copy; -; HELD TOO"
+    assert report.control_text({"control": None}) == report.control_text({}) == "none yet"
 
 
 def test_a_claim_links_to_the_section_whose_cell_printed_it():
@@ -81,6 +92,8 @@ def test_the_built_report_is_a_ledger_of_the_claim_records():
                for c in chapters()}
     tables = soup.select("table.claims-ledger")
     assert len(tables) == len(records)
+    theorems = [(chapter, c) for chapter, claims in records.items() for c in claims if c["kind"] == "illustrates"]
+    records = {chapter: [c for c in claims if c["kind"] != "illustrates"] for chapter, claims in records.items()}
     bibliography = (HTML / "book" / "bibliography.html").resolve()
     for (chapter, claims), table in zip(records.items(), tables):
         assert [th.get_text(" ", strip=True) for th in table.select("thead th")] == list(report.COLUMNS)
@@ -97,11 +110,22 @@ def test_the_built_report_is_a_ledger_of_the_claim_records():
             else:
                 assert cells[2].a is None
             assert cells[3].get_text(" ", strip=True).split() == (claim["detail"] or "-").split()
-            assert cells[4].get_text(strip=True) == ("yes" if claim["held"] else "NO")
+            assert " ".join(cells[4].get_text(" ", strip=True).split()) == " ".join(report.control_text(claim).split())
+            assert cells[5].get_text(strip=True) == ("yes" if claim["held"] else "NO")
+    table = soup.select_one("table.claims-theorems")
+    assert (table is None) == (not theorems)
+    header = [th.get_text(" ", strip=True) for th in table.select("thead th")] if theorems else []
+    assert not theorems or header == list(report.THEOREM_COLUMNS)
+    rows = [row.find_all("td") for row in table.select("tbody tr")] if theorems else []
+    assert [(cells[0].get_text(" ", strip=True), cells[-1].get_text(strip=True)) for cells in rows] == [
+        (c["name"], "yes" if c["held"] else "NO") for _, c in theorems]
     everything = [c for claims in records.values() for c in claims]
-    counts = report.ledger_counts(everything)
+    counts = report.ledger_counts(everything + [c for _, c in theorems])
     summary = " ".join(soup.select_one("p.claims-summary").get_text(" ", strip=True).split())
     assert f"{len(everything)} claims in {len(records)} chapters" in summary
+    controlled = sum(bool(c.get("control")) and c["control"]["failed_as_it_should"] for c in everything)
+    assert f"{controlled} of them carry a control that failed as it should" in summary
+    assert f"{counts['illustrates'][1]} illustrate a theorem numerically ({counts['illustrates'][0]} held)" in summary
     for kind, phrase in (("reproduces", "reproduce a claim"), ("differs", "differ from their source"),
                          ("extends", "are the book's own")):
         held, total = counts[kind]

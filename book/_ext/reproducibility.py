@@ -3,7 +3,10 @@ has been executed, a ledger of the book's claims.
 
 For every chapter it shows a table of its claims, read from the records ``deepissues.claims``
 writes: the claim (linked to the section that makes it), its kind, what the source says (linked to
-the bibliography), what this build measured, and whether it held. Above the tables come the
+the bibliography), what this build measured, its control (the same check on a run where the claim
+must not hold, and that it failed as it should), and whether it held. Illustrations (theorems
+shown numerically, which hold unless the code is wrong) have a table of their own and are not
+counted as evidence. Above the tables come the
 counts for the whole book, the provenance of the build (commit, date, versions, machine, scale,
 seed) and each chapter's execution time against the budget: the CPU time of its kernel, as
 ``tools/execute_chapters.py`` recorded it, so that a build on a busy machine, where the wall
@@ -31,8 +34,10 @@ from sphinx.util.docutils import SphinxDirective
 BUDGET_S = 90.0  # a chapter's execution budget at the default scale, in CPU seconds on one thread
 RECORDS = "_build/executed"  # tools/execute_chapters.py's records: key, wall and CPU time, claims
 CHAPTERS = "notebooks/"
-KINDS = ("reproduces", "differs", "extends")
-COLUMNS = ("claim", "kind", "what the source says", "what we measured", "held")
+KINDS = ("reproduces", "differs", "extends")  # the kinds that count as evidence, each with a control
+ILLUSTRATES = "illustrates"
+COLUMNS = ("claim", "kind", "what the source says", "what we measured", "control", "held")
+THEOREM_COLUMNS = ("claim", "chapter", "the theorem", "what we measured", "held")
 TOOLCHAIN = ("torch", "numpy", "jupyter-book", "sphinx", "myst-nb")
 logger = logging.getLogger(__name__)
 
@@ -55,9 +60,20 @@ def summarise(claims, runtime, budget=BUDGET_S):
 
 
 def ledger_counts(claims):
-    """{kind: (held, total)} over a list of claim records, for each of ``KINDS``."""
+    """{kind: (held, total)} over a list of claim records, for each of ``KINDS`` and ``illustrates``."""
     return {kind: (sum(bool(c["held"]) for c in claims if c.get("kind") == kind),
-                   sum(c.get("kind") == kind for c in claims)) for kind in KINDS}
+                   sum(c.get("kind") == kind for c in claims)) for kind in (*KINDS, ILLUSTRATES)}
+
+
+def control_text(claim):
+    """The ledger's control cell for a claim record: what the control was, its measurement and
+    whether it failed as it should; "none yet" for a record without one."""
+    control = claim.get("control")
+    if not control:
+        return "none yet"
+    kind = "planted effect" if control.get("planted") else "control"
+    verdict = "failed, as it should" if control["failed_as_it_should"] else "HELD TOO"
+    return f"{kind}: {control['what']}; {control.get('detail') or '-'}; {verdict}"
 
 
 def claim_sections(doctree):
@@ -175,19 +191,33 @@ class FillClaimsReport(SphinxPostTransform):
     def link(self, text, docname, anchor=None):
         return nodes.reference("", text, internal=True, refuri=self.uri(docname, anchor))
 
+    def claim_link(self, claim, docname, sections):
+        anchor = section_of(claim["name"], sections)
+        if anchor is None:
+            logger.warning(f"claim {claim['name']!r} of {docname}: no section of the chapter printed it",
+                           location=self.env.docname)
+        return _paragraph(self.link(claim["name"], docname, anchor))
+
     def ledger(self, docname, claims):
         sections = claim_sections(self.env.get_doctree(docname))
         rows = []
         for claim in claims:
-            anchor = section_of(claim["name"], sections)
-            if anchor is None:
-                logger.warning(f"claim {claim['name']!r} of {docname}: no section of the chapter printed it",
-                               location=self.env.docname)
             source = (_paragraph(claim["source"] + " ", _citation(claim["cite"])) if claim.get("cite")
                       else _paragraph("the book's own finding"))
-            rows.append([_paragraph(self.link(claim["name"], docname, anchor)), claim.get("kind", "?"), source,
-                         claim.get("detail") or "-", "yes" if claim["held"] else "NO"])
+            rows.append([self.claim_link(claim, docname, sections), claim.get("kind", "?"), source,
+                         claim.get("detail") or "-", control_text(claim), "yes" if claim["held"] else "NO"])
         return _table(list(COLUMNS), rows, classes=["claims-ledger"])
+
+    def theorems(self, records):
+        """One table of every chapter's illustrations, apart from the evidence."""
+        rows = []
+        for docname, claims in records.items():
+            sections = claim_sections(self.env.get_doctree(docname))
+            title = self.env.titles[docname].astext() if docname in self.env.titles else docname
+            rows.extend([self.claim_link(claim, docname, sections), _paragraph(self.link(title, docname)),
+                         _paragraph(claim["source"] + " ", _citation(claim["cite"])), claim.get("detail") or "-",
+                         "yes" if claim["held"] else "NO"] for claim in claims if claim.get("kind") == ILLUSTRATES)
+        return _table(list(THEOREM_COLUMNS), rows, classes=["claims-theorems"])
 
     def report(self):
         chapters = sorted(d for d in self.env.found_docs if d.startswith(CHAPTERS))
@@ -215,14 +245,18 @@ class FillClaimsReport(SphinxPostTransform):
                          "-" if runtime is None else f"{runtime:.1f} s" + ("" if in_budget else " (over budget)"),
                          "-" if wall is None else f"{wall:.1f} s", scales])
             details.append(nodes.rubric(text=title))
-            details.append(self.ledger(docname, claims))
+            details.append(self.ledger(docname, [c for c in claims if c.get("kind") != ILLUSTRATES]))
         counts = ledger_counts(everything)
-        held = sum(h for h, _ in counts.values())
+        evidence = [c for c in everything if c.get("kind") != ILLUSTRATES]
+        controlled = sum(bool(c.get("control")) and c["control"]["failed_as_it_should"] for c in evidence)
         summary = _paragraph(
-            f"{len(everything)} claims in {len(chapters)} chapters, {held} held in this build: "
-            f"{counts['reproduces'][1]} reproduce a claim of a source ({counts['reproduces'][0]} held), "
+            f"{len(evidence)} claims in {len(chapters)} chapters, {sum(c['held'] for c in evidence)} held in "
+            f"this build: {counts['reproduces'][1]} reproduce a claim of a source ({counts['reproduces'][0]} held), "
             f"{counts['differs'][1]} differ from their source and check the difference ({counts['differs'][0]} held), "
-            f"{counts['extends'][1]} are the book's own findings ({counts['extends'][0]} held).")
+            f"{counts['extends'][1]} are the book's own findings ({counts['extends'][0]} held). "
+            f"{controlled} of them carry a control that failed as it should. Besides, "
+            f"{counts[ILLUSTRATES][1]} illustrate a theorem numerically ({counts[ILLUSTRATES][0]} held); "
+            f"they are listed apart and not counted as evidence.")
         summary["classes"].append("claims-summary")
         facts = nodes.bullet_list()
         for label, value in provenance(self.app.srcdir, everything):
@@ -231,7 +265,9 @@ class FillClaimsReport(SphinxPostTransform):
                             f"(budget: {BUDGET_S:.0f} s per chapter); their wall times add up to "
                             f"{total_wall:.0f} s, spread over the cores the build had.")
         table = _table(["chapter", "claims held", "status", "CPU time", "wall time", "scale"], rows)
-        return [summary, nodes.rubric(text="This build"), facts, timing, table, *details]
+        theorems = [nodes.rubric(text="Theorems shown numerically"),
+                    self.theorems(records) if counts[ILLUSTRATES][1] else _paragraph("None yet.")]
+        return [summary, nodes.rubric(text="This build"), facts, timing, table, *details, *theorems]
 
 
 def setup(app):

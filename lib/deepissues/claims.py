@@ -5,7 +5,15 @@ Each chapter names itself once with :func:`chapter`, then states its claims with
 
 - ``"reproduces"``: a claim of a source holds here;
 - ``"extends"``: the book's own finding, beyond the sources;
-- ``"differs"``: the small run disagrees with the source, and the check asserts the honest difference.
+- ``"differs"``: the small run disagrees with the source, and the check asserts the honest difference;
+- ``"illustrates"``: a theorem or a construction shown numerically. It holds unless the code is
+  wrong, so it is no evidence: the report lists it apart and leaves it out of the counts.
+
+A claim of the first three kinds carries a :class:`Control`: the same test, judged by the same
+condition, on a run where the claim must *not* hold (an untrained network, random points, noise
+of the same norm, shuffled labels, the baseline the claim beats; or, for a claim of no effect, a
+planted effect of the source's size). A claim whose control also holds cannot be told from its
+control, and fails.
 
 Every claim is written to ``_build/claims/<chapter>.json`` (so that the book can publish a ledger
 of what the sources say and what held). A false claim raises :class:`ClaimFailed` in the book
@@ -17,6 +25,7 @@ book's pins, it prints a visible warning instead and the chapter goes on to its 
 claim of a chapter is measured.
 """
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -25,14 +34,50 @@ import time
 
 from . import repro
 
-__all__ = ["KINDS", "ClaimFailed", "claims_dir", "chapter", "records", "check"]
+__all__ = ["KINDS", "EVIDENCE", "Control", "ClaimFailed", "claims_dir", "chapter", "records", "check"]
 
-KINDS = ("reproduces", "extends", "differs")
+KINDS = ("reproduces", "extends", "differs", "illustrates")
+EVIDENCE = ("reproduces", "extends", "differs")  # the kinds that count as evidence and need a control
 _current = {"chapter": None}
 
 
 class ClaimFailed(AssertionError):
-    """A chapter's claim did not reproduce."""
+    """A chapter's claim did not reproduce, or could not be told from its control."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Control:
+    """The claim's test on a run where it must not hold.
+
+    Parameters
+    ----------
+    what : str, the control run in words ("an untrained copy of the network").
+    held : bool-like, the claim's own condition evaluated on the control's measurement: it must
+        be false. Evaluate the same expression on the control's numbers; never the negated
+        condition or another threshold, which cannot fail.
+    detail : str, the control's numbers ("acc=0.101").
+    planted : bool, True for a positive control: a planted effect (of the source's size) that a
+        claim of no effect must detect, so that its test is shown to have the power to see it.
+    """
+
+    what: str
+    held: bool
+    detail: str = ""
+    planted: bool = False
+
+    def __post_init__(self):
+        if not isinstance(self.what, str) or not self.what.strip():
+            raise ValueError(f"a control's what must name the control run in words, got {self.what!r}")
+        if not isinstance(self.detail, str):
+            raise TypeError(f"a control's detail must be a string, got {type(self.detail).__name__}")
+        if not isinstance(self.planted, bool):
+            raise TypeError(f"a control's planted must be True or False, got {self.planted!r}")
+        object.__setattr__(self, "held", bool(self.held))
+
+    def record(self):
+        """The control as the ledger stores it: what, detail, planted, held and failed_as_it_should."""
+        return {"what": self.what, "detail": self.detail, "planted": self.planted, "held": self.held,
+                "failed_as_it_should": not self.held}
 
 
 def claims_dir(start=None):
@@ -97,26 +142,31 @@ def records(name=None):
     return json.loads(path.read_text())["claims"]
 
 
-def check(name, condition, detail="", *, kind, source="", cite=""):
-    """Record the claim ``name`` with its outcome, kind and source; raise if it did not hold.
+def check(name, condition, detail="", *, kind, source="", cite="", control=None):
+    """Record the claim ``name`` with its outcome, kind, source and control; raise if it did not
+    hold or if its control held too.
 
     Parameters
     ----------
     name : str, the claim in words ("parity d=30 stays at chance").
     condition : bool-like, whether it held in this run.
     detail : str, the numbers behind it ("acc=0.503").
-    kind : {"reproduces", "extends", "differs"}, keyword only and required.
-    source : str, what the source reports, with its figure where it gives one; required for
-        ``reproduces`` and ``differs``, empty for ``extends``.
+    kind : {"reproduces", "extends", "differs", "illustrates"}, keyword only and required.
+    source : str, what the source reports, with its figure where it gives one (for
+        ``illustrates``, the theorem); required for every kind but ``extends``, where it is empty.
     cite : str, the ``book/references.bib`` key of that source; required exactly when ``source`` is.
+    control : :class:`Control` or None, the same test on a run where the claim must not hold.
+        Every claim of a kind in ``EVIDENCE`` carries one (the chapters' tests enforce it); an
+        ``illustrates`` claim takes none.
 
     Returns
     -------
-    None, so that a claim cell shows only the printed line.
+    None, so that a claim cell shows only the printed lines.
 
     Raises
     ------
-    ClaimFailed, when the condition is false (unless ``DEEPISSUES_CLAIMS_RAISE=0``).
+    ClaimFailed, when the condition is false or the control's is true (unless
+    ``DEEPISSUES_CLAIMS_RAISE=0``).
 
     Examples
     --------
@@ -129,22 +179,38 @@ def check(name, condition, detail="", *, kind, source="", cite=""):
     [claim held] parity d=30 stays at chance: acc=0.503
     >>> [record["held"] for record in records("demo")]
     [True]
+
+    With its control, a run at d=30 of a network that never trained (the claim must not hold
+    where nothing could have learnt; here the control is of a claim that a network learns):
+
+    >>> trained, untrained = 0.981, 0.507
+    >>> check("parity d=10 is learnt", trained > 0.9, f"acc={trained:.3f}", kind="extends",
+    ...       control=Control("the same network untrained", untrained > 0.9, f"acc={untrained:.3f}"))
+    [claim held] parity d=10 is learnt: acc=0.981
+      control, the same network untrained: acc=0.507 (fails, as it should)
     """
     _check_provenance(name, kind, source, cite)
+    _check_control(name, kind, control)
     if _current["chapter"] is None:
         raise RuntimeError("call deepissues.claims.chapter('NN-topic') before check()")
-    held = bool(condition)
-    entry = {"name": str(name), "held": held, "detail": str(detail), "kind": kind, "source": source,
-             "cite": cite, "scale": repro.scale(), "seed_offset": repro.seed_offset(),
-             "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    condition = bool(condition)
+    held = condition and not (control is not None and control.held)
+    entry = {"name": str(name), "held": held, "condition": condition, "detail": str(detail), "kind": kind,
+             "source": source, "cite": cite, "control": None if control is None else control.record(),
+             "scale": repro.scale(), "seed_offset": repro.seed_offset(), "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
     entries = [e for e in records() if e["name"] != entry["name"]] + [entry]
     _write(_current["chapter"], entries)
-    mark = "held" if held else "FAILED"
-    print(f"[claim {mark}] {name}: {detail}")
+    print(f"[claim {'held' if held else 'FAILED'}] {name}: {detail}")
+    if control is not None:
+        verdict = "HOLDS TOO: the check cannot tell the claim from it" if control.held else "fails, as it should"
+        print(f"  control, {control.what}: {control.detail} ({verdict})")
     if held or os.environ.get("DEEPISSUES_CLAIMS_RAISE") == "0":
         return
     if stops_on_failure():
-        raise ClaimFailed(f"claim did not reproduce: {name} ({detail})")
+        if not condition:
+            raise ClaimFailed(f"claim did not reproduce: {name} ({detail})")
+        raise ClaimFailed(f"claim {name!r} cannot be told from its control: the check holds on "
+                          f"{control.what} too ({control.detail})")
     print(_LIVE_WARNING.format(name=name, versions=_versions()), file=sys.stderr)
 
 
@@ -190,6 +256,16 @@ def _check_provenance(name, kind, source, cite):
                              f"finding), got {value!r}")
         if kind != "extends" and not value.strip():
             raise ValueError(f"{field} of claim {name!r} must be non-empty for kind {kind!r}, got {value!r}")
+
+
+def _check_control(name, kind, control):
+    if control is not None and not isinstance(control, Control):
+        raise TypeError(f"control of claim {name!r} must be a deepissues.claims.Control or None, "
+                        f"got {type(control).__name__}")
+    if kind == "illustrates" and control is not None:
+        raise ValueError(f"claim {name!r} is of kind 'illustrates' (a theorem shown numerically), which "
+                         f"takes no control; a result with a control that could fail is evidence: use "
+                         f"'reproduces', 'extends' or 'differs'")
 
 
 def _write(name, entries):

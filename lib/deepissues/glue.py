@@ -21,12 +21,12 @@ def glue(name, value, display=False):
 
     Returns
     -------
-    ``value``, so that a cell can glue and use a number in one line.
+    None, so that a hidden cell that only glues shows nothing on the page (a value returned by a
+    cell's last line would be printed under it).
 
     Examples
     --------
-    >>> glue("clean_accuracy", 0.953) + 0   # the prose writes {glue:text}`clean_accuracy:.2f`
-    0.953
+    >>> glue("clean_accuracy", 0.953)   # the prose writes {glue:text}`clean_accuracy:.2f`
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"name must be a Python identifier (the key the prose uses), got {name!r}")
@@ -37,6 +37,5 @@ def glue(name, value, display=False):
         from myst_nb import glue as myst_glue
     except ImportError:  # outside the book build: show the number plainly
         print(f"{name} = {value!r}")
-        return value
+        return None
     myst_glue(name, value, display=display)
-    return value
