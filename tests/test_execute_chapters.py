@@ -64,6 +64,15 @@ claims.check("the mean of 1000 normal draws is within 0.2 of 0", abs(mean) < 0.2
 ```
 """
 
+EDITS_ITS_LIBRARY = HEADER + """
+# Edit
+
+```{code-cell} ipython3
+from pathlib import Path
+Path("../lib/booklib/__init__.py").write_text("VALUE = 3\\n")  # as an editor saving mid-run would
+```
+"""
+
 
 # --- the key ---------------------------------------------------------------------------------------
 
@@ -144,12 +153,12 @@ def _environment(folder):
     return env
 
 
-def _execute(folder, jobs=1, inputs=None):
+def _execute(folder, jobs=1, inputs=None, check=True):
     """The first step of make book, in a fresh process as make runs it."""
     call = f"run(jobs={jobs})" if inputs is None else f"run(jobs={jobs}, inputs={tuple(inputs)!r})"
     code = f"import sys; from tools.execute_chapters import run; sys.exit(1 if {call} else 0)"
-    subprocess.run([sys.executable, "-c", code], cwd=folder, env=_environment(folder), check=True,
-                   capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-c", code], cwd=folder, env=_environment(folder), check=check,
+                          capture_output=True, text=True)
 
 
 def _build(folder, check=True):
@@ -206,6 +215,16 @@ def test_the_build_refuses_outputs_that_are_out_of_date(tmp_path):
     assert result.returncode != 0
     assert "cached outputs of 01-constant are missing or out of date" in result.stdout + result.stderr
     assert not (book / "_build" / "html" / "notebooks" / "01-constant.html").exists()
+
+
+def test_outputs_made_while_the_library_changed_are_not_cached(tmp_path):
+    book = _tiny_book(tmp_path / "book", {"02-edit.md": EDITS_ITS_LIBRARY})
+    result = _execute(book, check=False)
+    assert result.returncode == 1 and "CHANGED  02-edit" in result.stdout
+    assert not (book / "_build" / "executed" / "02-edit.json").exists()
+    assert [p.stem for p in E.stale(book)] == ["02-edit"]
+    # the control: run again, the chapter writes what the file already holds, and its outputs are kept
+    assert _execute(book).returncode == 0 and E.stale(book) == []
 
 
 def _built_facts(folder):

@@ -276,6 +276,7 @@ def run(root=ROOT, jobs=None, force=False, inputs=INPUTS, log=print):
         log(f"reused   {path.stem} (executed {read_record(path, root)['executed']})")
     failed = []
     timeout = int((book_config(root).get("execute") or {}).get("timeout") or 300)
+    keys = {path: chapter_key(path, root, inputs, library) for path in todo}
     with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(execute, path, root, timeout): path for path in longest_first(todo, root)}
         for future in concurrent.futures.as_completed(futures):
@@ -283,6 +284,12 @@ def run(root=ROOT, jobs=None, force=False, inputs=INPUTS, log=print):
             if result["error"]:
                 failed.append((path, result["error"]))
                 log(f"FAILED   {path.stem} after {result['wall_s']:.1f} s:\n{result['error']}")
+                continue
+            if chapter_key(path, root, inputs, inputs_hash(root, inputs)) != keys[path]:
+                # the chapter, the library or the pins were edited while it ran: its outputs
+                # belong to no version of the sources, so they are not cached
+                failed.append((path, "its inputs changed while it executed"))
+                log(f"CHANGED  {path.stem}: its code, lib/ or the pins changed while it executed; run again")
                 continue
             store(path, result, root, inputs, library)
             log(f"executed {path.stem}: {result['wall_s']:.1f} s wall, {result['cpu_s']:.1f} s CPU")
