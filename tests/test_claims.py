@@ -167,6 +167,22 @@ def test_illustrations_cite_their_theorem_and_take_no_control(store):
     assert [c["kind"] for c in claims.records("89-demo")] == ["illustrates"]
 
 
+def test_a_long_claim_wraps_at_the_page_width_and_joins_back(store, capsys):
+    claims.chapter("87-demo")
+    name = "the deep network has exponentially more linear regions than the shallow one of equal size"
+    claims.check(name, True, "regions 1024 vs 33 on a line through the data", kind="extends",
+                 control=claims.Control("the same networks untrained, at the same widths and depths", False,
+                                        "regions 31 vs 29"))
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) > 2 and max(map(len, lines)) <= claims.WIDTH
+    split = next(i for i, line in enumerate(lines) if line.startswith("  control, "))
+    claim, control = lines[:split], lines[split:]
+    assert all(line.startswith(claims.CONTINUED) for line in claim[1:])
+    assert " ".join(line.strip() for line in claim) == f"[claim held] {name}: regions 1024 vs 33 on a line through the data"
+    assert " ".join(line.strip() for line in control) == ("control, the same networks untrained, at the same "
+                                                           "widths and depths: regions 31 vs 29 (fails, as it should)")
+
+
 def test_a_malformed_control_is_refused_by_name(store):
     claims.chapter("88-demo")
     with pytest.raises(TypeError, match="control of claim 'a' must be a deepissues.claims.Control or None, got dict"):

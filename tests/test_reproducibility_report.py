@@ -55,11 +55,13 @@ def test_a_claim_links_to_the_section_whose_cell_printed_it():
 
     doctree = nodes.document(None, None)
     doctree += section("intro", nodes.paragraph(text="[claim held] not in an output block"))
-    doctree += section("counting", nodes.literal_block(text="[claim held] a: 1\n[claim held] a b: 2"),
+    doctree += section("counting", nodes.literal_block(text="[claim held] a: 1\n[claim held] a b: 2\n"
+                                                           "[claim held] a long\n    claim: 3\n  control, x: 1"),
                        section("deeper", nodes.literal_block(text="noise\n[claim FAILED] c: x")))
     found = report.claim_sections(doctree)
     assert report.section_of("a", found) == "counting" and report.section_of("a b", found) == "counting"
     assert report.section_of("c", found) == "deeper"  # the innermost section
+    assert report.section_of("a long claim", found) == "counting"  # wrapped, as claims prints a long one
     assert report.section_of("not in an output block", found) is None
     assert report.section_of("missing", found) is None
 

@@ -85,11 +85,23 @@ def claim_sections(doctree):
     found = {}
     for block in doctree.findall(nodes.literal_block):
         section = next((a for a in _ancestors(block) if isinstance(a, nodes.section) and a["ids"]), None)
-        for line in block.astext().splitlines():
+        for line in printed_claims(block.astext()):
             for mark in ("[claim held] ", "[claim FAILED] "):
                 if line.startswith(mark) and section is not None:
                     found.setdefault(line[len(mark):], section["ids"][0])
     return found
+
+
+def printed_claims(text):
+    """The lines of ``text`` with each claim's wrapped continuation lines (which start with
+    four spaces, as ``deepissues.claims`` prints them) joined back onto it."""
+    lines = []
+    for line in text.splitlines():
+        if lines and lines[-1].startswith("[claim ") and line.startswith("    "):
+            lines[-1] += " " + line.strip()
+        else:
+            lines.append(line)
+    return lines
 
 
 def section_of(name, sections):

@@ -30,6 +30,7 @@ import json
 import os
 import pathlib
 import sys
+import textwrap
 import time
 
 from . import repro
@@ -39,6 +40,8 @@ __all__ = ["KINDS", "EVIDENCE", "Control", "ClaimFailed", "claims_dir", "chapter
 KINDS = ("reproduces", "extends", "differs", "illustrates")
 EVIDENCE = ("reproduces", "extends", "differs")  # the kinds that count as evidence and need a control
 _current = {"chapter": None}
+WIDTH = 80  # a printed claim line wraps at the width of the page's code column
+CONTINUED = "    "  # how its continuation lines start
 
 
 class ClaimFailed(AssertionError):
@@ -200,10 +203,10 @@ def check(name, condition, detail="", *, kind, source="", cite="", control=None)
              "scale": repro.scale(), "seed_offset": repro.seed_offset(), "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
     entries = [e for e in records() if e["name"] != entry["name"]] + [entry]
     _write(_current["chapter"], entries)
-    print(f"[claim {'held' if held else 'FAILED'}] {name}: {detail}")
+    print(_wrap(f"[claim {'held' if held else 'FAILED'}] {name}: {detail}", indent=CONTINUED))
     if control is not None:
         verdict = "HOLDS TOO: the check cannot tell the claim from it" if control.held else "fails, as it should"
-        print(f"  control, {control.what}: {control.detail} ({verdict})")
+        print(_wrap(f"  control, {control.what}: {control.detail} ({verdict})", indent=CONTINUED + "  "))
     if held or os.environ.get("DEEPISSUES_CLAIMS_RAISE") == "0":
         return
     if stops_on_failure():
@@ -218,6 +221,14 @@ _LIVE_WARNING = """WARNING: the claim "{name}" did not hold in this run.
 The book's build stops on such a failure; here the chapter goes on, so that you reach the exercises.
 Your versions ({versions}) may differ from the book's pins (constraints.txt), which can move a
 number across a threshold. Set DEEPISSUES_CLAIMS_RAISE=1 to stop at a failed claim instead."""
+
+
+def _wrap(line, indent):
+    """``line`` folded at spaces into lines of at most ``WIDTH`` characters (the page's code
+    column), each continuation starting with ``indent``; joining them back with single spaces
+    gives ``line`` again (the report reads the claim's name from the printed lines)."""
+    return textwrap.fill(line, width=WIDTH, subsequent_indent=indent, break_long_words=False,
+                         break_on_hyphens=False)
 
 
 def stops_on_failure():
