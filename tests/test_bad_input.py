@@ -228,6 +228,8 @@ CASES = [
     case(F.linear_periodic_dataset, 4, 0, 0.1, match="d must be an int >= 1"),
     case(F.linear_periodic_variance_closed_form, -1.0, match="r must be a number >= 0"),
     case(F.periodic_gradient_variance, 3, 0.1, model="tree", match="model must be one of"),
+    case(F.periodic_gradient_variance, 3, 0.1, psi="cos", match="psi must be one of"),
+    case(F.harder_with_dimension, {5: [(50, 0.8)]}, match="at least two dimensions"),
     case(F.random_directions, 0, 3, 0.1, match="m must be an int >= 1"),
     case(F.gradient_snr, torch.zeros(1, 3), match="grads must"),
     case(F.gradient_snr_stderr, torch.zeros(10, 3), groups=6, match="groups must be at most"),

@@ -80,6 +80,20 @@ def test_iterations_to_accuracy_reads_the_first_crossing_of_a_curve():
         F.iterations_to_accuracy(curve, 0.0)
 
 
+def test_harder_with_dimension_needs_strict_growth_and_a_largest_d_that_never_gets_there():
+    rising = {5: [(50, 0.8)], 10: [(50, 0.6), (100, 0.8)], 20: [(50, 0.5), (100, 0.5)]}
+    assert F.harder_with_dimension(rising) == (True, {5: 50, 10: 100, 20: float("inf")})
+    # the curves are read in increasing d, whatever order the dict has
+    assert F.harder_with_dimension(dict(reversed(list(rising.items()))))[0]
+    # controls: a tie below the largest d, and a largest d that gets there, each break it
+    tied = {**rising, 10: [(50, 0.8)]}
+    assert not F.harder_with_dimension(tied)[0]
+    reached = {**rising, 20: [(50, 0.5), (150, 0.8)]}
+    assert not F.harder_with_dimension(reached)[0]
+    with pytest.raises(ValueError, match="at least two"):
+        F.harder_with_dimension({5: [(50, 0.8)]})
+
+
 def test_bad_input_gets_a_clear_error():
     with pytest.raises(ValueError, match="d must be an int >= 1"):
         F.parity_dataset(10, 0)

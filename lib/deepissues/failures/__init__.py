@@ -18,14 +18,14 @@ from .decomposition import (TupleNet, k_tuples, line_segment_images, stocks_batc
                             tuple_gradient_snr)
 from .flat import (ForwardOnlyStaircase, StaircaseModel, TrueStaircase, smooth_staircase, staircase,
                    staircase_dataset, staircase_target, train_staircase)
-from .parities import (iterations_to_accuracy, parity, parity_dataset, parity_gradient_variance, parity_net,
-                       random_subset, train_parity, walsh_hadamard)
+from .parities import (harder_with_dimension, iterations_to_accuracy, parity, parity_dataset, parity_gradient_variance,
+                       parity_net, random_subset, train_parity, walsh_hadamard)
 from .periodic import (leading_order_variance, linear_periodic_dataset, linear_periodic_variance_closed_form,
                        periodic_gradient_variance, random_directions)
 from .snr import gradient_snr, gradient_snr_stderr
 
 __all__ = [
-    "iterations_to_accuracy", "parity", "parity_dataset", "parity_gradient_variance", "parity_net", "random_subset",
+    "harder_with_dimension", "iterations_to_accuracy", "parity", "parity_dataset", "parity_gradient_variance", "parity_net", "random_subset",
     "train_parity",
     "walsh_hadamard", "gradient_snr", "gradient_snr_stderr",
     "leading_order_variance", "linear_periodic_dataset", "linear_periodic_variance_closed_form",

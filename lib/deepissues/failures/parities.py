@@ -19,7 +19,7 @@ from ..training import train_steps
 from .. import repro
 
 __all__ = ["parity_dataset", "random_subset", "parity", "parity_net", "train_parity", "iterations_to_accuracy",
-           "parity_gradient_variance", "walsh_hadamard", "subset_of_index", "hinge"]
+           "harder_with_dimension", "parity_gradient_variance", "walsh_hadamard", "subset_of_index", "hinge"]
 
 LOSSES = ("square", "hinge")
 
@@ -162,6 +162,35 @@ def iterations_to_accuracy(curve, level):
     if not 0 < level <= 1:
         raise ValueError(f"level must be an accuracy in (0, 1], got {level!r}")
     return next((it for it, accuracy in curve if accuracy >= level), math.inf)
+
+
+def harder_with_dimension(curves, level=0.75):
+    """Whether learning gets harder as d grows: the iterations to reach ``level`` accuracy grow
+    strictly with d over every dimension but the largest, and the largest never gets there.
+
+    Parameters
+    ----------
+    curves : dict {d: list of (iteration, accuracy)}, :func:`train_parity` curves, at least two.
+    level : float in (0, 1], the accuracy to reach.
+
+    Returns
+    -------
+    (bool, dict {d: iterations}), the verdict and :func:`iterations_to_accuracy` of each curve,
+    in increasing d (``math.inf`` where a curve never gets there).
+
+    Examples
+    --------
+    >>> harder_with_dimension({5: [(100, 0.9)], 10: [(100, 0.6), (200, 0.8)], 30: [(100, 0.5), (200, 0.5)]})
+    (True, {5: 100, 10: 200, 30: inf})
+    >>> harder_with_dimension({5: [(100, 0.9)], 10: [(100, 0.9)], 30: [(100, 0.5)]})[0]
+    False
+    """
+    if not isinstance(curves, dict) or len(curves) < 2:
+        raise ValueError(f"curves must be a dict {{d: curve}} of at least two dimensions, got {curves!r:.80}")
+    needed = {d: iterations_to_accuracy(curves[d], level) for d in sorted(curves)}
+    *smaller, largest = needed.values()
+    grows = all(a < b for a, b in zip(smaller, smaller[1:])) and math.isfinite(smaller[0])
+    return grows and largest == math.inf, needed
 
 
 def parity_gradient_variance(d, width=None, loss="square", seed=0, n_parities=None, n_samples=None,

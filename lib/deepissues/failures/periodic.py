@@ -13,6 +13,11 @@ For the linear predictor θ·x with square loss the target's part of the gradien
 For any predictor p, at small r, sin(2π w·x) ≈ 2π w·x, so the target's part is about
 −2π M w with M = E_x[∇p(x) xᵀ], and its variance over w uniform on the sphere of radius r is, to
 leading order, 4π² r² ‖M‖²_F / d. For the linear predictor M = I and this is 4π² r².
+
+The sine's linearisation ψ(z) = 2πz is not periodic and has no such collapse: its part of the
+gradient is −2π M w at every r, whose variance 4π² r² ‖M‖²_F / d grows with r (exactly 4π² r²
+for the linear predictor). It is the control of the chapter's claim that the periodic targets'
+variance collapses.
 """
 
 import math
@@ -86,9 +91,12 @@ def linear_periodic_variance_closed_form(r):
     return 4 * math.pi ** 2 * r ** 2 * math.exp(-4 * math.pi ** 2 * r ** 2)
 
 
-def leading_order_variance(d, r, width=None, init="default", n_samples=4096, seed=0):
+def leading_order_variance(d, r, width=None, init="default", n_samples=4096, seed=0, sample_seed=None):
     """The small-r variance over targets of the network's square-loss gradient at initialisation:
     4π² r² ‖M‖²_F / d with M = E_x[∇p(x) xᵀ] (P × d), estimated on ``n_samples`` Gaussian inputs.
+
+    This is a Taylor expansion (sin z ≈ z), so it holds for any network; with ``sample_seed`` it
+    is estimated on inputs independent of those of :func:`periodic_gradient_variance`.
 
     Parameters
     ----------
@@ -98,7 +106,9 @@ def leading_order_variance(d, r, width=None, init="default", n_samples=4096, see
     init : "default" or "he".
     n_samples : int >= 2.
     seed : int, fixes the network as in :func:`periodic_gradient_variance` (whose ``variance``
-        this approximates as r → 0) and the inputs.
+        this approximates as r → 0).
+    sample_seed : int or None (``seed``), fixes the inputs; with ``seed`` they are the inputs of
+        :func:`periodic_gradient_variance` of the same ``seed``.
 
     Returns
     -------
@@ -108,7 +118,8 @@ def leading_order_variance(d, r, width=None, init="default", n_samples=4096, see
     positive_int("d", d)
     nonnegative("r", r)
     positive_int("n_samples", n_samples, least=2)
-    X = torch.randn(n_samples, d, generator=repro.generator(seed + 1), dtype=torch.float64)
+    sample_seed = seed if sample_seed is None else sample_seed
+    X = torch.randn(n_samples, d, generator=repro.generator(sample_seed + 1), dtype=torch.float64)
     with repro.seeded(seed):  # the same network as periodic_gradient_variance
         net = parity_net(d, width, init).double()
     grads = per_sample_gradients(net, X)[1]
@@ -116,14 +127,16 @@ def leading_order_variance(d, r, width=None, init="default", n_samples=4096, see
     return {"variance": 4 * math.pi ** 2 * r ** 2 * alignment, "alignment": alignment}
 
 
-def periodic_gradient_variance(d, r, model="net", width=None, n_targets=256, n_samples=4096, seed=0, init="default"):
+def periodic_gradient_variance(d, r, model="net", width=None, n_targets=256, n_samples=4096, seed=0, init="default",
+                               psi="sin"):
     """Sampled variance, over targets w, of the square-loss gradient at a fixed initialisation.
 
-    The target enters the gradient only through −E_x[h_w(x) ∇p(x)], whose mean over w is zero
-    (w and −w are equally likely). For each of ``n_targets`` sampled w we estimate its squared norm
-    with the unbiased U-statistic over ``n_samples`` Gaussian inputs (all pairs of distinct
-    samples), so the estimate has no bias. Its standard error at zero variance is at most
-    √2·G²/(n·√n_targets), returned as ``resolution``: smaller estimates are noise.
+    The target h_w(x) = ψ(w·x) enters the gradient only through −E_x[h_w(x) ∇p(x)], whose mean
+    over w is zero (ψ is odd, and w and −w are equally likely). For each of ``n_targets`` sampled
+    w we estimate its squared norm with the unbiased U-statistic over ``n_samples`` Gaussian
+    inputs (all pairs of distinct samples), so the estimate has no bias. For |ψ| <= 1 its
+    standard error at zero variance is at most √2·G²/(n·√n_targets), returned as ``resolution``:
+    smaller estimates are noise.
 
     Parameters
     ----------
@@ -136,6 +149,9 @@ def periodic_gradient_variance(d, r, model="net", width=None, n_targets=256, n_s
     n_samples : int >= 2, inputs sampled.
     seed : int.
     init : "default" or "he".
+    psi : "sin" (ψ(z) = sin 2πz, the linear-periodic targets) or "linear" (ψ(z) = 2πz, the
+        sine's linearisation: the same targets at small r, but not periodic, so nothing makes
+        their variance collapse; for the linear predictor it is 4π² r²).
 
     Returns
     -------
@@ -147,6 +163,7 @@ def periodic_gradient_variance(d, r, model="net", width=None, n_targets=256, n_s
     positive_int("n_targets", n_targets)
     positive_int("n_samples", n_samples, least=2)
     one_of("model", model, ("net", "linear"))
+    one_of("psi", psi, ("sin", "linear"))
     X = torch.randn(n_samples, d, generator=repro.generator(seed + 1), dtype=torch.float64)
     if model == "linear":
         grads = X
@@ -154,9 +171,11 @@ def periodic_gradient_variance(d, r, model="net", width=None, n_targets=256, n_s
         with repro.seeded(seed):
             net = parity_net(d, width, init).double()
         grads = per_sample_gradients(net, X)[1]
-    K = grads @ grads.T
-    H = torch.sin(2 * math.pi * X @ random_directions(n_targets, d, r, seed + 2).double().T)   # (n, m)
+    projections = X @ random_directions(n_targets, d, r, seed + 2).double().T                  # (n, m)
+    H = torch.sin(2 * math.pi * projections) if psi == "sin" else 2 * math.pi * projections
     n = len(X)
-    per_target = ((H * (K @ H)).sum(0) - (H.pow(2) * K.diagonal()[:, None]).sum(0)) / (n * (n - 1))
-    G2 = float(K.diagonal().mean())
+    # ‖Σ_i h(x_i) ∇p(x_i)‖² − Σ_i h(x_i)² ‖∇p(x_i)‖², all pairs i ≠ j, without the n × n kernel
+    squared_norms = grads.pow(2).sum(1)
+    per_target = ((grads.T @ H).pow(2).sum(0) - (H.pow(2) * squared_norms[:, None]).sum(0)) / (n * (n - 1))
+    G2 = float(squared_norms.mean())
     return {"variance": float(per_target.mean()), "resolution": G2 * math.sqrt(2) / (n * math.sqrt(n_targets)), "G2": G2}
