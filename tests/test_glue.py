@@ -85,4 +85,4 @@ def test_no_cell_that_ends_in_glue_shows_a_value_on_its_page():
                  if c.cell_type == "code" and "remove-cell" not in c.metadata.get("tags", [])]
         glue_cells += sum(map(ends_in_glue, cells))
         assert glued_values_shown(cells, (HTML / f"{chapter}.html").read_text(encoding="utf-8")) == [], chapter
-    assert glue_cells >= 10  # the finder saw the chapters' glue cells
+    assert glue_cells, "no cell ends in glue: the finder saw none of the chapters' glue cells"
