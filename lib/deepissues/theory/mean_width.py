@@ -8,7 +8,8 @@ width (Vershynin's definition)
 and show that a random ReLU layer whose number of units m grows like ω(K)² (times a power of
 1/δ) keeps the data's pairwise distances within δ of the closed form (:func:`relu_layer_distance`). Data with structure, of small
 mean width, needs narrower layers than unstructured data of the same dimension. For a unit sphere
-in a k-dimensional subspace ω = 2 E‖g_k‖ ≈ 2√k; for n points in general position on the sphere of
+in a k-dimensional subspace ω = 2 E‖g_k‖ = 2√2 Γ((k+1)/2) / Γ(k/2), below 2√k (1.60
+against 2 at k = 1, 4.26 against 4.47 at k = 5; the two meet as k grows); for n points in general position on the sphere of
 R^d it is about 2√(2 log n) when n ≪ e^d.
 """
 
