@@ -246,6 +246,8 @@ CASES = [
     case(fairness.confusion_rates, [[1, 2, 3], [4, 5, 6]], match=r"confusion must be a 2x2 array"),
     case(fairness.group_rates, [0, 1], [0, 3], [0, 1], match="y_pred must hold binary labels 0/1"),
     case(fairness.shortcut_accuracies, [0, 1], [0, 1], [0], match="must be non-empty and of one length"),
+    case(fairness.shortcut_counts, [0, 1], [0, 1], [0, 2], match="groups must hold binary groups 0/1"),
+    case(fairness.permuted_groups, {"a": [[1, -1], [0, 2]]}, match="non-negative integer counts"),
     case(fairness.spurious_digits, 1.5, match="strength must"),
     # ----- generalisation, landscape, local minima, nets, overparam
     case(generalisation.corrupt, X, Y, "random_labels", classes=2, match="classes must exceed every label"),
@@ -280,6 +282,8 @@ CASES = [
     case(selfsupervised.few_labels, [0, 1, 1], 0, match="per_class must be an int >= 1"),
     case(selfsupervised.linear_probe, np.zeros((3, 2)), [0, 1], np.zeros((2, 2)), [0, 1], match="same number"),
     case(selfsupervised.pretrain_autoencoder, torch.zeros(4), match=r"x must be \(N, d\)"),
+    case(selfsupervised.untrained_encoder, 0, match="d_in must be an int >= 1"),
+    case(selfsupervised.supervised_encoder, torch.zeros(4, 3), torch.zeros(5, dtype=torch.long), match=r"x must be \(N, d\)"),
     # ----- spin_glass
     case(spin_glass.threshold_energy, 1, match="p must be an int >= 2"),
     case(spin_glass.couplings, 1, match="n must be an int >= 2"),

@@ -6,7 +6,9 @@ import pytest
 
 from deepissues.fairness import (PROPUBLICA_COMPAS, calibrated_scores, calibration_by_group, chouldechova_fpr,
                                  confusion_rates, demographic_parity_difference, equalized_odds_difference,
-                                 group_confusion, group_rates, shortcut_accuracies, spurious_digits)
+                                 group_confusion, group_rates, permuted_groups, shortcut_accuracies,
+                                 shortcut_counts, spurious_digits)
+from deepissues.stats import fisher_exact_p
 
 Y = np.array([0, 0, 1, 1, 1, 0, 1, 0, 0, 1])
 P = np.array([0, 1, 1, 0, 1, 0, 1, 1, 0, 0])
@@ -57,6 +59,48 @@ def test_shortcut_accuracies_by_hand():
     # agrees and always wrong where it conflicts; one that copies the label is right everywhere
     assert shortcut_accuracies(y, g, g) == {"test": 5 / 8, "aligned": 1.0, "conflicting": 0.0}
     assert shortcut_accuracies(y, y, g) == {"test": 1.0, "aligned": 1.0, "conflicting": 1.0}
+
+
+def test_shortcut_counts_give_the_accuracies_and_an_exact_test_sees_only_a_copied_group():
+    y = np.array([0, 0, 1, 1, 1, 0, 1, 0])
+    g = np.array([0, 1, 1, 0, 1, 0, 1, 1])
+    p = np.array([0, 1, 1, 1, 0, 0, 1, 0])
+    assert shortcut_counts(y, p, g) == {"aligned": (4, 5), "conflicting": (2, 3)}
+    rng = np.random.default_rng(0)
+    y, g = rng.integers(0, 2, 400), rng.integers(0, 2, 400)
+    follows_group = np.where(rng.random(400) < 0.8, g, y)   # copies the group 80% of the time
+    noisy = np.where(rng.random(400) < 0.1, 1 - y, y)       # errs at random, whatever the group
+    for predicted, significant in ((follows_group, True), (noisy, False)):
+        counts = shortcut_counts(y, predicted, g)
+        accuracies = shortcut_accuracies(y, predicted, g)
+        assert [right / n for right, n in counts.values()] == [accuracies["aligned"], accuracies["conflicting"]]
+        assert (fisher_exact_p(*counts["aligned"], *counts["conflicting"]) < 1e-6) == significant
+
+
+def test_permuted_groups_keep_sizes_and_outcomes_and_erase_the_false_positive_gap():
+    gap = lambda c: confusion_rates(c["Black"])["FPR"] - confusion_rates(c["white"])["FPR"]
+    assert gap(PROPUBLICA_COMPAS) > 0.2
+    for seed in range(5):
+        shuffled = permuted_groups(PROPUBLICA_COMPAS, seed=seed)
+        assert [int(c.sum()) for c in shuffled.values()] == [3696, 2454]
+        assert np.array_equal(sum(shuffled.values()), sum(PROPUBLICA_COMPAS.values()))
+        assert abs(gap(shuffled)) < 0.05  # a random split of 3,283 people: standard error about 0.017
+    assert not np.array_equal(permuted_groups(PROPUBLICA_COMPAS, 0)["white"], permuted_groups(PROPUBLICA_COMPAS, 1)["white"])
+    assert np.array_equal(permuted_groups(PROPUBLICA_COMPAS, 3)["white"], permuted_groups(PROPUBLICA_COMPAS, 3)["white"])
+
+
+def test_calibrated_scores_are_unbalanced_by_the_closed_form_and_balanced_at_equal_base_rates():
+    """For Beta(κp, κ(1 − p)) scores with Bernoulli outcomes, E[s | y = 0] = E[s(1 − s)] / (1 − p)
+    = κp / (κ + 1): the negatives' mean score rises with the base rate, as Kleinberg et al.'s
+    theorem requires of calibrated scores. Control: at equal base rates the imbalance vanishes."""
+    kappa = 4.0
+    scores, outcomes, groups = calibrated_scores([0.35, 0.5], n=40000, concentration=kappa)
+    for g, p in enumerate((0.35, 0.5)):
+        negatives = scores[(groups == g) & (outcomes == 0)]
+        assert negatives.mean() == pytest.approx(kappa * p / (kappa + 1), abs=4 * negatives.std() / np.sqrt(len(negatives)))
+    scores, outcomes, groups = calibrated_scores([0.5, 0.5], n=40000, concentration=kappa)
+    means = [scores[(groups == g) & (outcomes == 0)].mean() for g in (0, 1)]
+    assert abs(means[0] - means[1]) < 0.01  # against 0.117 at base rates 0.35 and 0.5
 
 
 def test_metrics_agree_with_fairlearn():
@@ -111,3 +155,7 @@ def test_bad_input_is_refused():
         calibrated_scores([0.0, 0.5])
     with pytest.raises(ValueError, match="groups must hold binary groups"):
         shortcut_accuracies([0, 1], [0, 1], ["a", "b"])
+    with pytest.raises(ValueError, match="groups must hold binary groups"):
+        shortcut_counts([0, 1], [0, 1], [0, 2])
+    with pytest.raises(ValueError, match="non-negative integer counts"):
+        permuted_groups({"a": np.array([[1, -1], [0, 2]])})

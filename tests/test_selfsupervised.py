@@ -7,7 +7,8 @@ import torch
 from scipy.optimize import minimize
 
 from deepissues import data
-from deepissues.selfsupervised import autoencoder, few_labels, linear_probe, pretrain_autoencoder
+from deepissues.selfsupervised import (autoencoder, few_labels, linear_probe, pretrain_autoencoder,
+                                       supervised_encoder, untrained_encoder)
 
 
 def test_a_linear_autoencoder_reaches_the_pca_reconstruction_error():
@@ -25,6 +26,32 @@ def test_the_relu_encoder_is_frozen_and_maps_to_its_code():
     assert encoder(torch.zeros(3, 64)).shape == (3, 16) and model(torch.zeros(3, 64)).shape == (3, 64)
     frozen, _ = pretrain_autoencoder(torch.rand(50, 64), epochs=1, progress=False)
     assert not any(p.requires_grad for p in frozen.parameters()) and not frozen.training
+
+
+def test_the_untrained_encoder_is_where_pretraining_starts():
+    x = data.digits().x_train[:200]
+    start = untrained_encoder(64, seed=3)
+    barely, _ = pretrain_autoencoder(x, epochs=1, lr=1e-12, seed=3, progress=False)  # one step of 1e-12
+    trained, _ = pretrain_autoencoder(x, epochs=5, seed=3, progress=False)
+    assert not any(p.requires_grad for p in start.parameters()) and not start.training
+    assert all(torch.allclose(a, b, atol=1e-9) for a, b in zip(start.parameters(), barely.parameters()))
+    assert not all(torch.allclose(a, b, atol=1e-3) for a, b in zip(start.parameters(), trained.parameters()))
+    assert not torch.equal(start[0].weight, untrained_encoder(64, seed=4)[0].weight)
+
+
+def test_a_supervised_code_serves_a_probe_and_one_from_shuffled_labels_does_not():
+    digits = data.digits()
+    idx = few_labels(digits.y_train, 2)
+    shuffled = digits.y_train[torch.randperm(len(digits.y_train), generator=torch.Generator().manual_seed(0))]
+    accuracy = {}
+    for name, labels in (("labels", digits.y_train), ("shuffled", shuffled)):
+        encoder = supervised_encoder(digits.x_train, labels)
+        assert encoder(digits.x_test[:3]).shape == (3, 16) and not any(p.requires_grad for p in encoder.parameters())
+        with torch.no_grad():
+            accuracy[name] = linear_probe(encoder(digits.x_train[idx]), digits.y_train[idx], encoder(digits.x_test),
+                                          digits.y_test)
+    pixels = linear_probe(digits.x_train[idx], digits.y_train[idx], digits.x_test, digits.y_test)
+    assert accuracy["labels"] > 0.9 > pixels and accuracy["shuffled"] < pixels
 
 
 def test_few_labels_takes_exactly_per_class_of_every_class():
@@ -77,3 +104,5 @@ def test_bad_input_is_refused():
         linear_probe(np.zeros((4, 2)), [0, 1, 0, 1], np.zeros((2, 3)), [0, 1])
     with pytest.raises(ValueError, match="x must be"):
         pretrain_autoencoder(torch.zeros(5))
+    with pytest.raises(ValueError, match="x must be"):
+        supervised_encoder(torch.zeros(4, 3), torch.zeros(5, dtype=torch.long))

@@ -8,6 +8,8 @@ and defined as in fairlearn (``demographic_parity_difference``, ``equalized_odds
 calibration by group; and Chouldechova's (2017) identity, which shows why calibration (predictive
 parity) and equal error rates cannot all hold when the groups' base rates differ. The confusion
 matrices ProPublica published for COMPAS (``PROPUBLICA_COMPAS``) are the worked example.
+``shortcut_counts`` gives the counts behind the shortcut accuracies for an exact test, and
+``permuted_groups`` shuffles who is in which group: the control for a difference between groups.
 """
 
 from dataclasses import dataclass
@@ -19,9 +21,9 @@ from . import data
 from . import repro
 
 __all__ = ["GroupSplit", "spurious_digits", "group_confusion", "confusion_rates", "group_rates",
-           "PROPUBLICA_COMPAS", "demographic_parity_difference",
-           "equalized_odds_difference", "shortcut_accuracies", "calibration_by_group", "chouldechova_fpr",
-           "calibrated_scores"]
+           "PROPUBLICA_COMPAS", "permuted_groups", "demographic_parity_difference",
+           "equalized_odds_difference", "shortcut_accuracies", "shortcut_counts", "calibration_by_group",
+           "chouldechova_fpr", "calibrated_scores"]
 
 
 # ProPublica's two-year general recidivism sample (Larson et al. 2016, "How We Analyzed the COMPAS
@@ -155,6 +157,41 @@ def confusion_rates(confusion):
             "accuracy": (tn + tp) / n}
 
 
+def permuted_groups(confusions, seed=0):
+    """The confusion matrices of the same people with their group labels shuffled: each person
+    keeps the outcome and the prediction, the groups keep their sizes, and who is in which group is
+    drawn at random. The control for a difference between groups: it must vanish here.
+
+    Parameters
+    ----------
+    confusions : dict {group: 2×2 array of non-negative counts [[TN, FP], [FN, TP]]}.
+    seed : int, fixes the shuffle.
+
+    Returns
+    -------
+    dict {group: 2×2 int array}, with the same groups, the same group sizes and the same pooled
+    matrix.
+
+    Example
+    -------
+    >>> shuffled = permuted_groups(PROPUBLICA_COMPAS)
+    >>> [int(c.sum()) for c in shuffled.values()]
+    [3696, 2454]
+    >>> bool((sum(shuffled.values()) == sum(PROPUBLICA_COMPAS.values())).all())
+    True
+    """
+    names = list(confusions)
+    counts = [np.asarray(confusions[g]) for g in names]
+    for g, c in zip(names, counts):
+        if c.shape != (2, 2) or not np.issubdtype(c.dtype, np.integer) or (c < 0).any():
+            raise ValueError(f"the confusion of group {g!r} must be a 2x2 array of non-negative integer counts, "
+                             f"got {c.tolist()}")
+    cells = np.concatenate([np.repeat(np.arange(4), c.reshape(-1)) for c in counts])  # 0 TN, 1 FP, 2 FN, 3 TP
+    groups = np.repeat(np.arange(len(names)), [int(c.sum()) for c in counts])
+    groups = repro.numpy_rng(seed).permutation(groups)
+    return {g: np.bincount(cells[groups == k], minlength=4).reshape(2, 2) for k, g in enumerate(names)}
+
+
 def demographic_parity_difference(y_true, y_pred, *, sensitive_features):
     """Largest minus smallest selection rate P(ŷ = 1 | group), as fairlearn defines it.
 
@@ -210,13 +247,39 @@ def shortcut_accuracies(y_true, y_pred, groups):
     -------
     dict with "test", "aligned" and "conflicting" accuracies (nan where a kind has no points).
     """
+    right, aligned = _right_and_aligned(y_true, y_pred, groups)
+    mean = lambda values: float(values.mean()) if len(values) else float("nan")
+    return {"test": mean(right), "aligned": mean(right[aligned]), "conflicting": mean(right[~aligned])}
+
+
+def shortcut_counts(y_true, y_pred, groups):
+    """The counts behind :func:`shortcut_accuracies`, for an exact test between the aligned and
+    the conflicting points (e.g. :func:`deepissues.stats.fisher_exact_p`).
+
+    Parameters
+    ----------
+    y_true, y_pred, groups : (N,) arrays or tensors of 0/1
+
+    Returns
+    -------
+    dict {"aligned": (right, n), "conflicting": (right, n)} of ints.
+
+    Example
+    -------
+    >>> shortcut_counts([0, 1, 1, 0], [0, 1, 0, 1], [0, 1, 0, 1])
+    {'aligned': (2, 2), 'conflicting': (0, 2)}
+    """
+    right, aligned = _right_and_aligned(y_true, y_pred, groups)
+    return {"aligned": (int(right[aligned].sum()), int(aligned.sum())),
+            "conflicting": (int(right[~aligned].sum()), int((~aligned).sum()))}
+
+
+def _right_and_aligned(y_true, y_pred, groups):
     y_true, y_pred, groups = _arrays(y_true, y_pred, groups)
     if not np.isin(groups, (0, 1)).all():
         raise ValueError(f"groups must hold binary groups 0/1 to be compared with the labels, got values "
                          f"{np.unique(groups)[:5]}")
-    right, aligned = y_pred == y_true, groups.astype(int) == y_true
-    mean = lambda values: float(values.mean()) if len(values) else float("nan")
-    return {"test": mean(right), "aligned": mean(right[aligned]), "conflicting": mean(right[~aligned])}
+    return y_pred == y_true, groups.astype(int) == y_true
 
 
 def calibration_by_group(y_true, scores, *, sensitive_features, bins=10):

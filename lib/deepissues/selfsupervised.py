@@ -5,6 +5,10 @@ probe on its code ("the revolution will not be supervised", LeCun).
 
 A linear autoencoder's optimum is the principal subspace (Baldi and Hornik 1989), so PCA is the
 reference the tests hold it to; the ReLU autoencoder used in the book is its nonlinear version.
+
+Two encoders of the same shape serve as the chapter's controls: :func:`untrained_encoder`, the
+pretrained encoder's own starting weights (what a probe gets from the architecture alone), and
+:func:`supervised_encoder`, trained with every label (a code a linear probe must do well on).
 """
 
 import numpy as np
@@ -12,10 +16,12 @@ import torch
 from torch import nn
 
 from .checks import positive_int
+from .nets import mlp
 from .training import fit
 from . import repro
 
-__all__ = ["autoencoder", "pretrain_autoencoder", "few_labels", "linear_probe"]
+__all__ = ["autoencoder", "pretrain_autoencoder", "untrained_encoder", "supervised_encoder", "few_labels",
+           "linear_probe"]
 
 
 def autoencoder(d_in, code, hidden=64, activation=nn.ReLU):
@@ -71,6 +77,56 @@ def pretrain_autoencoder(x, code=16, hidden=64, epochs=150, lr=3e-3, activation=
     with torch.no_grad():
         error = float(((model(x) - x) ** 2).mean())
     return encoder.eval().requires_grad_(False), error
+
+
+def untrained_encoder(d_in, code=16, hidden=64, activation=nn.ReLU, seed=0):
+    """The encoder that :func:`pretrain_autoencoder` starts from with the same arguments and seed,
+    before any training: a random code of the same shape, the control for what pretraining adds.
+
+    Parameters
+    ----------
+    d_in : int >= 1, the inputs.
+    code, hidden : ints >= 1, the widths (see :func:`autoencoder`).
+    activation : nn.Module class or None.
+    seed : int, the seed :func:`pretrain_autoencoder` would be given.
+
+    Returns
+    -------
+    encoder : nn.Sequential d_in → hidden → code, frozen and in eval mode.
+    """
+    with repro.seeded(seed):
+        encoder, _ = autoencoder(d_in, code, hidden, activation)
+    return encoder.eval().requires_grad_(False)
+
+
+def supervised_encoder(x, y, code=16, hidden=64, epochs=20, lr=1e-2, batch_size=32, seed=0, progress=False):
+    """An encoder of the autoencoder's shape trained *with* labels: the network
+    ``nets.mlp([d, hidden, code, classes])`` fitted by cross-entropy on every labelled row, cut
+    before its last ReLU and layer, so that its code is linear in the last hidden layer as the
+    autoencoder's is. A code learned from all the labels is one a linear probe must do well on.
+
+    Parameters
+    ----------
+    x : (N, d) tensor.
+    y : (N,) int64 labels 0 .. classes − 1.
+    code, hidden : ints >= 1, the widths.
+    epochs, batch_size : ints >= 1.
+    lr : float > 0, Adam's step.
+    seed : int, fixes the initialisation and the batches.
+    progress : show a progress bar.
+
+    Returns
+    -------
+    encoder : nn.Sequential d → hidden → code, frozen and in eval mode.
+    """
+    if x.dim() != 2 or len(x) == 0 or y.shape != (len(x),):
+        raise ValueError(f"x must be (N, d) and y (N,), got {tuple(x.shape)} and {tuple(y.shape)}")
+    positive_int("code", code)
+    positive_int("hidden", hidden)
+    with repro.seeded(seed):
+        model = mlp([x.shape[1], hidden, code, int(y.max()) + 1])
+        fit(model, x, y, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=progress)
+    return model[:3].eval().requires_grad_(False)
 
 
 def few_labels(y, per_class, seed=0):
