@@ -352,6 +352,8 @@ CASES = [
     case(T.relu_layer_distance, -1.0, 1.0, 0.5, match="norm_x must be a number >= 0"),
     case(T.error_decomposition, T.tanh_teacher(2), T.random_relu_features(2, 4), 0, d_in=2,
          match="n_train must be an int >= 1"),
+    case(T.error_decomposition, T.tanh_teacher(2), T.random_relu_features(2, 4), 10, d_in=2, steps=[],
+         match="steps must be an int >= 0, None or a non-empty list"),
     case(T.least_squares_gradient_descent, torch.zeros(4, 2), torch.zeros(3), 5, match=r"phi must be \(N, p\)"),
     case(T.random_relu_features, 2, 0, match="width must be an int >= 1"),
     case(T.tanh_teacher, 0, match="d_in must be an int >= 1"),

@@ -58,6 +58,16 @@ def test_optimisation_error_vanishes_as_gradient_descent_converges():
     assert short["optimisation"] > 0.1 and abs(long["optimisation"]) < 1e-10
 
 
+def test_a_list_of_step_counts_gives_the_terms_of_one_call_per_count():
+    teacher, features = tanh_teacher(3, seed=1), random_relu_features(3, 12)
+    counts = [30, 1, 0, 7]
+    path = error_decomposition(teacher, features, 20, d_in=3, steps=counts, n_population=500, repeats=2)
+    single = [error_decomposition(teacher, features, 20, d_in=3, steps=s, n_population=500, repeats=2) for s in counts]
+    assert path == single
+    # negative control: different counts give different terms
+    assert path[0]["total"] != path[1]["total"]
+
+
 def test_random_features_are_nested_so_approximation_error_does_not_grow():
     x = np.random.default_rng(1).normal(size=(7, 3))
     assert np.array_equal(random_relu_features(3, 10)(x), random_relu_features(3, 25)(x)[:, :10])

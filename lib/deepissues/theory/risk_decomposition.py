@@ -111,8 +111,10 @@ def error_decomposition(teacher, features, n_train, *, d_in, noise=0.1, steps=10
     n_train : int >= 1, the number N of training samples.
     d_in : int >= 1, the input dimension (keyword only).
     noise : float >= 0, the label noise; f(Φ*) = noise² is the Bayes error.
-    steps : int >= 0 or None; full-batch gradient descent from w = 0 for this many steps gives W_N
-        (see :func:`least_squares_gradient_descent`); None takes W_N = W_N*, an exact optimiser.
+    steps : int >= 0, None or a list of ints >= 0; full-batch gradient descent from w = 0 for this
+        many steps gives W_N (see :func:`least_squares_gradient_descent`); None takes W_N = W_N*, an
+        exact optimiser. A list gives the terms at each of its step counts, read off one run of
+        gradient descent on the same samples (the same numbers as one call per count).
     lr : float > 0 or None (1/L).
     n_population : int, fresh inputs for fitting W* and, separately, for each expected loss.
     repeats : int >= 1, average the terms over this many independent draws (seeds seed,
@@ -124,19 +126,42 @@ def error_decomposition(teacher, features, n_train, *, d_in, noise=0.1, steps=10
     dict of floats: "bayes" f(Φ*), "approximation", "generalisation", "optimisation" (which is
     negative when stopping early generalises better than the empirical minimiser), "total" f(W_N)
     (their sum) and "train" the empirical loss of W_N. W_N* is the minimum-norm minimiser when
-    p > N.
+    p > N. For a list of ``steps``, a list of such dicts, one per step count.
     """
     positive_int("n_train", n_train)
     positive_int("n_population", n_population, least=2)
     positive_int("repeats", repeats)
     positive_int("d_in", d_in)
     nonnegative("noise", noise)
-    runs = [_decompose(teacher, features, n_train, d_in, noise, steps, lr, n_population, seed + k)
+    path = isinstance(steps, (list, tuple))
+    if path:
+        if not steps:
+            raise ValueError("steps must be an int >= 0, None or a non-empty list of ints >= 0, got []")
+        for s in steps:
+            positive_int("steps", s, least=0)
+    elif steps is not None:
+        positive_int("steps", steps, least=0)
+    counts = list(steps) if path else [steps]
+    runs = [_decompose(teacher, features, n_train, d_in, noise, counts, lr, n_population, seed + k)
             for k in range(repeats)]
-    return {term: float(np.mean([run[term] for run in runs])) for term in runs[0]}
+    terms = [{term: float(np.mean([run[i][term] for run in runs])) for term in runs[0][i]} for i in range(len(counts))]
+    return terms if path else terms[0]
 
 
-def _decompose(teacher, features, n_train, d_in, noise, steps, lr, n_population, seed):
+def _gradient_descent_path(phi, y, counts, lr):
+    """The iterates of :func:`least_squares_gradient_descent` after each of ``counts`` steps, from
+    one run."""
+    hessian = 2 * phi.T @ phi / len(phi)
+    lr = 1 / np.linalg.eigvalsh(hessian)[-1] if lr is None else nonnegative("lr", lr, strict=True)
+    w, target, done, iterates = np.zeros(phi.shape[1]), 2 * phi.T @ y / len(phi), 0, {}
+    for count in sorted(set(counts)):
+        for _ in range(count - done):
+            w -= lr * (hessian @ w - target)
+        done, iterates[count] = count, w.copy()
+    return [iterates[count] for count in counts]
+
+
+def _decompose(teacher, features, n_train, d_in, noise, counts, lr, n_population, seed):
     rng = repro.numpy_rng(seed)
 
     def sample(n):
@@ -157,10 +182,14 @@ def _decompose(teacher, features, n_train, d_in, noise, steps, lr, n_population,
     expected = lambda w: float(np.mean((phi_eval @ w - clean_eval) ** 2) + noise ** 2)
     best_in_class = np.linalg.lstsq(phi_fit, clean_fit, rcond=None)[0]
     empirical_min = np.linalg.lstsq(phi_train, y_train, rcond=None)[0]
-    trained = empirical_min if steps is None else least_squares_gradient_descent(phi_train, y_train, steps, lr)
-    f_star, f_n_star, f_n = expected(best_in_class), expected(empirical_min), expected(trained)
-    return {"bayes": noise ** 2, "approximation": f_star - noise ** 2, "generalisation": f_n_star - f_star,
-            "optimisation": f_n - f_n_star, "total": f_n, "train": float(np.mean((phi_train @ trained - y_train) ** 2))}
+    if counts == [None]:
+        iterates = [empirical_min]
+    else:
+        iterates = _gradient_descent_path(phi_train, y_train, counts, lr)
+    f_star, f_n_star = expected(best_in_class), expected(empirical_min)
+    return [{"bayes": noise ** 2, "approximation": f_star - noise ** 2, "generalisation": f_n_star - f_star,
+             "optimisation": expected(w) - f_n_star, "total": expected(w),
+             "train": float(np.mean((phi_train @ w - y_train) ** 2))} for w in iterates]
 
 
 def _inputs(x, d_in):
