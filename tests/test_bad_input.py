@@ -186,6 +186,7 @@ CASES = [
     case(F.second_difference_matrix, 0, match="n must be an int >= 1"),
     case(F.train_pwl_autoencoder, 0, match="iterations must be an int >= 1"),
     case(F.train_pwl_encoder, "bogus", 10, match="kind must be one of"),
+    case(F.train_pwl_encoder, "conv", 10, data="noise", match="data must be one of"),
     case(F.whitening, torch.zeros(3, 5), match="covariance is singular"),  # it returned inf
     case(decomposition.StockPolicy, 0, 3, match="d must be an int >= 1"),
     case(F.TupleNet, 0, match="k must be an int >= 1"),

@@ -88,3 +88,18 @@ def test_the_code_rebuilds_the_autoencoders_curves_and_a_kink_shift_costs_as_the
     # the error grows with the shift (negative control: a larger shift cannot cost less)
     errors = [F.kink_shift_error(theta, c, s) for s in (0.5, 1.0, 2.0, 4.0)]
     assert all(a < b for a, b in zip(errors, errors[1:]))
+
+
+def test_white_inputs_are_well_conditioned_and_keep_the_exact_encoder():
+    # on white inputs the plain convolution needs no preconditioner: it recovers the filter itself,
+    # where on the paper's curves (the test above) it has not yet
+    enc, curve = F.train_pwl_encoder("conv", 600, n=60, progress=False, data="white")
+    np.testing.assert_allclose(enc.filter.detach().numpy(), TRUE_FILTER, atol=1e-3)
+    assert curve[-1][1] < 1e-6 * curve[0][1]
+    # the targets are the inputs' second differences: the exact filter has zero error
+    exact = F.PWLEncoder(60, "conv")
+    with torch.no_grad():
+        exact.weight.copy_(torch.tensor(TRUE_FILTER))
+    f, p = F.conditioning._white_curves(50, 60, seed=1)
+    with torch.no_grad():
+        assert float((exact(f) - p).pow(2).max()) < 1e-8

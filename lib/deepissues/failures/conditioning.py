@@ -203,7 +203,7 @@ class PWLEncoder(nn.Module):
 
 
 def train_pwl_encoder(kind, iterations, n=100, lr=None, batch_size=100, n_train=10_000, seed=0, progress=True,
-                      record_every=None):
+                      record_every=None, data="pwl"):
     """Fit a :class:`PWLEncoder` with Adam on the squared error ‖p̂ − p‖² (per curve), as in the
     paper, on batches drawn with replacement from a fixed training set.
 
@@ -218,6 +218,9 @@ def train_pwl_encoder(kind, iterations, n=100, lr=None, batch_size=100, n_train=
     seed : int, fixes the curves and the batches.
     progress : show a progress bar.
     record_every : int or None (iterations // 50).
+    data : "pwl", the paper's three-piece curves (:func:`pwl_curves`), or "white": inputs f of
+        independent N(0, 1) samples with the same targets p = f W⁻¹ (second differences), a
+        well-conditioned problem (E[fᵀf] = I) with the same exact encoder.
 
     Returns
     -------
@@ -226,11 +229,13 @@ def train_pwl_encoder(kind, iterations, n=100, lr=None, batch_size=100, n_train=
         at the first step, every ``record_every`` steps and at the end.
     """
     one_of("kind", kind, ENCODERS)  # before the learning rate that depends on it
+    one_of("data", data, ("pwl", "white"))
     positive_int("iterations", iterations)
     lr = {"dense": 1e-4, "conv": 0.05, "conv+conditioning": 0.01}.get(kind) if lr is None else lr
     nonnegative("lr", lr, strict=True)
-    f, p = pwl_curves(n_train, n, seed=seed)
-    f_val, p_val = pwl_curves(1000, n, seed=seed + 1)
+    curves = pwl_curves if data == "pwl" else _white_curves
+    f, p = curves(n_train, n, seed=seed)
+    f_val, p_val = curves(1000, n, seed=seed + 1)
     with repro.seeded(seed):
         encoder = PWLEncoder(n, kind, whitening(f) if kind == "conv+conditioning" else None)
     curve = train_steps(encoder, lambda model, batch: (model(batch[0]) - batch[1]).pow(2).sum(1).mean(),
@@ -239,6 +244,14 @@ def train_pwl_encoder(kind, iterations, n=100, lr=None, batch_size=100, n_train=
                         record=lambda model: (model(f_val) - p_val).pow(2).sum(1).mean(), record_every=record_every,
                         record_first=True, progress=progress, description=f"PWL {kind}")
     return encoder, curve
+
+
+def _white_curves(m, n, seed):
+    """m inputs of independent N(0, 1) samples and their second differences p = f W⁻¹ (float32)."""
+    positive_int("m", m)
+    positive_int("n", n, least=8)
+    f = torch.from_numpy(repro.numpy_rng(seed).normal(size=(m, n)))
+    return f.float(), (f @ second_difference_matrix(n)).float()
 
 
 def pwl_autoencoder(n=100, code=6):
