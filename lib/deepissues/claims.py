@@ -183,8 +183,8 @@ def check(name, condition, detail="", *, kind, source="", cite="", control=None)
     >>> [record["held"] for record in records("demo")]
     [True]
 
-    With its control, a run at d=30 of a network that never trained (the claim must not hold
-    where nothing could have learnt; here the control is of a claim that a network learns):
+    With its control: the same condition on the same network untrained, where nothing could
+    have been learnt, so the claim must not hold there:
 
     >>> trained, untrained = 0.981, 0.507
     >>> check("parity d=10 is learnt", trained > 0.9, f"acc={trained:.3f}", kind="extends",
