@@ -48,9 +48,11 @@ unit: $(INSTALL_TEST) $(KERNEL_CONFIG)
 
 # The full gate. First the book is built (the chapters whose key changed executed on every core);
 # then, side by side, a core each:
-# - every unit test and doctest, and every chapter executed again by the notebook tests, each
-#   cell compared with what it printed for the book (the determinism check, tests/notebook_runner.py),
-#   so every chapter is executed at least once even when the book's cache was current;
+# - every unit test and doctest, and every chapter executed again by the notebook tests, live as
+#   a student's kernel runs it (sliders built and moved, progress bars, none of the book's tools
+#   importable), each cell compared with what it printed for the book (the determinism check,
+#   tests/notebook_runner.py), so every chapter is executed at least once even when the book's
+#   cache was current;
 #   they keep their claim records apart from the book's;
 # - the book printed to PDF, and the link, PDF, browser and JupyterLab tests over it.
 # Their output interleaves, unbuffered; each pytest run ends with its own summary.

@@ -1,7 +1,14 @@
-"""Run every chapter in notebooks/ as a test, and check that it prints what the book printed.
+"""Run every chapter in notebooks/ as a test, live as a student runs it, and check that it prints what
+the book printed.
 
 nbval executes each chapter; a chapter fails when a cell raises, and claim-check cells raise when
-a claim stops reproducing. When ``make book`` has executed the chapter under the current key (its
+a claim stops reproducing. The kernel runs the chapter as Colab would (``live``):
+``DEEPISSUES_STATIC`` is off, so every widget builds its sliders and every loop its progress bar;
+each figure's sliders are then moved one step and back, and the figure must change
+(``widgets.move_each_control``); a failed claim still raises (``DEEPISSUES_CLAIMS_RAISE=1``); and
+the modules that only the book's and the tests' tools bring cannot be imported, since a student's
+kernel lacks them (``book_only_modules``). The book itself was executed static, so this second
+execution checks what the first cannot. When ``make book`` has executed the chapter under the current key (its
 code, the library, the pins and the environment: ``tools/execute_chapters.py``), nbval runs the
 book's executed notebook instead of the bare chapter, with every code cell tagged
 ``nbval-check-output``: each cell must print exactly what it printed for the book (figures' pixels
@@ -13,13 +20,17 @@ The time each chapter took is printed at the end of the run, and the time of eac
 recorded in ``_build/nbtest/cell_times.json`` (``benchmarks/long_cells.py`` reads it).
 """
 
+import functools
 import json
 import os
 import pathlib
+from importlib import metadata
 
 import jupytext
 import nbformat
-from nbval.plugin import IPyNbFile
+from nbval.plugin import IPyNbCell, IPyNbFile
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from deepissues.repro import scale
 
@@ -32,8 +43,8 @@ _unchecked = []  # chapters run without the book's outputs to compare with
 
 
 def pytest_configure(config):
-    # Kernels inherit these: widgets render their static default, as in the built book, and torch
-    # runs on one thread unless told otherwise, as make sets it (benchmarks/busy_machine.md).
+    # Kernels inherit these (the chapters' first cell then turns the static mode off: ``live``);
+    # torch runs on one thread unless told otherwise, as make sets it (benchmarks/busy_machine.md).
     os.environ.setdefault("DEEPISSUES_STATIC", "1")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("PYTHONHASHSEED", "0")  # as the book's kernels: the outputs are compared
@@ -50,9 +61,110 @@ def pytest_collect_file(file_path, parent):
                                    f"to compare with; run `make book` first")
             _unchecked.append(file_path.stem)
             reference = jupytext.read(file_path)
-        _write_atomically(reference, target)
-        return IPyNbFile.from_parent(parent, path=target)
+        _write_atomically(live(reference), target)
+        return LiveNotebook.from_parent(parent, path=target)
     return None
+
+
+# What the first code cell runs before the chapter: the live mode, claims that raise, and no tool
+# that a student's kernel lacks.
+LIVE_SETUP = """\
+import os as _os, sys as _sys, importlib.machinery as _machinery
+_os.environ.update(DEEPISSUES_STATIC="0", DEEPISSUES_CLAIMS_RAISE="1")
+class _StudentsPathFinder(_machinery.PathFinder):  # finds no module of the book's own tools
+    absent = frozenset({names!r})
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        return None if name.partition(".")[0] in cls.absent else super().find_spec(name, path, target)
+_sys.meta_path[:] = [_StudentsPathFinder if f is _machinery.PathFinder else f for f in _sys.meta_path]
+"""
+# What a cell that shows an interactive figure runs after it: each slider moved, the figure followed.
+DRIVE_WIDGETS = """
+from deepissues.widgets import live_figures as _live_figures, move_each_control as _move_each_control
+_move_each_control(_live_figures()[-1])"""
+
+
+def live(notebook, blocked=None):
+    """``notebook`` set to run as a student's live kernel runs it, for nbval.
+
+    Its first code cell starts with ``LIVE_SETUP``; every cell that calls ``interactive_figure`` ends
+    with ``DRIVE_WIDGETS`` and is exempt from the output comparison, since live it shows sliders
+    where the book shows the static figure. Cells are neither added nor removed, so nbval's cell
+    numbers stay the chapter's.
+
+    Parameters
+    ----------
+    notebook : nbformat notebook (changed in place and returned).
+    blocked : set of str, top-level modules the kernel refuses; default ``book_only_modules()``.
+    """
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    if code:
+        names = sorted(book_only_modules() if blocked is None else blocked)
+        code[0].source = LIVE_SETUP.format(names=names) + code[0].source
+    for cell in code:
+        if "interactive_figure(" in cell.source:
+            cell.source += DRIVE_WIDGETS
+            tags = cell.metadata.setdefault("tags", [])
+            tags[:] = [t for t in tags if t != "nbval-check-output"] + ["nbval-ignore-output"]
+    return notebook
+
+
+@functools.cache
+def book_only_modules():
+    """Top-level modules installed here that no dependency of ``deepissues`` brings.
+
+    They come with the book's, the tests' and the teachers' extras (myst-nb, Jupyter Book, pytest,
+    nbgrader, the peer libraries ...). A student's kernel has the package's dependencies, and the
+    kernel itself with pip and setuptools, so those are kept.
+
+    Returns
+    -------
+    set of str.
+    """
+    kept = _closure(["deepissues", "ipykernel", "pip", "setuptools"])
+    return {module for module, dists in metadata.packages_distributions().items()
+            if not any(canonicalize_name(d) in kept for d in dists)}
+
+
+def _closure(roots):
+    """The canonical names of ``roots`` and of every distribution they require, without extras."""
+    seen, todo = set(), [canonicalize_name(r) for r in roots]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for line in requires:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(canonicalize_name(requirement.name))
+    return seen
+
+
+def is_widget_view(output):
+    """Whether an output is a widget's view: a slider or a progress bar, whose model id is random."""
+    return "application/vnd.jupyter.widget-view+json" in output.get("data", {})
+
+
+class LiveCell(IPyNbCell):
+    """A code cell whose widget views (sliders, progress bars, shown live only) are left out of the
+    comparison with the book's static outputs."""
+
+    def compare_outputs(self, test, ref, skip_compare=None):
+        return super().compare_outputs([o for o in test if not is_widget_view(o)], ref, skip_compare)
+
+
+class LiveNotebook(IPyNbFile):
+    """nbval's notebook, with ``LiveCell`` cells."""
+
+    def collect(self):
+        for cell in super().collect():
+            yield LiveCell.from_parent(self, name=cell.name, cell_num=cell.cell_num, cell=cell.cell,
+                                       options=cell.options)
 
 
 def _write_atomically(notebook, target):

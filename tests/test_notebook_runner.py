@@ -44,3 +44,76 @@ def test_the_same_outputs_pass_and_a_changed_number_fails(tmp_path):
     assert changed.returncode != 0 and "Cell outputs differ" in changed.stdout
     untagged = _nbval(tmp_path, _notebook(43))  # lax mode alone compares nothing
     assert untagged.returncode == 0, untagged.stdout
+
+
+# The live run (tests/notebook_runner.live): a student's kernel, with its widgets driven.
+
+def _cells(*sources_and_printed):
+    """A notebook of code cells, each (source, what it printed for the book or None)."""
+    cells = []
+    for count, (source, printed) in enumerate(sources_and_printed, start=1):
+        cell = nbformat.v4.new_code_cell(source)
+        cell.execution_count = count
+        if printed is not None:
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=printed)]
+        cells.append(cell)
+    return compared(nbformat.v4.new_notebook(cells=cells, metadata=_notebook(0).metadata))
+
+
+def _live_nbval(tmp_path, notebook, runner="LiveNotebook"):
+    """nbval over ``notebook`` made live, collected by the runner's class (or nbval's own)."""
+    import os
+
+    from .notebook_runner import ROOT, live
+
+    (tmp_path / "conftest.py").write_text(
+        f"from tests.notebook_runner import {runner}\n"
+        "def pytest_collect_file(file_path, parent):\n"
+        "    if file_path.suffix == '.live':\n"
+        f"        return {runner}.from_parent(parent, path=file_path)\n")
+    nbformat.write(live(notebook), tmp_path / "chapter.live")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DEEPISSUES_STATIC": "1", "MPLBACKEND": "agg"}
+    return subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p",
+                           "no:cacheprovider", "-q", "chapter.live"], cwd=tmp_path, capture_output=True,
+                          text=True, env=env)
+
+
+FIGURE = """\
+import matplotlib.pyplot as plt
+from deepissues import widgets
+def plot(slope, noise):
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot([0, 1], [0, {follows}])
+    ax.set_ylim(-3, 3)
+    return fig
+widgets.interactive_figure(plot, {{"slope": 1.0, "noise": 0}}, slope=(-1.0, 1.0, 0.5), noise=(0, 2))"""
+LIVE = "from deepissues.widgets import is_live\nprint(is_live())"
+BAR = "from deepissues.progress import progress_bar\nprint(sum(progress_bar(range(3), 'sum')))"
+
+
+def test_the_live_run_shows_sliders_and_bars_and_drives_every_slider(tmp_path):
+    # the figure follows both sliders; the book printed False (static) where the live kernel says True,
+    # so that cell is compared in a version that prints nothing
+    notebook = _cells((LIVE.replace("print(", "assert ("), None), (BAR, "3\n"),
+                      (FIGURE.format(follows="slope + noise"), "a static figure\n"))
+    run = _live_nbval(tmp_path, notebook)
+    assert run.returncode == 0, run.stdout
+    # negative control: the same notebook whose figure ignores its noise slider
+    ignored = _live_nbval(tmp_path, _cells((BAR, "3\n"), (FIGURE.format(follows="slope"), None)))
+    assert ignored.returncode != 0 and "'noise' from 0 to 1 left the figure unchanged" in ignored.stdout
+    # negative control: nbval's own cells compare the progress bar's widget view, which the book lacks
+    plain = _live_nbval(tmp_path, _cells((BAR, "3\n")), runner="IPyNbFile")
+    assert plain.returncode != 0 and "Unexpected output fields" in plain.stdout
+
+
+def test_the_live_run_refuses_the_books_tools_as_a_students_kernel_lacks_them(tmp_path):
+    from .notebook_runner import book_only_modules
+
+    blocked = book_only_modules()
+    assert {"myst_nb", "jupyter_book", "sphinx", "pytest", "nbval", "nbgrader", "foolbox"} <= blocked
+    assert not {"torch", "numpy", "deepissues", "ipywidgets", "pandas", "sklearn", "mlxtend", "tqdm"} & blocked
+    run = _live_nbval(tmp_path, _cells(("import torch, ipywidgets, pandas, sklearn, mlxtend", None),
+                                       ("import myst_nb", None)))
+    assert "1 failed, 1 passed" in run.stdout and "No module named 'myst_nb'" in run.stdout
+    # control: the same import in the book's own kernel works
+    assert subprocess.run([sys.executable, "-c", "import myst_nb"]).returncode == 0

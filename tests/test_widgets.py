@@ -85,3 +85,57 @@ def test_a_bad_slider_is_refused_when_the_static_figure_is_drawn(monkeypatch, sp
     with pytest.raises(ValueError, match=message):
         widgets.interactive_figure(lambda index: drawn.append(index), {"index": value}, index=spec)
     assert drawn == []
+
+
+def _line_plot(slope, noise):
+    """A figure that follows ``slope`` and ignores ``noise`` (the negative control)."""
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot([0, 1], [0, slope])
+    ax.set_ylim(-2, 2)
+    return fig
+
+
+_show = plt.show
+
+
+def _show_live(monkeypatch, plot, defaults, **controls):
+    monkeypatch.setattr(widgets, "is_live", lambda: True)
+    monkeypatch.setattr("IPython.display.display", lambda obj: None)
+    widgets.interactive_figure(plot, defaults, **controls)
+    return widgets.live_figures()[-1]
+
+
+def test_moving_a_wired_slider_redraws_a_different_figure_and_restores_it(monkeypatch):
+    figure = _show_live(monkeypatch, _line_plot, {"slope": 1.0, "noise": 0}, slope=(-1.0, 1.0, 0.5))
+    assert widgets.move_each_control(figure) == {"slope": 0.5}  # at the top of its range: one step down
+    assert figure.controls["slope"].value == 1.0 and plt.show is _show  # restored
+    plt.close("all")
+
+
+def test_a_plot_that_shows_its_own_figure_is_followed_too(monkeypatch):
+    def shows_itself(slope, noise):
+        _line_plot(slope, noise)
+        plt.show()
+
+    figure = _show_live(monkeypatch, shows_itself, {"slope": 0.0, "noise": 0}, slope=(-1.0, 1.0, 0.5))
+    assert widgets.move_each_control(figure) == {"slope": 0.5}
+    plt.close("all")
+
+
+def test_a_slider_the_plot_ignores_is_caught(monkeypatch):
+    # negative control: the noise slider is wired, but the figure does not depend on it
+    figure = _show_live(monkeypatch, _line_plot, {"slope": 1.0, "noise": 2}, slope=(-1.0, 1.0, 0.5),
+                        noise=(0, 5))
+    with pytest.raises(AssertionError, match="'noise' from 2 to 3 left the figure unchanged"):
+        widgets.move_each_control(figure)
+    plt.close("all")
+
+
+def test_a_control_that_is_not_wired_to_the_plot_is_caught(monkeypatch):
+    figure = _show_live(monkeypatch, _line_plot, {"slope": 1.0, "noise": 0}, slope=(-1.0, 1.0, 0.5))
+    figure.controls = {"slope": type(figure.controls["slope"])(value=0.0, min=-1.0, max=1.0, step=0.5)}
+    with pytest.raises(AssertionError, match="and back showed no figure"):
+        widgets.move_each_control(figure)
+    with pytest.raises(TypeError, match="figure must be a LiveFigure"):
+        widgets.move_each_control(figure.controls)
+    plt.close("all")

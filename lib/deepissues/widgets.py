@@ -1,10 +1,14 @@
 """Interactive output (sliders) that degrades to a static page when the book is built."""
 
+import hashlib
+
 import matplotlib.pyplot as plt
 
 from .progress import is_static
 
-__all__ = ["is_live", "interactive_figure", "static_note"]
+__all__ = ["is_live", "interactive_figure", "static_note", "live_figures", "move_each_control"]
+
+_LIVE = []  # the figures shown with sliders in this kernel, oldest first (see live_figures)
 
 
 def is_live():
@@ -92,17 +96,99 @@ def _show_static_note(defaults, controls):
     display(HTML(static_note(defaults, controls)))
 
 
+class LiveFigure:
+    """A figure shown with sliders: its controls.
+
+    Attributes
+    ----------
+    controls : dict {setting: ipywidgets control}.
+    """
+
+    def __init__(self, controls):
+        self.controls = controls
+
+
+def live_figures():
+    """The figures shown with sliders in this kernel, oldest first, for driving them from code.
+
+    Returns
+    -------
+    list of :class:`LiveFigure`.
+    """
+    return list(_LIVE)
+
+
+def move_each_control(figure):
+    """Move each slider of a live figure one step and back, and check that the figure follows.
+
+    The test of the live path: a slider that is not wired to the plot, or a plot that ignores
+    its setting, leaves the image unchanged, and this raises. Each image is read when it is shown
+    (``plt.show``, by the plot or after it), as its SHA-1 digest of RGBA pixels.
+
+    Parameters
+    ----------
+    figure : :class:`LiveFigure`, e.g. ``live_figures()[-1]``.
+
+    Returns
+    -------
+    dict {setting: the value it was moved to}.
+
+    Raises
+    ------
+    AssertionError, when moving a control shows nothing, or shows the same image as its default.
+    """
+    if not isinstance(figure, LiveFigure):
+        raise TypeError(f"figure must be a LiveFigure (from live_figures()), got {type(figure).__name__}")
+    shown, show = [], plt.show
+
+    def recording_show(*args, **kwargs):
+        current = plt.gcf()
+        if current.get_axes():  # a plot that showed its figure itself leaves an empty one to the caller
+            current.canvas.draw()
+            shown.append(hashlib.sha1(bytes(current.canvas.buffer_rgba())).hexdigest())
+        return show(*args, **kwargs)
+
+    moved = {}
+    plt.show = recording_show
+    try:
+        for name, control in figure.controls.items():
+            start = control.value
+            control.value = moved[name] = _neighbour(control)
+            away, shown[:] = list(shown), []
+            control.value = start
+            back, shown[:] = list(shown), []
+            if not away or not back:
+                raise AssertionError(f"moving {name!r} to {moved[name]!r} and back showed no figure: "
+                                     f"the slider is not wired to the plot")
+            if away == back:
+                raise AssertionError(f"moving {name!r} from {start!r} to {moved[name]!r} left the figure unchanged")
+    finally:
+        plt.show = show
+    return moved
+
+
+def _neighbour(control):
+    """A value one step from the control's own: up, or down at the top of its range."""
+    if hasattr(control, "options"):
+        values = [v for _, v in control.options] if control.options and isinstance(control.options[0], tuple) \
+            else list(control.options)
+        return values[(values.index(control.value) + 1) % len(values)]
+    up = control.value + control.step
+    return up if up <= control.max else control.value - control.step
+
+
 def _live(plot, defaults, controls):
     import ipywidgets as w
     from IPython.display import display
 
-    sliders = {name: _control(name, spec, defaults[name]) for name, spec in controls.items()}
+    figure = LiveFigure({name: _control(name, spec, defaults[name]) for name, spec in controls.items()})
 
     def draw(**changed):
         plot(**{**defaults, **changed})
         plt.show()
 
-    box = w.VBox([w.HBox(list(sliders.values())), w.interactive_output(draw, sliders)])
+    box = w.VBox([w.HBox(list(figure.controls.values())), w.interactive_output(draw, figure.controls)])
+    _LIVE.append(figure)
     display(box)
 
 
