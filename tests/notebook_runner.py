@@ -79,9 +79,13 @@ class _StudentsPathFinder(_machinery.PathFinder):  # finds no module of the book
 _sys.meta_path[:] = [_StudentsPathFinder if f is _machinery.PathFinder else f for f in _sys.meta_path]
 """
 # What a cell that shows an interactive figure runs after it: each slider moved, the figure followed.
+# The random generators are restored after, so that the chapter's later draws match the book's.
 DRIVE_WIDGETS = """
+import random as _random, numpy as _np, torch as _torch
 from deepissues.widgets import live_figures as _live_figures, move_each_control as _move_each_control
-_move_each_control(_live_figures()[-1])"""
+_states = _random.getstate(), _np.random.get_state(), _torch.random.get_rng_state()
+_move_each_control(_live_figures()[-1])
+_random.setstate(_states[0]); _np.random.set_state(_states[1]); _torch.random.set_rng_state(_states[2])"""
 
 
 def live(notebook, blocked=None):

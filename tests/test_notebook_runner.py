@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import nbformat
+import pytest
 
 from .notebook_runner import compared
 
@@ -91,29 +92,40 @@ LIVE = "from deepissues.widgets import is_live\nprint(is_live())"
 BAR = "from deepissues.progress import progress_bar\nprint(sum(progress_bar(range(3), 'sum')))"
 
 
-def test_the_live_run_shows_sliders_and_bars_and_drives_every_slider(tmp_path):
-    # the figure follows both sliders; the book printed False (static) where the live kernel says True,
-    # so that cell is compared in a version that prints nothing
-    notebook = _cells((LIVE.replace("print(", "assert ("), None), (BAR, "3\n"),
-                      (FIGURE.format(follows="slope + noise"), "a static figure\n"))
-    run = _live_nbval(tmp_path, notebook)
-    assert run.returncode == 0, run.stdout
-    # negative control: the same notebook whose figure ignores its noise slider
-    ignored = _live_nbval(tmp_path, _cells((BAR, "3\n"), (FIGURE.format(follows="slope"), None)))
-    assert ignored.returncode != 0 and "'noise' from 0 to 1 left the figure unchanged" in ignored.stdout
+STUDENT_IMPORTS = "import torch, ipywidgets, pandas, sklearn, mlxtend"
+
+
+@pytest.fixture(scope="module")
+def live_run(tmp_path_factory):
+    """One live nbval run over six cells: the first three must pass, cells 3 and 5 must fail."""
+    notebook = _cells((LIVE.replace("print(", "assert ("), None),  # the book printed False here
+                      (BAR, "3\n"),
+                      (FIGURE.format(follows="slope + noise"), "a static figure\n"),
+                      (FIGURE.format(follows="slope"), None),  # negative control: ignores noise
+                      (STUDENT_IMPORTS, None),
+                      ("import myst_nb", None))  # negative control: a tool of the book
+    run = _live_nbval(tmp_path_factory.mktemp("live"), notebook)
+    failed = {line.split("::Cell ")[1].split()[0] for line in run.stdout.splitlines()
+              if line.startswith("FAILED") and "::Cell " in line}
+    return run.stdout, failed
+
+
+def test_the_live_run_shows_sliders_and_bars_and_drives_every_slider(live_run, tmp_path):
+    stdout, failed = live_run
+    assert "2 failed, 4 passed" in stdout and failed == {"3", "5"}, stdout
+    assert "'noise' from 0 to 1 left the figure unchanged" in stdout
     # negative control: nbval's own cells compare the progress bar's widget view, which the book lacks
     plain = _live_nbval(tmp_path, _cells((BAR, "3\n")), runner="IPyNbFile")
     assert plain.returncode != 0 and "Unexpected output fields" in plain.stdout
 
 
-def test_the_live_run_refuses_the_books_tools_as_a_students_kernel_lacks_them(tmp_path):
+def test_the_live_run_refuses_the_books_tools_as_a_students_kernel_lacks_them(live_run):
     from .notebook_runner import book_only_modules
 
     blocked = book_only_modules()
     assert {"myst_nb", "jupyter_book", "sphinx", "pytest", "nbval", "nbgrader", "foolbox"} <= blocked
     assert not {"torch", "numpy", "deepissues", "ipywidgets", "pandas", "sklearn", "mlxtend", "tqdm"} & blocked
-    run = _live_nbval(tmp_path, _cells(("import torch, ipywidgets, pandas, sklearn, mlxtend", None),
-                                       ("import myst_nb", None)))
-    assert "1 failed, 1 passed" in run.stdout and "No module named 'myst_nb'" in run.stdout
-    # control: the same import in the book's own kernel works
+    stdout, failed = live_run
+    assert "5" in failed and "4" not in failed and "No module named 'myst_nb'" in stdout
+    # control: the same import in the book's own environment works
     assert subprocess.run([sys.executable, "-c", "import myst_nb"]).returncode == 0
