@@ -164,6 +164,7 @@ CASES = [
     case(E.count_linear_regions_2d, NET, (0, 1, 0, 1), match="2 inputs"),
     case(E.deep_lower_bound, [0, 3], 2, match="every width must be an int >= 1"),
     case(E.deep_upper_bound, [3, 3], 0, match="n0 must be an int >= 1"),
+    case(E.fit_side_by_side, [NET], torch.zeros(3, 5), torch.zeros(3, 3), 10, match=r"x must be an \(N, 4\)"),
     case(E.linear_pieces_1d, NET, torch.zeros(4), torch.zeros(4), match="a and b must"),
     case(E.linear_regions_2d, nn.Sequential(nn.Linear(2, 3), nn.ReLU()), (1, 0, 0, 1), match="box"),
     case(E.montufar_net, -1, 2, match="folds must be an int >= 0"),

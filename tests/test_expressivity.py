@@ -206,3 +206,44 @@ def test_regions_of_any_small_net_tile_the_box_within_the_upper_bound(widths, se
     centres = np.array([r.polygon.mean(axis=0) for r in regions])
     found = E.activation_pattern(net, centres).numpy()
     assert all(np.array_equal(f, r.pattern) for f, r in zip(found, regions))
+
+
+def test_fit_side_by_side_moves_each_net_as_fit_alone_would():
+    from deepissues.training import fit
+
+    x = torch.linspace(-1, 1, 60)[:, None]
+    y = torch.sin(3 * x)
+    for widths in ([1, 6, 1], [1, 4, 4, 1]):
+        nets = [random_net(widths, seed) for seed in range(3)]
+        alone = [random_net(widths, seed) for seed in range(3)]
+        fewer = [random_net(widths, seed) for seed in range(3)]
+        errors = E.fit_side_by_side(nets, x, y, steps=100, lr=1e-2)
+        for net, single, short in zip(nets, alone, fewer):
+            history = fit(single, x, y, loss="mse", epochs=100, batch_size=len(x), lr=1e-2, progress=False)
+            fit(short, x, y, loss="mse", epochs=99, batch_size=len(x), lr=1e-2, progress=False)
+            ours = torch.cat([p.detach().flatten() for p in net.parameters()])
+            theirs = torch.cat([p.detach().flatten() for p in single.parameters()])
+            one_short = torch.cat([p.detach().flatten() for p in short.parameters()])
+            assert torch.allclose(ours, theirs, atol=1e-4)
+            # negative control: one Adam step fewer is told apart at this tolerance
+            assert not torch.allclose(ours, one_short, atol=1e-4)
+        # the error reported is each net's loss before its last step, as fit records it
+        np.testing.assert_allclose(errors[-1], history.loss[-1], rtol=1e-4)
+
+
+def test_fit_side_by_side_refuses_mixed_shapes_and_bad_data():
+    x, y = torch.zeros(5, 1), torch.zeros(5, 1)
+    with pytest.raises(ValueError, match="same shape"):
+        E.fit_side_by_side([mlp([1, 3, 1]), mlp([1, 4, 1])], x, y, 1)
+    with pytest.raises(ValueError, match="non-empty list"):
+        E.fit_side_by_side([], x, y, 1)
+    with pytest.raises(ValueError, match=r"x must be an \(N, 1\) tensor"):
+        E.fit_side_by_side([mlp([1, 3, 1])], torch.zeros(5, 2), y, 1)
+    with pytest.raises(ValueError, match="same N"):
+        E.fit_side_by_side([mlp([1, 3, 1])], x, torch.zeros(4, 1), 1)
+    with pytest.raises(ValueError, match="steps must be an int >= 1"):
+        E.fit_side_by_side([mlp([1, 3, 1])], x, y, 0)
+    with pytest.raises(ValueError, match="lr must be a number > 0"):
+        E.fit_side_by_side([mlp([1, 3, 1])], x, y, 1, lr=0)
+    with pytest.raises(TypeError, match="layer 1 is Tanh"):
+        E.fit_side_by_side([nn.Sequential(nn.Linear(1, 2), nn.Tanh(), nn.Linear(2, 1))], x, y, 1)
