@@ -91,7 +91,8 @@ _random.setstate(_states[0]); _np.random.set_state(_states[1]); _torch.random.se
 def live(notebook, blocked=None):
     """``notebook`` set to run as a student's live kernel runs it, for nbval.
 
-    Its first code cell starts with ``LIVE_SETUP``; every cell that calls ``interactive_figure`` ends
+    Its first code cell starts with ``LIVE_SETUP``; the book's glued values are printed, as the live
+    kernel prints them (``as_printed``); every cell that calls ``interactive_figure`` ends
     with ``DRIVE_WIDGETS`` and is exempt from the output comparison, since live it shows sliders
     where the book shows the static figure. Cells are neither added nor removed, so nbval's cell
     numbers stay the chapter's.
@@ -106,6 +107,7 @@ def live(notebook, blocked=None):
         names = sorted(book_only_modules() if blocked is None else blocked)
         code[0].source = LIVE_SETUP.format(names=names) + code[0].source
     for cell in code:
+        cell.outputs = [as_printed(output) for output in cell.get("outputs", [])]
         if "interactive_figure(" in cell.source:
             cell.source += DRIVE_WIDGETS
             tags = cell.metadata.setdefault("tags", [])
@@ -152,6 +154,18 @@ def _closure(roots):
 def is_widget_view(output):
     """Whether an output is a widget's view: a slider or a progress bar, whose model id is random."""
     return "application/vnd.jupyter.widget-view+json" in output.get("data", {})
+
+
+GLUE_RECORD = "application/papermill.record/text/plain"
+
+
+def as_printed(output):
+    """A reference output as the live kernel shows it: a value myst-nb glued for the book is
+    printed as ``name = value`` where myst-nb is absent (``deepissues.glue``)."""
+    if GLUE_RECORD not in output.get("data", {}):
+        return output
+    name = output["metadata"]["scrapbook"]["name"]
+    return nbformat.v4.new_output("stream", name="stdout", text=f"{name} = {output['data'][GLUE_RECORD]}\n")
 
 
 class LiveCell(IPyNbCell):

@@ -55,8 +55,10 @@ def _cells(*sources_and_printed):
     for count, (source, printed) in enumerate(sources_and_printed, start=1):
         cell = nbformat.v4.new_code_cell(source)
         cell.execution_count = count
-        if printed is not None:
+        if isinstance(printed, str):
             cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=printed)]
+        elif printed is not None:  # outputs as they are
+            cell.outputs = printed
         cells.append(cell)
     return compared(nbformat.v4.new_notebook(cells=cells, metadata=_notebook(0).metadata))
 
@@ -93,17 +95,29 @@ BAR = "from deepissues.progress import progress_bar\nprint(sum(progress_bar(rang
 
 
 STUDENT_IMPORTS = "import torch, ipywidgets, pandas, sklearn, mlxtend"
+GLUE = "from deepissues.glue import glue\nprint('a')\nglue('share', 0.5)\nprint('b')"
+
+
+def _glued(value):
+    """What the book's kernel printed for GLUE, with myst-nb recording ``value``."""
+    record = nbformat.v4.new_output("display_data", data={"application/papermill.record/text/plain": repr(value)},
+                                    metadata={"scrapbook": {"name": "share",
+                                                            "mime_prefix": "application/papermill.record/"}})
+    return [nbformat.v4.new_output("stream", name="stdout", text="a\n"), record,
+            nbformat.v4.new_output("stream", name="stdout", text="b\n")]
 
 
 @pytest.fixture(scope="module")
 def live_run(tmp_path_factory):
-    """One live nbval run over six cells: the first three must pass, cells 3 and 5 must fail."""
+    """One live nbval run over eight cells; cells 3, 5 and 7 are negative controls and must fail."""
     notebook = _cells((LIVE.replace("print(", "assert ("), None),  # the book printed False here
                       (BAR, "3\n"),
                       (FIGURE.format(follows="slope + noise"), "a static figure\n"),
                       (FIGURE.format(follows="slope"), None),  # negative control: ignores noise
                       (STUDENT_IMPORTS, None),
-                      ("import myst_nb", None))  # negative control: a tool of the book
+                      ("import myst_nb", None),  # negative control: a tool of the book
+                      (GLUE, _glued(0.5)),  # printed where the book recorded it, in its place
+                      (GLUE, _glued(0.6)))  # negative control: the book glued another value
     run = _live_nbval(tmp_path_factory.mktemp("live"), notebook)
     failed = {line.split("::Cell ")[1].split()[0] for line in run.stdout.splitlines()
               if line.startswith("FAILED") and "::Cell " in line}
@@ -112,7 +126,7 @@ def live_run(tmp_path_factory):
 
 def test_the_live_run_shows_sliders_and_bars_and_drives_every_slider(live_run, tmp_path):
     stdout, failed = live_run
-    assert "2 failed, 4 passed" in stdout and failed == {"3", "5"}, stdout
+    assert "3 failed, 5 passed" in stdout and failed == {"3", "5", "7"}, stdout
     assert "'noise' from 0 to 1 left the figure unchanged" in stdout
     # negative control: nbval's own cells compare the progress bar's widget view, which the book lacks
     plain = _live_nbval(tmp_path, _cells((BAR, "3\n")), runner="IPyNbFile")
@@ -129,3 +143,8 @@ def test_the_live_run_refuses_the_books_tools_as_a_students_kernel_lacks_them(li
     assert "5" in failed and "4" not in failed and "No module named 'myst_nb'" in stdout
     # control: the same import in the book's own environment works
     assert subprocess.run([sys.executable, "-c", "import myst_nb"]).returncode == 0
+
+
+def test_the_live_run_prints_each_glued_value_where_the_book_recorded_it(live_run):
+    stdout, failed = live_run
+    assert "6" not in failed and "7" in failed  # 0.5 as the book glued it passes; 0.6 does not

@@ -35,7 +35,16 @@ def glue(name, value, display=False):
         value = value.item()
     try:
         from myst_nb import glue as myst_glue
-    except ImportError:  # outside the book build: show the number plainly
-        print(f"{name} = {value!r}")
+    except ImportError:  # outside the book build: show the number plainly, as the book records it
+        print(f"{name} = {_pretty(value)}")
         return None
     myst_glue(name, value, display=display)
+
+
+def _pretty(value):
+    """IPython's text of ``value`` (what myst-nb records for the book), or its repr without IPython."""
+    try:
+        from IPython.lib.pretty import pretty
+    except ImportError:
+        return repr(value)
+    return pretty(value)
