@@ -186,3 +186,61 @@ def test_sharp_and_wide_has_a_deeper_sharp_well_off_the_valley_floor():
     assert at_centre < at_floor
     # Control: a shallow well is no longer the deeper minimum.
     assert float(sharp_and_wide(c, c, sharp_depth=0.1)) > at_floor
+
+
+def test_landscape_finals_outer_step_is_entropy_sgds_and_lr_its_inner_step():
+    from deepissues.theory import landscape_finals
+
+    # noiseless, one inner step on a bowl q/2 x^2 at scope gamma: the inner step from x gives
+    # x' = x - lr q x, the mean (alpha = 1) is x', and the outer step moves x by outer_lr (x - x')
+    q, lr, outer, gamma = 0.5, 0.1, 0.3, 0.2
+    bowl = lambda x: 0.5 * q * x ** 2
+    end = landscape_finals("entropy-sgd", bowl, 1.0, trials=2, rounds=1, langevin_steps=1, lr=lr,
+                           noise=0.0, gradient_noise=0.0, outer_lr=outer, alpha=1.0, gamma=gamma,
+                           scoping=0.0)
+    torch.testing.assert_close(end, torch.full((2,), 1.0 - outer * lr * q, dtype=torch.float64))
+    # control: the default outer step 1 moves x all the way to x', a different point
+    full = landscape_finals("entropy-sgd", bowl, 1.0, trials=2, rounds=1, langevin_steps=1, lr=lr,
+                            noise=0.0, gradient_noise=0.0, alpha=1.0, gamma=gamma, scoping=0.0)
+    torch.testing.assert_close(full, torch.full((2,), 1.0 - lr * q, dtype=torch.float64))
+    with pytest.raises(TypeError, match="outer_lr"):
+        landscape_finals("entropy-sgd", bowl, 1.0, lr=lr, langevin_lr=0.1)
+
+
+def test_gibbs_mean_matches_the_closed_form_of_a_quadratic_and_quadrature_on_the_double_well():
+    from deepissues.theory.energy import _gibbs_mean as gibbs_mean
+
+    # for f = h/2 x'^2 the Gibbs measure is Gaussian with mean gamma x / (h + gamma), at any beta
+    h, gamma, beta = 4.0, 0.5, 3.0
+    anchors = torch.tensor([-2.0, 0.3, 1.5], dtype=torch.float64)
+    mean = gibbs_mean(lambda z: 0.5 * h * z ** 2, anchors, gamma, beta)
+    torch.testing.assert_close(mean, gamma * anchors / (h + gamma))
+    # the double well against scipy's quadrature
+    gamma, beta, x0 = 0.3, 2.0, -0.5
+    weight = lambda t: math.exp(-beta * float(double_well(torch.tensor(t)))
+                                - beta * gamma * (t - x0) ** 2 / 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        z = quad(weight, -15, 15, points=[-1, 2], limit=200)[0]
+        first = quad(lambda t: t * weight(t), -15, 15, points=[-1, 2], limit=200)[0]
+    assert float(gibbs_mean(double_well, x0, gamma, beta)[0]) == pytest.approx(first / z, abs=1e-6)
+    # control: the mean is not the anchor (the well pulls it) nor the loss's minimiser
+    assert abs(first / z - x0) > 0.1 and abs(first / z + 1.0) > 0.1
+
+
+def test_exact_local_entropy_descent_reaches_the_wide_valley_only_at_a_wide_scope():
+    from deepissues.theory.energy import _local_entropy_descent as local_entropy_descent
+
+    wide = local_entropy_descent(double_well, -0.5, rounds=50, gamma=0.1, scoping=0.03, noise=1.0)
+    assert float(wide[0]) > 1.0  # at a wide scope the smoothed loss is lowest in the wide valley
+    # control: at a narrow scope the smoothed loss is the loss, and descent stays in the sharp basin
+    narrow = local_entropy_descent(double_well, -0.5, rounds=50, gamma=10.0, scoping=0.03,
+                                   noise=1.0)
+    assert float(narrow[0]) < -0.3
+    # one step at outer_lr = 1 lands on the Gibbs mean
+    from deepissues.theory.energy import _gibbs_mean as gibbs_mean
+    one = local_entropy_descent(double_well, -0.5, rounds=1, gamma=0.1, scoping=0.0, noise=1.0)
+    torch.testing.assert_close(one, gibbs_mean(double_well, -0.5, 0.1, 2.0))
+    # the public route: landscape_finals' method "local-entropy", every run alike
+    finals = double_well_finals("local-entropy", -0.5, trials=3, noise=1.0, gamma=0.1, scoping=0.03)
+    torch.testing.assert_close(finals, wide.expand(3))

@@ -254,7 +254,7 @@ def double_well(x, sharp=(-1.0, 0.3, 1.2), wide=(2.0, 1.5, 1.0)):
 
 
 def double_well_finals(method, start, trials=200, rounds=50, langevin_steps=20, lr=0.05, noise=1e-4,
-                       gradient_noise=1.0, seed=0, **entropy_sgd):
+                       gradient_noise=1.0, seed=0, outer_lr=1.0, **entropy_sgd):
     """Where ``trials`` independent runs on :func:`double_well` end, all from ``start``: the 1-D case
     of :func:`landscape_finals`.
 
@@ -263,42 +263,51 @@ def double_well_finals(method, start, trials=200, rounds=50, langevin_steps=20, 
     method : "sgd", "langevin" or "entropy-sgd".
     start : float, the starting position.
     trials, rounds, langevin_steps : ints >= 1.
-    lr : float > 0.
+    lr : float > 0, the step of SGD and Langevin dynamics, and Entropy-SGD's inner Langevin step.
     noise : float >= 0, the thermal noise.
     gradient_noise : float >= 0, the minibatch-like noise on every gradient.
     seed : int.
-    **entropy_sgd : passed to :class:`EntropySGD`.
+    outer_lr : float > 0, Entropy-SGD's outer step (1 moves x to the running mean μ).
+    **entropy_sgd : passed to :class:`EntropySGD` (gamma, scoping, alpha).
 
     Returns
     -------
     (trials,) float64 tensor of final positions.
     """
     return landscape_finals(method, double_well, float(start), trials, rounds, langevin_steps, lr, noise,
-                            gradient_noise, seed, **entropy_sgd)
+                            gradient_noise, seed, outer_lr=outer_lr, **entropy_sgd)
 
 
 def landscape_finals(method, loss, start, trials=200, rounds=50, langevin_steps=20, lr=0.05, noise=1e-4,
-                     gradient_noise=1.0, seed=0, **entropy_sgd):
+                     gradient_noise=1.0, seed=0, outer_lr=1.0, **entropy_sgd):
     """Where ``trials`` independent runs on a loss end, all from ``start``, with the same number
     (rounds × langevin_steps) of noisy gradients each.
 
     Parameters
     ----------
     method : "sgd" (step ``lr``), "langevin" (SGD plus the same thermal noise as Entropy-SGD's
-        inner loop, √lr · noise · N(0, I)) or "entropy-sgd" (:class:`EntropySGD` with
-        langevin_lr=lr, the thermal ``noise`` and the keyword arguments ``entropy_sgd``).
+        inner loop, √lr · noise · N(0, I)), "entropy-sgd" (:class:`EntropySGD` with the inner
+        step langevin_lr=lr, the outer step lr=outer_lr, the thermal ``noise`` and the keyword
+        arguments ``entropy_sgd``) or "local-entropy" (1-D losses only: Entropy-SGD's outer loop
+        with the exact mean of the Gibbs measure, by quadrature, in place of the chain's
+        estimate, at the chain's temperature noise²/2; deterministic, so every run ends alike;
+        it takes gamma and scoping from ``entropy_sgd`` and ignores lr, langevin_steps and
+        gradient_noise).
     loss : callable mapping positions (trials, *shape) to one loss per run, (trials,); a 1-D loss
         such as :func:`double_well` works elementwise on (trials,).
     start : float or tensor of shape ``shape``, the starting position.
     trials : int >= 1.
     rounds : int >= 1, outer steps.
     langevin_steps : int >= 1, gradients per outer step.
-    lr : float > 0.
+    lr : float > 0, the step of SGD and Langevin dynamics, and Entropy-SGD's inner Langevin step.
     noise : float >= 0, the thermal noise.
     gradient_noise : float >= 0; every gradient coordinate gets gradient_noise · N(0, 1) · x added,
         as a minibatch would.
     seed : int.
-    **entropy_sgd : passed to :class:`EntropySGD`.
+    outer_lr : float > 0, Entropy-SGD's outer step x ← x − outer_lr (x − μ); 1 (the default, as in
+        the authors' code) moves x to the running mean μ of the inner chain. Unused by the others.
+    **entropy_sgd : passed to :class:`EntropySGD` (gamma, scoping, alpha); its steps are set by
+        ``lr`` and ``outer_lr``.
 
     Returns
     -------
@@ -311,22 +320,35 @@ def landscape_finals(method, loss, start, trials=200, rounds=50, langevin_steps=
     >>> finals.shape, bool(finals.abs().max() < 1e-4)
     (torch.Size([4, 3]), True)
     """
-    one_of("method", method, ("sgd", "langevin", "entropy-sgd"))
+    one_of("method", method, ("sgd", "langevin", "entropy-sgd", "local-entropy"))
     if not callable(loss):
         raise TypeError(f"loss must be a callable, got {type(loss).__name__}")
     positive_int("trials", trials)
     positive_int("rounds", rounds)
     nonnegative("gradient_noise", gradient_noise)
+    nonnegative("outer_lr", outer_lr, strict=True)
+    for name in ("lr", "langevin_lr", "langevin_steps", "noise"):
+        if name in entropy_sgd:
+            raise TypeError(f"set Entropy-SGD's {name} through landscape_finals' own arguments "
+                            f"(lr is the inner step, outer_lr the outer one), not through "
+                            f"**entropy_sgd")
     start = torch.as_tensor(start, dtype=torch.float64)
+    if method == "local-entropy":
+        if start.dim() != 0:
+            raise ValueError(f"method 'local-entropy' works on 1-D losses: start must be a float, "
+                             f"got shape {tuple(start.shape)}")
+        return _local_entropy_descent(loss, start.expand(trials).clone(), rounds, outer_lr,
+                                      noise=noise, **entropy_sgd)
     with repro.seeded(seed):
         x = start.expand(trials, *start.shape).clone().requires_grad_(True)
         if method == "entropy-sgd":
-            optimiser = EntropySGD([x], langevin_steps=langevin_steps, langevin_lr=lr, noise=noise, **entropy_sgd)
+            optimiser = EntropySGD([x], lr=outer_lr, langevin_steps=langevin_steps, langevin_lr=lr,
+                                   noise=noise, **entropy_sgd)
         else:
-            optimiser = torch.optim.SGD([x], lr=lr)
+            optimiser = None  # plain steps below: what torch.optim.SGD does, without its overhead
 
         def closure():  # the runs are independent: each row of x is one run
-            optimiser.zero_grad()
+            x.grad = None
             total = loss(x).sum() + gradient_noise * (torch.randn(x.shape, dtype=torch.float64) * x).sum()
             total.backward()
             return total
@@ -336,11 +358,78 @@ def landscape_finals(method, loss, start, trials=200, rounds=50, langevin_steps=
                 optimiser.step(closure)
             else:
                 closure()
-                optimiser.step()
+                with torch.no_grad():
+                    x.add_(x.grad, alpha=-lr)
             if method == "langevin":
                 with torch.no_grad():
                     x.add_(torch.randn(x.shape, dtype=torch.float64), alpha=math.sqrt(lr) * noise)
     return x.detach()
+
+
+def _gibbs_mean(loss, x, gamma, beta=1.0, grid=None):
+    """The mean ⟨x'⟩ of the Gibbs measure ∝ exp(−β f(x') − βγ/2 (x − x')²) of a 1-D loss, by
+    quadrature on a grid: the quantity whose estimate drives Entropy-SGD, ∇F = −βγ (x − ⟨x'⟩).
+
+    Parameters
+    ----------
+    loss : callable, a 1-D loss working elementwise on tensors (such as :func:`double_well`).
+    x : (n,) tensor or float, the anchors.
+    gamma : float > 0, the scope.
+    beta : float > 0, the inverse temperature.
+    grid : optional (m,) tensor of equally spaced x'; default 4001 points on [−10, 10].
+
+    Returns
+    -------
+    (n,) float64 tensor.
+
+    Examples
+    --------
+    >>> bowl = lambda z: 2.0 * z ** 2            # h = 4: the mean is γ x / (h + γ)
+    >>> round(float(_gibbs_mean(bowl, 1.0, gamma=1.0)[0]), 4)
+    0.2
+    """
+    nonnegative("gamma", gamma, strict=True)
+    nonnegative("beta", beta, strict=True)
+    x = torch.as_tensor(x, dtype=torch.float64).reshape(-1)
+    if grid is None:
+        grid = torch.linspace(-10, 10, 4001, dtype=torch.float64)
+    grid = grid.double().reshape(-1)
+    log_weights = -beta * loss(grid)[None, :] - beta * gamma / 2 * (x[:, None] - grid[None, :]) ** 2
+    weights = torch.softmax(log_weights, dim=1)
+    return (weights * grid).sum(1)
+
+
+def _local_entropy_descent(loss, start, rounds=50, outer_lr=1.0, gamma=0.03, scoping=1e-3,
+                           noise=1.0, grid=None):
+    """Entropy-SGD's outer loop on a 1-D loss with the exact Gibbs mean (:func:`_gibbs_mean`) in
+    place of the Langevin chain's estimate: x ← x − outer_lr (x − ⟨x'⟩), with the scope
+    γ_t = gamma (1 + scoping)^t and the temperature noise²/2 of :class:`EntropySGD`'s chain
+    (β = 2 / noise²). It shows where descent on the local entropy itself goes.
+
+    Parameters
+    ----------
+    loss : callable, a 1-D loss working elementwise on tensors.
+    start : float or (n,) tensor.
+    rounds : int >= 1.
+    outer_lr : float > 0.
+    gamma : float > 0.
+    scoping : float >= 0.
+    noise : float > 0, the thermal noise ε of the chain it replaces.
+    grid : optional (m,) tensor, as in :func:`_gibbs_mean`.
+
+    Returns
+    -------
+    (n,) float64 tensor of final positions.
+    """
+    positive_int("rounds", rounds)
+    nonnegative("outer_lr", outer_lr, strict=True)
+    nonnegative("scoping", scoping)
+    nonnegative("noise", noise, strict=True)
+    x = torch.as_tensor(start, dtype=torch.float64).reshape(-1).clone()
+    for t in range(rounds):
+        mean = _gibbs_mean(loss, x, gamma * (1 + scoping) ** t, 2 / noise ** 2, grid)
+        x = x - outer_lr * (x - mean)
+    return x
 
 
 def sharp_and_wide(x, sharp_centre, sharp_width=0.3, sharp_depth=2.0, curvature=0.05):
