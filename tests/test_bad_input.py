@@ -140,6 +140,7 @@ CASES = [
          match="fig must be a matplotlib Figure"),
     case(widgets.interactive_figure, "plot", {}, error=TypeError, match="plot must be a callable"),
     case(widgets.static_note, {"a": 1}, {"b": (0, 1)}, match="controls and defaults must name the same"),
+    case(widgets.move_each_control, {"slope": 1.0}, error=TypeError, match="figure must be a LiveFigure"),
     case(repro.generator, -1, match="seed must be a non-negative int"),
     case(repro.numpy_rng, 1.5, match="seed must be a non-negative int"),
     case(repro.offset_seed, "3", match="seed must be a non-negative int"),
