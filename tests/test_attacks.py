@@ -519,3 +519,225 @@ def test_worst_case_refuses_attacks_outside_the_threat_model(digits_mlp):
         A.worst_case_accuracy(model, [A.DeepFool(model)], x, y)
     with pytest.raises(ValueError, match="norm='l2', eps=0.5"):
         A.worst_case_accuracy(model, [A.PGD(model, eps=0.1), A.PGD(model, eps=0.5, norm="l2")], x, y)
+
+
+# ----- speed without change: the faster code computes what the plain one did ------------------------
+
+def _sorted_min_norm(w, b, lo, up, norm):
+    """min_norm_step for L2 and L∞ the slow way, in numpy: sort the breakpoints cap_i / slope_i and
+    walk them until the reach passes b (an independent route to the same exact step)."""
+    aw, cap = np.abs(w), np.where(w > 0, up, -lo).clip(0)
+    cap = np.where(aw > 0, cap, 0)
+    slope = aw if norm == "l2" else (aw > 0).astype(float)
+    if b <= 0 or (aw * cap).sum() < b:
+        return None
+    order = np.argsort(np.where(slope > 0, cap / np.where(slope > 0, slope, 1), np.inf), kind="stable")
+    done, rest = 0.0, (aw * slope).sum()
+    for i in order:                                   # saturate coordinates in order of their breakpoint
+        brk = cap[i] / slope[i] if slope[i] > 0 else np.inf
+        if done + brk * rest >= b:
+            break
+        done, rest = done + aw[i] * cap[i], rest - aw[i] * slope[i]
+    lam = (b - done) / rest
+    return np.sign(w) * np.minimum(lam * slope, cap)
+
+
+@pytest.mark.parametrize("norm", ["l2", "linf"])
+def test_min_norm_step_without_a_sort_equals_walking_the_sorted_breakpoints(norm):
+    rng = np.random.default_rng(1)
+    n, d = 120, 300
+    w = rng.normal(size=(n, d)) * (rng.random((n, d)) > 0.2)          # some zero weights
+    x = rng.random((n, d)) * (rng.random((n, d)) > 0.3)               # some coordinates on the wall 0
+    x = np.where(rng.random((n, d)) > 0.9, 1.0, x)                    # and some on the wall 1
+    reach = (np.abs(w) * np.where(w > 0, 1 - x, x)).sum(1)
+    b = reach * rng.uniform(-0.2, 1.2, n)                             # b <= 0, reachable and out of reach
+    r, ok = min_norm_step(*(torch.tensor(v) for v in (w, b, -x, 1 - x)), norm=norm)
+    assert ok.tolist() == (reach >= b).tolist()
+    for i in range(n):
+        want = _sorted_min_norm(w[i], b[i], -x[i], 1 - x[i], norm)
+        if want is not None:
+            np.testing.assert_allclose(r[i].numpy(), want, rtol=1e-9, atol=1e-12)
+        elif b[i] <= 0:
+            assert not r[i].any()
+    # control: one Newton step (the box ignored when λ is chosen) falls short of b where the box binds
+    aw, cap = np.abs(w), np.where(w > 0, 1 - x, x)
+    slope = aw if norm == "l2" else (aw > 0).astype(float)
+    first = np.minimum((b / (aw * slope).sum(1))[:, None] * slope, cap)
+    reachable = (b > 0) & (reach >= b)
+    short = (aw * first).sum(1) < b - 1e-9
+    assert short[reachable].mean() > 0.5
+    assert ((np.abs(w) * np.abs(r.numpy())).sum(1)[reachable] >= b[reachable] * (1 - 1e-9)).all()
+
+
+def test_steps_to_the_boundaries_from_where_they_were_linearised_take_the_short_path(digits_mlp):
+    from deepissues.attacks.minimal import steps_to_boundaries
+    model, x, y = digits_mlp
+    w, f = torch.randn(20, 3, 64), torch.randn(20, 3)
+    short = steps_to_boundaries(w, f, x[:20], x[:20], "l2")
+    general = steps_to_boundaries(w, f, x[:20], x[:20].clone(), "l2")   # another tensor: the general path
+    assert all(torch.equal(a, b) for a, b in zip(short, general))
+    moved = steps_to_boundaries(w, f, x[:20], x[:20].clone() * 0.9, "l2")  # control: another start differs
+    assert not torch.equal(short[1], moved[1])
+
+
+def _pgd_by_the_book(atk, x, y):
+    """PGD as the plain loop writes it: project_ball_box at every step, x0 + δ recomputed, torch.where."""
+    from deepissues.attacks.projections import project_ball_box
+    x0 = x.flatten(1)
+    delta = atk._start(x0) if atk.random_start else torch.zeros_like(x0)
+    best, found = x0 + delta, torch.zeros(len(x0), dtype=torch.bool)
+    with torch.enable_grad():
+        for _ in range(atk.steps):
+            grad, logits = atk.loss_gradient((x0 + delta).view(x.shape), y)
+            fooled = atk.fooled(logits, y)
+            best = torch.where((fooled | ~found)[:, None], x0 + delta, best)
+            found |= fooled
+            delta = project_ball_box(delta + atk._step(grad.flatten(1), x0 + delta), atk.eps, atk.norm, x0)
+    fooled = atk.fooled(atk.model(x0 + delta), y)
+    return torch.where((fooled | ~found)[:, None], x0 + delta, best).view(x.shape)
+
+
+@pytest.mark.parametrize("norm,eps", [("linf", 0.05), ("linf", 0.3), ("l2", 1.0), ("l1", 3.0)])
+def test_pgd_equals_the_plain_loop_to_the_bit(norm, eps, digits_mlp):
+    model, x, y = digits_mlp
+    atk = A.PGD(model, eps=eps, alpha=eps / 4, steps=10, norm=norm)
+    for batch in (x[:64], x[64:], x[:64] * 0.5):   # the second batch of the same shape reuses the start
+        with torch.no_grad():
+            assert torch.equal(atk(batch, y[:len(batch)]), _pgd_by_the_book(atk, batch, y[:len(batch)]))
+    # control: another seed starts elsewhere, and ends elsewhere
+    other = A.PGD(model, eps=eps, alpha=eps / 4, steps=10, norm=norm, seed=1)
+    assert not torch.equal(other(x, y), atk(x, y))
+
+
+def test_the_linf_projection_as_one_clamp_equals_projecting_on_the_ball_and_the_box(digits_mlp):
+    from deepissues.attacks.projections import project_ball_box
+    model, x, _ = digits_mlp
+    atk = A.PGD(model, eps=0.2)
+    delta = torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    project = atk._projection(x)
+    assert torch.equal(project(delta), project_ball_box(delta, 0.2, "linf", x))
+    # control: the ball alone lets points leave the box
+    assert not torch.equal(delta.clamp(-0.2, 0.2), project_ball_box(delta, 0.2, "linf", x))
+
+
+def _square_by_the_book(atk, x, y):
+    """Square's query loop as written plainly: the points still standing are found again, and their
+    images gathered, on every query. Returns (x_adv, queries)."""
+    from deepissues.attacks.base import as_images
+    from deepissues.attacks.projections import project_ball_box
+    from deepissues import repro
+
+    def project(cand, img):
+        flat = img.flatten(1)
+        return (flat + project_ball_box((cand - img).flatten(1), atk.eps, atk.norm, flat)).view_as(img)
+
+    img = as_images(x, atk.image_shape)
+    g = repro.generator(atk.seed)
+    init = atk._init_linf if atk.norm == "linf" else atk._init_l2
+    best = project((img + init(img, g)).clamp(0, 1), img)
+    score = atk._score(best, x.shape[1:], y)
+    queries = torch.ones(len(x), dtype=torch.long)
+    propose = atk._propose_linf if atk.norm == "linf" else atk._propose_l2
+    for i in range(1, atk.n_queries):
+        todo = (score >= 0).nonzero()[:, 0]
+        if len(todo) == 0:
+            break
+        cand = project(propose(best[todo] - img[todo], img[todo], atk._side(i, img.shape), g), img[todo])
+        new = atk._score(cand, x.shape[1:], y[todo])
+        better = new < score[todo]
+        best[todo[better]], score[todo[better]] = cand[better], new[better]
+        queries[todo] += 1
+    return best.reshape(x.shape), queries
+
+
+@pytest.mark.parametrize("norm,eps", [("linf", 0.1), ("l2", 0.8)])
+def test_square_equals_its_plain_query_loop_to_the_bit(norm, eps, digits_mlp):
+    model, x, y = digits_mlp
+    atk = A.Square(model, eps=eps, norm=norm, n_queries=300)
+    x_adv = atk(x, y)
+    with torch.no_grad():
+        plain, queries = _square_by_the_book(atk, x, y)
+    assert torch.equal(x_adv, plain) and torch.equal(atk.queries, queries)
+    assert ((queries > 1) & (queries < 300)).any() and int(queries.max()) == 300   # some fell on the way, some stood
+    # control: the budget matters, so a loop that ran fewer queries would be caught
+    assert not torch.equal(A.Square(model, eps=eps, norm=norm, n_queries=150)(x, y), x_adv)
+
+
+def test_squares_windows_from_the_table_equal_the_windows_built_for_each_query():
+    from deepissues.attacks.square import _window
+    g = torch.Generator().manual_seed(0)
+    for h, w, side in ((8, 8, 1), (8, 8, 3), (28, 28, 5), (7, 9, 2)):
+        rows, cols = torch.randint(0, h - side + 1, (50,), generator=g), torch.randint(0, w - side + 1, (50,), generator=g)
+        mask = _window(rows, cols, side, h, w)
+        r, c = torch.arange(h), torch.arange(w)
+        want = ((r[None] >= rows[:, None]) & (r[None] < rows[:, None] + side))[:, :, None] \
+            & ((c[None] >= cols[:, None]) & (c[None] < cols[:, None] + side))[:, None, :]
+        assert torch.equal(mask, want[:, None]) and int(mask[0].sum()) == side * side
+        assert not torch.equal(_window(rows, cols, side + 1, h + 1, w + 1)[..., :h, :w], mask)   # control
+
+
+def test_the_region_attack_solves_each_region_once_and_finds_what_it_found_before(monkeypatch):
+    from deepissues import data, nets, repro, training
+    import deepissues.attacks.region as region
+    repro.seed_everything(0)
+    split = data.digits()
+    model = nets.mlp([64, 12, 10])
+    training.fit(model, split.x_train, split.y_train, epochs=20, lr=3e-3, progress=False)
+    x, y = split.x_test[:6], split.y_test[:6]
+    calls = []
+    solve = region.crossing_step
+    monkeypatch.setattr(region, "crossing_step", lambda *a, **k: calls.append(1) or solve(*a, **k))
+    kept = A.RegionAttack(model.eval(), norm="l2", steps=3, samples=6, init=None)(x, y)
+    with_memo = len(calls)
+    original = region.RegionAttack._best_in_region
+    monkeypatch.setattr(region.RegionAttack, "_best_in_region",
+                        lambda self, x_, z, label, margin, solved: original(self, x_, z, label, margin, {}))
+    calls.clear()
+    fresh = A.RegionAttack(model, norm="l2", steps=3, samples=6, init=None)(x, y)
+    assert torch.equal(kept[0], fresh[0]) and torch.equal(kept[1], fresh[1])
+    assert with_memo < len(calls) / 2   # control: without the memo the same programs are solved again
+
+
+def test_carlini_wagners_adam_is_torchs_adam_to_the_bit_and_leaves_the_model_alone(digits_mlp):
+    from deepissues.attacks.carlini import _Adam
+    g = torch.Generator().manual_seed(0)
+    start = torch.randn(30, 64, generator=g)
+    ours, theirs, other = start.clone(), start.clone().requires_grad_(True), start.clone().requires_grad_(True)
+    adam = _Adam(ours, lr=0.1)
+    reference, other_betas = torch.optim.Adam([theirs], lr=0.1), torch.optim.Adam([other], lr=0.1, betas=(0.9, 0.99))
+    for _ in range(40):
+        grad = torch.randn(30, 64, generator=g)
+        adam.step(grad)
+        theirs.grad, other.grad = grad.clone(), grad.clone()
+        reference.step()
+        other_betas.step()
+    assert torch.equal(ours, theirs.detach())
+    assert not torch.equal(ours, other.detach())   # control: the comparison sees another β2
+    model, x, y = digits_mlp
+    model.zero_grad(set_to_none=True)
+    A.CarliniWagnerL2(model, steps=5, search_steps=2)(x[:10], y[:10])
+    assert all(p.grad is None for p in model.parameters())   # the attack's gradients are the input's only
+
+
+def test_a_worst_case_from_known_norms_equals_running_the_attacks(digits_mlp):
+    model, x, y = digits_mlp
+    minimal = [A.DeepFool(model), A.MinimalPerturbation(model, norm="l2", steps=10)]
+    ran = A.worst_case_accuracy(model, minimal, x, y, eps=0.6, norm="l2")
+    norms = {type(a).__name__: A.minimal_norms([a], x, y, "l2") for a in minimal}
+    known = A.WorstCase.from_norms(model, norms, x, y, eps=0.6, norm="l2")
+    assert torch.equal(known.robust, ran.robust) and known.accuracy == ran.accuracy
+    assert all(torch.equal(known.broken[k], ran.broken[k]) for k in ran.broken) and (known.norm, known.eps) == ("l2", 0.6)
+    pgd = A.PGD(model, eps=0.6, alpha=0.15, steps=10, norm="l2")
+    merged = A.worst_case_accuracy(model, [pgd], x, y, known=known)
+    at_once = A.worst_case_accuracy(model, [*minimal, pgd], x, y, eps=0.6, norm="l2")
+    assert torch.equal(merged.robust, at_once.robust) and merged.accuracy <= known.accuracy
+    assert list(merged.broken) == ["DeepFool", "MinimalPerturbation", "PGD"]
+    # control: the same norms held to a smaller budget break fewer points
+    tighter = A.WorstCase.from_norms(model, norms, x, y, eps=0.3, norm="l2")
+    assert tighter.accuracy > known.accuracy
+    with pytest.raises(ValueError, match=r"norms\['DeepFool'\] must be a \(100,\) tensor"):
+        A.WorstCase.from_norms(model, {"DeepFool": norms["DeepFool"][:50]}, x, y, eps=0.6, norm="l2")
+    with pytest.raises(ValueError, match="norms must be a non-empty dict"):
+        A.WorstCase.from_norms(model, {}, x, y, eps=0.6, norm="l2")
+    with pytest.raises(ValueError, match="norm must be one of"):
+        A.WorstCase.from_norms(model, norms, x, y, eps=0.6, norm="L2")

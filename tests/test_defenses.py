@@ -151,3 +151,50 @@ def test_interval_bound_training_makes_a_network_certifiable(digits):
     assert evaluate(certifiable, x, y) > 0.8
     # the control: a network trained on the clean loss alone is certified nowhere at this radius
     assert C.certified_accuracy(standard, x, y, 0.1) < 0.05
+
+
+def test_interval_bound_training_takes_adams_steps_to_the_bit_one_parameter_at_a_time_or_all_at_once(digits,
+                                                                                                     monkeypatch):
+    # it runs Adam over all the parameters per operation (foreach), which is faster on a small network;
+    # the arithmetic is the same as Adam's one parameter at a time, so the weights are too
+    x, y = digits.x_train[:400], digits.y_train[:400]
+    seed_everything(0)
+    together = mlp([64, 16, 16, 10])
+    apart, other_lr = mlp([64, 16, 16, 10]), mlp([64, 16, 16, 10])
+    apart.load_state_dict(together.state_dict())
+    other_lr.load_state_dict(together.state_dict())
+    interval_bound_training(together, x, y, eps=0.11, steps=60, lr=3e-3, progress=False)
+    adam = torch.optim.Adam
+    monkeypatch.setattr(torch.optim, "Adam", lambda params, **kw: adam(params, **{**kw, "foreach": False}))
+    interval_bound_training(apart, x, y, eps=0.11, steps=60, lr=3e-3, progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(together.parameters(), apart.parameters()))
+    # control: the comparison sees a change as small as another learning rate
+    interval_bound_training(other_lr, x, y, eps=0.11, steps=60, lr=3.1e-3, progress=False)
+    assert not all(torch.equal(a, b) for a, b in zip(together.parameters(), other_lr.parameters()))
+
+
+def test_the_penalty_takes_the_closed_form_exactly_where_one_hidden_layer_accepts_the_network():
+    # the penalty judges the architecture from the layers' types, without one_hidden_layer's float64
+    # copy of the weights at every step; both must agree on which networks have the closed form
+    from deepissues.certify.cross_lipschitz import one_hidden_layer
+    torch.manual_seed(0)
+    x = torch.rand(8, 6, dtype=torch.float64)
+    networks = [nn.Linear(6, 3), nn.Sequential(nn.Linear(6, 3)), mlp([6, 5, 3], "softplus"), mlp([6, 5, 3], "tanh"),
+                mlp([6, 5, 3], "sigmoid"), mlp([6, 5, 3], "softplus", dropout=0.5), mlp([6, 5, 3]),
+                mlp([6, 5, 4, 3], "softplus"), nn.Sequential(nn.Linear(6, 5), nn.Softplus(), nn.Softplus(), nn.Linear(5, 3))]
+    accepted = []
+    for net in networks:
+        net = net.double().eval()
+        try:
+            one_hidden_layer(net)
+            accepted.append(True)
+        except TypeError:
+            accepted.append(False)
+        auto = cross_lipschitz_penalty(net, x)
+        if accepted[-1]:
+            assert torch.equal(auto, cross_lipschitz_penalty(net, x, "closed_form"))
+        else:
+            with pytest.raises(TypeError):
+                cross_lipschitz_penalty(net, x, "closed_form")
+            assert torch.equal(auto, cross_lipschitz_penalty(net, x, "autograd"))
+    assert accepted == [True] * 6 + [False] * 3   # control: ReLU and deeper networks have no closed form

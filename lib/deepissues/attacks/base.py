@@ -9,6 +9,7 @@ from torch import nn
 
 from ..checks import NORMS, check_norm, positive_int
 from ..autodiff import eval_mode
+from .projections import project_ball_box
 
 __all__ = ["NORMS", "Attack", "BoundedAttack", "MinimalNormAttack", "check_inputs", "margin", "norm_of",
            "shrink_to_boundary", "as_images"]
@@ -82,6 +83,17 @@ class BoundedAttack(Attack):
     """An attack with a budget fixed in its constructor (``eps`` and a norm, or a grid of
     transformations): ``atk(x, y)`` returns ``x_adv`` (N, ...) within that budget, fooling the
     model or not (FGSM, PGD, Square, Spatial; torchattacks' convention)."""
+
+    def _projection(self, x):
+        """δ ↦ ``project_ball_box(δ, self.eps, self.norm, x)`` for flat inputs x (N, d), for an
+        attack that projects onto the same balls at every step. In L∞ the ball intersected with
+        the box is itself a box, [max(−eps, −x), min(eps, 1 − x)], so the projection is one clamp
+        to bounds computed once (clamping to one box, then to another that shares a point with
+        it, is clamping to their intersection: the same result to the bit)."""
+        if self.norm == "linf":
+            low, high = (-x).clamp_min(-self.eps), (1 - x).clamp_max(self.eps)
+            return lambda delta: delta.clamp(low, high)
+        return lambda delta: project_ball_box(delta, self.eps, self.norm, x)
 
 
 class MinimalNormAttack(Attack):

@@ -13,7 +13,7 @@ __all__ = ["CarliniWagnerL2"]
 class CarliniWagnerL2(MinimalNormAttack):
     """Carlini and Wagner's L2 attack (2017): minimise ‖x' − x‖₂² + c·max(margin(x'), −κ) over
     x' = (tanh(w) + 1)/2, which keeps x' in [0, 1] without clipping, with Adam, and a binary
-    search over c for each point.
+    search over c for each point. The model's parameters get no gradient.
 
     The margin is the logit of the label minus the best *other* logit (the label masked with
     −inf); targeted, it is the best other logit minus the target's. Over all steps and all c,
@@ -58,7 +58,7 @@ class CarliniWagnerL2(MinimalNormAttack):
         w0 = torch.atanh((2 * x - 1).clamp(-1 + 1e-6, 1 - 1e-6))
         for _ in range(self.search_steps):
             w = w0.clone().requires_grad_(True)
-            opt = torch.optim.Adam([w], lr=self.lr)
+            adam = _Adam(w, lr=self.lr)
             hit = torch.zeros(n, dtype=torch.bool, device=x.device)
             for _ in range(self.steps):
                 x_new = (torch.tanh(w) + 1) / 2
@@ -67,16 +67,39 @@ class CarliniWagnerL2(MinimalNormAttack):
                 m = margin(logits, y)
                 m = -m if self.targeted else m
                 loss = dist + c * m.clamp_min(-self.kappa)
-                opt.zero_grad()
-                loss.sum().backward()
-                opt.step()
+                grad, = torch.autograd.grad(loss.sum(), w)   # w's gradient only, not the model's
+                adam.step(grad)
                 with torch.no_grad():
-                    better = self.fooled(logits, y) & (dist < best_dist)
+                    fooled = self.fooled(logits, y)
+                    better = fooled & (dist < best_dist)
                     best = torch.where(better.view(shape), x_new.detach(), best)
                     best_dist = torch.where(better, dist.detach(), best_dist)
-                    hit |= self.fooled(logits, y)
+                    hit |= fooled
             high = torch.where(hit, torch.minimum(high, c), high)
             low = torch.where(hit, low, torch.maximum(low, c))
             c = torch.where(high.isfinite(), (low + high) / 2, c * 10)
         success = self.is_adversarial(best, y)
         return torch.where(success.view(shape), best, x), success
+
+
+class _Adam:
+    """Adam (Kingma and Ba 2015) on one tensor, with torch.optim.Adam's defaults (betas 0.9 and
+    0.999, eps 1e-8, no weight decay) and its arithmetic, so the iterates are the same to the bit;
+    without the optimiser's bookkeeping, which costs more than the step on the small tensors of an
+    attack. ``step(grad)`` updates the tensor in place."""
+
+    def __init__(self, param, lr, betas=(0.9, 0.999), eps=1e-8):
+        self.param, self.lr, self.betas, self.eps = param, lr, betas, eps
+        self.exp_avg = torch.zeros_like(param, memory_format=torch.preserve_format)
+        self.exp_avg_sq = torch.zeros_like(param, memory_format=torch.preserve_format)
+        self.steps = 0
+
+    @torch.no_grad()
+    def step(self, grad):
+        beta1, beta2 = self.betas
+        self.steps += 1
+        self.exp_avg.lerp_(grad, 1 - beta1)
+        self.exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        step_size = self.lr / (1 - beta1 ** self.steps)
+        denom = (self.exp_avg_sq.sqrt() / (1 - beta2 ** self.steps) ** 0.5).add_(self.eps)
+        self.param.addcdiv_(self.exp_avg, denom, value=-step_size)

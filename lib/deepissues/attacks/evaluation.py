@@ -134,6 +134,8 @@ class WorstCase:
     broken : dict {attack label: (N,) bool tensor}, the points each attack broke among those the
         model got right; a label is the attack's class name, numbered when a class repeats.
     norm, eps : the threat model the attacks were held to.
+
+    :meth:`from_norms` makes one from the norms minimal-norm attacks have already found.
     """
 
     accuracy: float
@@ -141,6 +143,52 @@ class WorstCase:
     broken: dict
     norm: str
     eps: float
+
+    @classmethod
+    def from_norms(cls, model, norms, x, y, eps, norm):
+        """The result of minimal-norm attacks that have already run on x, from the norms they found:
+        each breaks the points the model gets right where its change fits in the threat model, as
+        :func:`worst_case_accuracy` counts it. Pass it to that function as ``known``, so that the
+        attacks do not run again.
+
+        Parameters
+        ----------
+        model : nn.Module returning logits.
+        norms : dict {label: (N,) tensor}, for each attack (labelled by its class name) the
+            ``norm`` of its adversarial change per point, inf where it failed: what
+            :func:`minimal_norms` returns for that attack alone.
+        x : (N, ...) inputs in [0, 1].
+        y : (N,) labels.
+        eps : float >= 0, the radius of the threat model.
+        norm : "l1", "l2" or "linf", its norm.
+
+        Returns
+        -------
+        :class:`WorstCase`.
+
+        Examples
+        --------
+        >>> from deepissues.attacks import DeepFool
+        >>> from deepissues.nets import mlp
+        >>> model, x, y = mlp([4, 8, 3]), torch.rand(6, 4), torch.tensor([0, 1, 2, 0, 1, 2])
+        >>> known = WorstCase.from_norms(model, {"DeepFool": minimal_norms([DeepFool(model)], x, y)}, x, y, 0.2, "l2")
+        >>> ran = worst_case_accuracy(model, [DeepFool(model)], x, y, eps=0.2, norm="l2")
+        >>> torch.equal(known.robust, ran.robust) and torch.equal(known.broken["DeepFool"], ran.broken["DeepFool"])
+        True
+        """
+        check_norm(norm)
+        nonnegative("eps", eps)
+        check_inputs(model, x, y)
+        if not isinstance(norms, dict) or not norms:
+            raise ValueError(f"norms must be a non-empty dict {{label: (N,) tensor}}, got {norms!r}")
+        for label, found in norms.items():
+            if not torch.is_tensor(found) or found.shape != (len(x),):
+                raise ValueError(f"norms[{label!r}] must be a ({len(x)},) tensor, one norm per point of x, got "
+                                 f"{tuple(found.shape) if torch.is_tensor(found) else type(found).__name__}")
+        clean = predict(model, x) == y
+        broken = {label: clean & (found <= eps + 1e-6) for label, found in norms.items()}
+        robust = clean & ~torch.stack(list(broken.values())).any(0)
+        return cls(float(robust.float().mean()), robust, broken, norm, float(eps))
 
 
 def worst_case_accuracy(model, attacks, x, y, eps=None, norm=None, known=None):

@@ -89,22 +89,25 @@ class PGD(BoundedAttack):
             raise ValueError(f"l1_sparsity must be in (0, 1], got {l1_sparsity!r}")
         self.l1_sparsity = l1_sparsity
         self.seed = seed
+        self._starts = {}
 
     def attack(self, x, y):
         shape = x.shape
         x0 = x.flatten(1)
+        project = self._projection(x0)
         delta = self._start(x0) if self.random_start else torch.zeros_like(x0)
-        best = x0 + delta
+        now = best = x0 + delta   # the iterate, computed once per step for the gradient and the record
         found = torch.zeros(len(x0), dtype=torch.bool, device=x.device)
         for _ in range(self.steps):
-            grad, logits = self.loss_gradient((x0 + delta).view(shape), y)
+            grad, logits = self.loss_gradient(now.view(shape), y)
             fooled = self.fooled(logits, y)
-            best = torch.where((fooled | ~found)[:, None], x0 + delta, best)
+            best = _latest(fooled | ~found, now, best)
             found |= fooled
-            delta = project_ball_box(delta + self._step(grad.flatten(1), x0 + delta), self.eps, self.norm, x0)
+            delta = project(delta + self._step(grad.flatten(1), now))
+            now = x0 + delta
         with torch.no_grad():
-            fooled = self.fooled(self.model((x0 + delta).view(shape)), y)
-            best = torch.where((fooled | ~found)[:, None], x0 + delta, best)
+            fooled = self.fooled(self.model(now.view(shape)), y)
+            best = _latest(fooled | ~found, now, best)
         return best.view(shape).detach()
 
     def _step(self, grad, x_now):
@@ -120,13 +123,25 @@ class PGD(BoundedAttack):
         return self.alpha * step / step.abs().sum(1, keepdim=True).clamp_min(1e-12)
 
     def _start(self, x0):
-        g = repro.generator(self.seed, x0.device)
-        if self.norm == "linf":
-            delta = (torch.rand(x0.shape, generator=g, device=x0.device) * 2 - 1) * self.eps
-        else:
-            noise = torch.randn(x0.shape, generator=g, device=x0.device)
-            if self.norm == "l1":
-                noise = noise.sign() * torch.empty_like(noise).exponential_(generator=g)
-            radius = torch.rand(len(x0), 1, generator=g, device=x0.device) * self.eps
-            delta = noise / norm_of(noise, self.norm)[:, None].clamp_min(1e-12) * radius
-        return project_ball_box(delta, self.eps, self.norm, x0)
+        """The random start, projected onto the box. A new generator seeded with ``seed`` draws it on
+        every call, so it depends on the shape of x alone: it is drawn once per shape and kept
+        (adversarial training calls the attack on every batch, of one or two shapes)."""
+        key = (self.seed, self.norm, self.eps, tuple(x0.shape), str(x0.device), torch.get_default_dtype())
+        if key not in self._starts:
+            g = repro.generator(self.seed, x0.device)
+            if self.norm == "linf":
+                delta = (torch.rand(x0.shape, generator=g, device=x0.device) * 2 - 1) * self.eps
+            else:
+                noise = torch.randn(x0.shape, generator=g, device=x0.device)
+                if self.norm == "l1":
+                    noise = noise.sign() * torch.empty_like(noise).exponential_(generator=g)
+                radius = torch.rand(len(x0), 1, generator=g, device=x0.device) * self.eps
+                delta = noise / norm_of(noise, self.norm)[:, None].clamp_min(1e-12) * radius
+            self._starts = {**dict(list(self._starts.items())[-3:]), key: delta}   # a few shapes at most
+        return project_ball_box(self._starts[key], self.eps, self.norm, x0)
+
+
+def _latest(take, now, best):
+    """Rows of ``now`` where ``take`` (N,) holds, of ``best`` elsewhere; ``now`` itself, with no
+    copy, where every row takes it (as on every row until the attack first succeeds)."""
+    return now if bool(take.all()) else torch.where(take[:, None], now, best)

@@ -40,8 +40,11 @@ def steps_to_boundaries(w, f, x_at, x_from, norm):
     (N, M), inf where the box cannot reach the hyperplane.
     """
     n, m, d = w.shape
-    x_at, x_from = x_at.flatten(1), x_from.flatten(1)
-    need = -(f + (w * (x_from - x_at)[:, None]).sum(2))
+    if x_from is x_at:  # stepping from where the classifier was linearised: the level is f itself
+        need = -f
+    else:
+        need = -(f + (w * (x_from.flatten(1) - x_at.flatten(1))[:, None]).sum(2))
+    x_from = x_from.flatten(1)
     lower = (-x_from)[:, None].expand(n, m, d).reshape(n * m, d)
     r, ok = min_norm_step(w.reshape(n * m, d), need.reshape(-1), lower, 1 + lower, norm)
     lengths = torch.where(ok, norm_of(r, norm), torch.full_like(need.reshape(-1), float("inf")))

@@ -108,7 +108,8 @@ def min_norm_step(w, b, lower, upper, norm):
     step DeepFool and FAB take. Each coordinate moves in the direction of sign(w_i), by at most
     cap_i. For L2 the optimum is |r_i| = min(λ|w_i|, cap_i); for L∞ it is min(t, cap_i); for L1 it
     fills coordinates in decreasing order of |w_i| (a fractional knapsack). The first two are
-    piecewise linear in their parameter, so sorting the breakpoints gives the exact solution.
+    piecewise linear in their parameter, and Newton's method on it finds the exact root in a few
+    steps.
 
     Parameters
     ----------
@@ -136,33 +137,46 @@ def min_norm_step(w, b, lower, upper, norm):
     w64, b64 = w.double(), b.double()
     sign = w64.sign()
     aw = w64.abs()
+    # where w_i = 0 the cap is not zeroed: every use multiplies it by |w_i| or by a zero slope, and
+    # r_i = sign_i·|r_i| = 0 there (the masks would cost more than the rest of the step)
     cap = torch.where(w64 > 0, upper.double(), -lower.double()).clamp_min(0)
-    cap = torch.where(aw > 0, cap, torch.zeros_like(cap))
     reach = (aw * cap).sum(1)
     feasible = reach >= b64
     if norm == "l1":
         mag = _fill_greedy(aw, cap, b64)
     else:
-        slope = aw if norm == "l2" else (aw > 0).double()
-        mag = _piecewise_linear(aw, cap, slope, b64)
-    mag = torch.where(feasible[:, None], mag, cap)
-    mag = torch.where((b64 <= 0)[:, None], torch.zeros_like(mag), mag)
+        mag = _piecewise_linear(aw, cap, aw if norm == "l2" else sign.abs(), b64)
+    if not bool(feasible.all()):
+        mag = torch.where(feasible[:, None], mag, cap)
+    # rows with b <= 0 come back as zeros from both solvers: λ = 0, or nothing to fill
     return (sign * mag).to(w.dtype), feasible | (b64 <= 0)
 
 
 def _piecewise_linear(aw, cap, slope, b):
-    """|r_i| = min(λ slope_i, cap_i) with the smallest λ such that Σ aw_i |r_i| = b."""
-    brk = torch.where(slope > 0, cap / slope.clamp_min(1e-300), torch.full_like(cap, float("inf")))
-    brk, order = brk.sort(1)
-    full = (aw * cap).gather(1, order)          # contribution once saturated
-    rate = (aw * slope).gather(1, order)        # d(contribution)/dλ before saturation
-    done = torch.cumsum(full, 1) - full         # saturated before breakpoint k
-    rest = rate.flip(1).cumsum(1).flip(1)       # still growing just before breakpoint k
-    at_brk = done + torch.where(torch.isinf(brk), torch.zeros_like(brk), brk) * rest
-    # the first breakpoint where the reach is at least b ends the segment holding λ
-    k = (at_brk < b[:, None]).sum(1, keepdim=True).clamp(max=brk.shape[1] - 1)
-    lam = (b[:, None] - done.gather(1, k)) / rest.gather(1, k).clamp_min(1e-300)
-    return (lam * slope).minimum(cap)
+    """|r_i| = min(λ slope_i, cap_i) with the smallest λ such that Σ aw_i |r_i| = b.
+
+    The reach F(λ) = Σ aw_i min(λ slope_i, cap_i) is concave and piecewise linear, so Newton's
+    method from λ = 0 climbs to the root without passing it: each step takes the coordinates
+    whose breakpoint cap_i / slope_i lies at or below λ as saturated, solves the linear equation
+    that the others give, and repeats until no new coordinate saturates. The saturated set only
+    grows, so it ends after at most d steps (a few in practice), with no sort of the d breakpoints.
+    Rows that cannot reach b end with every coordinate saturated (the caller replaces them)."""
+    brk = cap / slope  # inf or nan (0/0) where the slope is 0: never saturated, as it never moves
+    full = aw * cap                              # contribution once saturated
+    rate = aw * slope                            # d(contribution)/dλ before saturation
+    lam = torch.zeros_like(b)
+    saturated = brk <= 0
+    while True:
+        # masks as 0/1 factors: exact, and without the branches of torch.where on random masks
+        share = saturated.to(full.dtype)
+        done = (full * share).sum(1)
+        rest = (rate * (1 - share)).sum(1)
+        lam = ((b - done) / rest.clamp_min(1e-300)).maximum(lam)
+        now = brk <= lam[:, None]
+        if torch.equal(now, saturated):
+            break
+        saturated = now
+    return (lam[:, None] * slope).minimum(cap)
 
 
 def _fill_greedy(aw, cap, b):

@@ -85,9 +85,10 @@ class RegionAttack(MinimalNormAttack):
         labels = y.cpu().numpy()
         for i in range(len(x)):
             candidates = [s[i].detach().cpu().double().numpy() for s in starts]
+            solved = {}  # samples often share a region: its programs are solved once per point
             for step in range(self.steps + 1):
                 for z in candidates:
-                    delta = self._best_in_region(x_np[i], z, labels[i], 1e-5 * scale[i])
+                    delta = self._best_in_region(x_np[i], z, labels[i], 1e-5 * scale[i], solved)
                     if delta is None or norm_np(delta, self.norm) >= best[i]:
                         continue
                     # keep only points the model really gets wrong in its own precision
@@ -99,13 +100,22 @@ class RegionAttack(MinimalNormAttack):
         success = best.isfinite().to(x.device)
         return x_adv, success
 
-    def _best_in_region(self, x, z, label, margin):
-        G, h, A, c = region_maps(self._layers, activation_pattern(self._layers, z[None])[0].numpy())
+    def _best_in_region(self, x, z, label, margin, solved):
+        """The smallest crossing step from x within z's region, towards the ``top_classes`` classes
+        with the largest logits at z. A region's maps and crossing steps depend on the region, x
+        and the classes alone, so ``solved`` keeps them for x, by activation pattern."""
+        pattern = activation_pattern(self._layers, z[None])[0].numpy()
+        key = pattern.tobytes()
+        if key not in solved:
+            solved[key] = (region_maps(self._layers, pattern), {})
+        (G, h, A, c), steps = solved[key]
         logits = A @ z + c
         rivals = [j for j in np.argsort(-logits) if j != label][: self.top_classes]
         best = None
         for j in rivals:
-            delta = crossing_step(G, h, A, c, x, label, j, self.norm, margin)
+            if j not in steps:
+                steps[j] = crossing_step(G, h, A, c, x, label, j, self.norm, margin)
+            delta = steps[j]
             if delta is not None and (best is None or norm_np(delta, self.norm) < norm_np(best, self.norm)):
                 best = delta
         return best

@@ -9,7 +9,6 @@ import torch
 
 from ..checks import check_norm, nonnegative, positive_int
 from .base import BoundedAttack, as_images, margin
-from .projections import project_ball_box
 from .. import repro
 
 __all__ = ["Square"]
@@ -63,22 +62,30 @@ class Square(BoundedAttack):
         g = repro.generator(self.seed, x.device)
         init = self._init_linf if self.norm == "linf" else self._init_l2
         best = (img + init(img, g)).clamp(0, 1)
-        best = self._project(best, img)
+        best = self._project(best, img, self._projection(img.flatten(1)))
         score = self._score(best, x.shape[1:], y)
         self.queries = torch.ones(len(x), dtype=torch.long, device=x.device)
         propose = self._propose_linf if self.norm == "linf" else self._propose_l2
+        todo = None
         for i in range(1, self.n_queries):
-            todo = (score >= 0).nonzero()[:, 0]
-            if len(todo) == 0:
-                break
+            if todo is None:
+                # the points still standing change only when one falls: gather what their
+                # queries need once per change, not once per query
+                todo = (score >= 0).nonzero()[:, 0]
+                if len(todo) == 0:
+                    break
+                img_t, y_t, best_t, score_t, first = img[todo], y[todo], best[todo], score[todo], i
+                project = self._projection(img_t.flatten(1))
             side = self._side(i, img.shape)
-            img_todo = img[todo]  # gathered once per query, not once per use
-            cand = self._project(propose(best[todo] - img_todo, img_todo, side, g), img_todo)
-            new = self._score(cand, x.shape[1:], y[todo])
-            better = new < score[todo]
-            best[todo[better]] = cand[better]
-            score[todo[better]] = new[better]
-            self.queries[todo] += 1
+            cand = self._project(propose(best_t - img_t, img_t, side, g), img_t, project)
+            new = self._score(cand, x.shape[1:], y_t)
+            better = new < score_t
+            best_t[better] = cand[better]
+            score_t[better] = new[better]
+            if i == self.n_queries - 1 or bool((new < 0).any()):
+                best[todo], score[todo] = best_t, score_t
+                self.queries[todo] += i - first + 1
+                todo = None
         return best.reshape(x.shape)
 
     def _score(self, imgs, shape, y):
@@ -87,11 +94,10 @@ class Square(BoundedAttack):
             m = margin(self.model(imgs.reshape(len(imgs), *shape)), y)
         return -m if self.targeted else m
 
-    def _project(self, cand, img):
-        """Guard against float rounding: the result stays in the ball and in [0, 1]."""
-        flat = img.flatten(1)
-        delta = project_ball_box((cand - img).flatten(1), self.eps, self.norm, flat)
-        return (flat + delta).view_as(img)
+    def _project(self, cand, img, project):
+        """Guard against float rounding: the result stays in the ball and in [0, 1] (``project``
+        is :meth:`_projection` of the images, flattened)."""
+        return (img.flatten(1) + project((cand - img).flatten(1))).view_as(img)
 
     def _side(self, i, shape):
         """Window side from the paper's schedule: p halves at fixed fractions of 10 000 queries."""
@@ -142,18 +148,22 @@ class Square(BoundedAttack):
         norm_img = delta.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
         norm_w1 = (delta * m1).pow(2).sum((2, 3), keepdim=True).sqrt()
         norm_both = (delta * (m1 | m2)).pow(2).sum((2, 3), keepdim=True).sqrt()
-        old = _crop(delta, r1, c1, side) / (norm_w1 + 1e-10)
+        window = _window_index(r1, c1, side, c)
+        old = delta[window] / (norm_w1 + 1e-10)
         new = _meta_gaussian(side, g, dev) * self._signs(n, c, g, dev) + old
         budget = ((self.eps ** 2 - norm_img ** 2).clamp_min(0) / c + norm_both ** 2).sqrt()
         new = new / new.pow(2).sum((2, 3), keepdim=True).sqrt().clamp_min(1e-12) * budget
-        delta = torch.where(m2, torch.zeros_like(delta), delta)
-        delta = torch.where(m1, _paste(new, r1, c1, h, w), delta)
+        delta = delta.masked_fill(m2, 0.0)
+        delta[window] = new   # the first window gets the new values
         delta = delta / delta.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1) * self.eps
         return img + delta
 
 
 def _window(rows, cols, side, h, w):
     """(N, 1, H, W) masks of the side×side squares with top-left corners (rows, cols)."""
+    table = _windows(side, h, w, str(rows.device))
+    if table is not None:  # every window of this side, built once: one gather per query
+        return table[rows * (w - side + 1) + cols][:, None]
     r = torch.arange(h, device=rows.device)
     c = torch.arange(w, device=rows.device)
     in_r = (r[None] >= rows[:, None]) & (r[None] < rows[:, None] + side)
@@ -161,20 +171,31 @@ def _window(rows, cols, side, h, w):
     return (in_r[:, :, None] & in_c[:, None, :])[:, None]
 
 
-def _crop(x, rows, cols, side):
-    idx_r = (rows[:, None] + torch.arange(side, device=x.device))[:, None, :, None]
-    idx_c = (cols[:, None] + torch.arange(side, device=x.device))[:, None, None, :]
-    n, c = x.shape[:2]
-    return x[torch.arange(n)[:, None, None, None], torch.arange(c)[None, :, None, None], idx_r, idx_c]
+@functools.lru_cache(maxsize=64)
+def _windows(side, h, w, device, limit=2 ** 24):
+    """((H − side + 1)·(W − side + 1), H, W) bool: the mask of every side×side window, row by row
+    of its top-left corner; None where that would hold more than ``limit`` entries."""
+    corners_r, corners_c = h - side + 1, w - side + 1
+    if corners_r * corners_c * h * w > limit:
+        return None
+    rows = torch.arange(corners_r, device=device).repeat_interleave(corners_c)
+    cols = torch.arange(corners_c, device=device).repeat(corners_r)
+    r = torch.arange(h, device=device)
+    c = torch.arange(w, device=device)
+    in_r = (r[None] >= rows[:, None]) & (r[None] < rows[:, None] + side)
+    in_c = (c[None] >= cols[:, None]) & (c[None] < cols[:, None] + side)
+    return in_r[:, :, None] & in_c[:, None, :]
 
 
-def _paste(block, rows, cols, h, w):
-    n, c, side, _ = block.shape
-    out = torch.zeros(n, c, h, w, dtype=block.dtype, device=block.device)
-    idx_r = (rows[:, None] + torch.arange(side, device=block.device))[:, None, :, None]
-    idx_c = (cols[:, None] + torch.arange(side, device=block.device))[:, None, None, :]
-    out[torch.arange(n)[:, None, None, None], torch.arange(c)[None, :, None, None], idx_r, idx_c] = block
-    return out
+def _window_index(rows, cols, side, channels):
+    """Indices of the side×side windows at (rows, cols) in every channel, for (N, C, H, W) images:
+    indexing with them reads (N, C, side, side) blocks, assigning to them writes such blocks."""
+    offsets = torch.arange(side, device=rows.device)
+    idx_r = (rows[:, None] + offsets)[:, None, :, None]
+    idx_c = (cols[:, None] + offsets)[:, None, None, :]
+    n = len(rows)
+    return (torch.arange(n, device=rows.device)[:, None, None, None],
+            torch.arange(channels, device=rows.device)[None, :, None, None], idx_r, idx_c)
 
 
 def _rings(rows, cols, device):
@@ -194,7 +215,14 @@ def _rings_cpu(rows, cols):
 
 def _meta_gaussian(side, g, device):
     """Two bumps of opposite signs side by side, randomly transposed, unit L2 norm."""
+    bump = _meta_bump(side, str(device))
+    return bump.T if torch.rand(1, generator=g, device=device).item() > 0.5 else bump
+
+
+@functools.lru_cache(maxsize=None)
+def _meta_bump(side, device):
+    """The meta-Gaussian before its random transposition: it depends on the side alone, so it is
+    built once per side (callers only read it)."""
     half = side // 2
     bump = torch.cat([_rings(half, side, device), -_rings(side - half, side, device)]) if half else _rings(side, side, device)
-    bump = bump / bump.norm()
-    return bump.T if torch.rand(1, generator=g, device=device).item() > 0.5 else bump
+    return bump / bump.norm()

@@ -188,13 +188,13 @@ class APGDT(BoundedAttack):
             grad, = torch.autograd.grad(loss.sum(), point)
             return loss.detach(), grad.detach(), logits.detach()
 
-        def project(point, rows):
-            return x0[rows] + project_ball_box(point - x0[rows], self.eps, self.norm, x0[rows])
+        def project(point, x):
+            return x + project_ball_box(point - x, self.eps, self.norm, x)
 
         every = torch.arange(len(x0), device=x0.device)
         window = max(int(0.22 * self.steps), 1)
         least, shrink = max(int(0.06 * self.steps), 1), max(int(0.03 * self.steps), 1)
-        x_cur = project(x0 + self._start(x0, generator), every)
+        x_cur = project(x0 + self._start(x0, generator), x0)
         loss, grad, logits = evaluate(x_cur, every)
         out, out_margin, fooled = x_cur.clone(), margin(logits, y), self.fooled(logits, y)
         x_best, loss_best, grad_best = x_cur.clone(), loss.clone(), grad.clone()
@@ -209,9 +209,9 @@ class APGDT(BoundedAttack):
             if len(rows) == 0:
                 break
             a = 0.75 if i > 0 else 1.0  # the momentum, from the second step on
-            now = x_cur[rows]
-            z = project(now + step[rows] * self._direction(grad[rows]), rows)
-            new = project(now + a * (z - now) + (1 - a) * (now - x_prev[rows]), rows)
+            now, x = x_cur[rows], x0[rows]
+            z = project(now + step[rows] * self._direction(grad[rows]), x)
+            new = project(now + a * (z - now) + (1 - a) * (now - x_prev[rows]), x)
             x_prev[rows], x_cur[rows] = now, new
             loss, grad[rows], logits = evaluate(new, rows)
             m = margin(logits, y[rows])
