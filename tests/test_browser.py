@@ -10,6 +10,8 @@ For each page of ``_toc.yml`` (so a chapter added later is covered with no chang
 - in dark mode every figure still sits on a light background;
 - every character of the text has a glyph in the page's fonts, and every display equation fits
   its column at 1280 px;
+- no block of code or output scrolls sideways at 1280 px, in light and dark mode: the chapters'
+  code keeps to 80 characters (tests/test_book.py) and printed output wraps (book/_static/book.css);
 - axe-core finds no violation of WCAG 2.0, 2.1 and 2.2 at levels A and AA, in light and dark mode;
 - with the keyboard alone a reader skips to the content, reaches the next page through the
   navigation, searches, and opens and closes every solution, seeing a focus ring at each step.
@@ -174,6 +176,15 @@ EQUATIONS_CUT = """() => Array.from(document.querySelectorAll('mjx-container[dis
     .filter(m => m.scrollWidth > m.clientWidth + 1)
     .map(m => `${m.textContent.slice(0, 60)}: ${m.scrollWidth} px in a ${m.clientWidth} px column`)"""
 
+BLOCKS_SCROLLING = """() => Array.from(document.querySelectorAll(
+        "article pre, article div.cell_output, article div.output, article table"))
+    .filter(e => e.scrollWidth > e.clientWidth + 1)
+    .map(e => {
+        const line = e.textContent.split("\\n").reduce((a, b) => (a.length >= b.length ? a : b), "");
+        return `${e.tagName.toLowerCase()}, ${e.scrollWidth} px in a ${e.clientWidth} px column: `
+            + line.trim().slice(0, 80);
+    })"""
+
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 
@@ -218,6 +229,7 @@ def test_page_loads_cleanly_with_images_glyphs_math_widgets_and_navigation(visit
     assert page.page.evaluate(MATH_PROBLEMS) == []
     assert page.page.evaluate(MISSING_GLYPHS) == [], "characters drawn as an empty box"
     assert page.page.evaluate(EQUATIONS_CUT) == [], "display equations wider than the page's column"
+    assert page.page.evaluate(BLOCKS_SCROLLING) == [], "code or output wider than the page's column"
 
     widgets = page.page.evaluate(STATIC_WIDGETS, STATIC_WIDGET)
     assert len(widgets) == interactive_figures(page_name), "one static view per interactive_figure call"
@@ -238,6 +250,7 @@ def test_dark_mode_keeps_every_figure_on_a_light_background(visit, page_name):
     assert page.page.evaluate("document.documentElement.dataset.theme") == "dark"
     assert not page.problems, "\n".join(page.problems)
     assert page.page.evaluate(FIGURES_ON_DARK) == []
+    assert page.page.evaluate(BLOCKS_SCROLLING) == [], "code or output wider than the page's column"
     assert page.screenshot("-dark").stat().st_size > 0
 
 
@@ -353,7 +366,10 @@ BROKEN = """() => {
         + '<img id="no-alt" src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">'
         + '<p id="tofu">\\uE000 \\u{10FFFD}</p>'
         + '<p id="raw-tex">the bound \\\\frac12 stayed raw</p>'
-        + '<button id="ringless" style="outline: none !important">plain</button>');
+        + '<button id="ringless" style="outline: none !important">plain</button>'
+        + '<div class="cell"><div class="cell_input"><div class="highlight"><pre>#'
+        + 'x'.repeat(120) + '</pre></div></div><div class="cell_output"><div class="output">'
+        + '<pre>' + 'y '.repeat(200) + '</pre></div></div></div>');
     const wide = document.createElement("div");
     wide.className = "math";
     wide.textContent = "\\\\[" + "x + ".repeat(200) + "x\\\\]";
@@ -364,13 +380,16 @@ BROKEN = """() => {
 
 def test_the_rendering_and_accessibility_checks_catch_what_they_look_for(visit):
     page = visit("notebooks/07-failures-parities")
-    checks = (MATH_PROBLEMS, MISSING_GLYPHS, EQUATIONS_CUT)
-    assert (axe_violations(page.page), *map(page.page.evaluate, checks)) == ([], [], [], [])
+    checks = (MATH_PROBLEMS, MISSING_GLYPHS, EQUATIONS_CUT, BLOCKS_SCROLLING)
+    assert (axe_violations(page.page), *map(page.page.evaluate, checks)) == ([], [], [], [], [])
     page.page.evaluate(BROKEN)
     rules = " ".join(axe_violations(page.page))
     assert "color-contrast" in rules and "image-alt" in rules, rules
     assert page.page.evaluate(MISSING_GLYPHS) == ["\ue000 (U+E000)", "\U0010fffd (U+10FFFD)"]
     assert len(page.page.evaluate(EQUATIONS_CUT)) == 1
+    # a code line of 121 characters scrolls; a long line of output wraps
+    (wide,) = page.page.evaluate(BLOCKS_SCROLLING)
+    assert wide.startswith("pre, ") and wide.endswith("x" * 79), wide
     (problem,) = page.page.evaluate(MATH_PROBLEMS)
     assert problem.startswith("raw TeX left in the text: ") and "the bound \\frac12 stayed raw" in problem
     page.page.evaluate("document.getElementById('ringless').focus()")
