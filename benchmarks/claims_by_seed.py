@@ -11,7 +11,11 @@ A claim that flips with the seed rests on a threshold the science does not fix; 
 where that shows. It takes about twice the book's execution time, so it is not part of ``make test``.
 
     .venv/bin/python benchmarks/claims_by_seed.py [--offsets 1 2] [--chapters 07 08] [--fresh]
-        [--output /tmp/claims_07.md]
+        [--output /tmp/claims_07.md] [--recorded]
+
+``--recorded`` runs nothing: it tables the records that earlier runs left in
+``_build/claims_by_seed`` (so chapters run separately, at the commit that last changed each, make
+one table), and the table gives the time span of those records.
 """
 
 import argparse
@@ -107,12 +111,20 @@ def outcome_table(outcomes, offsets):
     return changed, header + rows
 
 
+def span(outcomes):
+    """The first and last time among the records, to the minute."""
+    times = sorted(r["time"] for per_offset in outcomes.values() for r in per_offset.values() if r)
+    return f"{times[0][:16].replace('T', ' ')} to {times[-1][:16].replace('T', ' ')}"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--offsets", type=int, nargs="+", default=[1, 2], help="seed offsets besides 0")
     parser.add_argument("--chapters", nargs="*", help="chapter numbers (default: all)")
     parser.add_argument("--fresh", action="store_true",
                         help="run offset 0 too, rather than read the last make book's records")
+    parser.add_argument("--recorded", action="store_true",
+                        help="run nothing; table the records earlier runs left in _build/claims_by_seed")
     parser.add_argument("--output", type=Path, default=OUTPUT,
                         help=f"where to write the table (default: {OUTPUT.relative_to(ROOT)})")
     args = parser.parse_args()
@@ -121,12 +133,12 @@ def main():
         chapters = [p for p in chapters if p.name[:2] in args.chapters]
     offsets = [0, *[s for s in args.offsets if s != 0]]
     folders = {s: BUILD / "claims_by_seed" / f"offset-{s}" for s in offsets}
-    if not args.fresh and base_is_usable(chapters):
+    if not args.fresh and not args.recorded and base_is_usable(chapters):
         folders[0] = BUILD / "claims"
         print("offset 0: the records of the last make book")
     times = {}
     for s in offsets:
-        if folders[s] == BUILD / "claims":
+        if folders[s] == BUILD / "claims" or args.recorded:
             continue
         folders[s].mkdir(parents=True, exist_ok=True)
         for path in chapters:
@@ -138,12 +150,19 @@ def main():
         for path in chapters:
             for record in read_records(folders[s], path.stem):
                 outcomes.setdefault((path.stem, record["name"]), {})[s] = record
+    missing = [f"{path.stem} at offset {s}" for s in offsets for path in chapters
+               if not read_records(folders[s], path.stem)]
+    if args.recorded and missing:
+        raise SystemExit(f"--recorded: no records for {', '.join(missing)}; run those chapters first")
     changed, rows = outcome_table(outcomes, offsets)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     lines = ["# Claims across seeds", "",
-             f"Run {datetime.date.today()} at commit {commit or 'unknown'}, scale `{scale()}`, on {os.cpu_count()} "
+             f"{'Tabled' if args.recorded else 'Run'} {datetime.date.today()} at commit {commit or 'unknown'}, "
+             f"scale `{scale()}`, on {os.cpu_count()} "
              f"CPU cores, by `benchmarks/claims_by_seed.py`. Offset s moves every seed of the book by 1000 s "
              f"(`DEEPISSUES_SEED`); offset 0 is the published build.", "",
+             *([f"The chapters were run separately, at the commit that last changed each; the records "
+                f"span {span(outcomes)}.", ""] if args.recorded else []),
              f"**{changed} of {len(outcomes)} claims change their outcome across offsets {offsets}**; they are "
              f"listed first, in bold. A claim that flips rests on a threshold that the science does not fix, "
              f"or on a run too small to settle it.", "", *rows, ""]
