@@ -31,7 +31,8 @@ from ..progress import progress_bar
 from .parities import hinge
 from .snr import gradient_snr, gradient_snr_stderr
 
-__all__ = ["APPROACHES", "line_segment_images", "k_tuples", "TupleNet", "train_tuples", "tuple_gradient_snr",
+__all__ = ["APPROACHES", "line_segment_images", "k_tuples", "TupleNet", "train_tuples", "tuple_accuracy",
+           "tuple_gradient_snr",
            "stocks_market",
            "stocks_batch", "StockPolicy", "stocks_loss", "stocks_gradients", "stocks_snr_closed_form",
            "stocks_second_moment_ratio", "train_stocks"]
@@ -213,13 +214,52 @@ def train_tuples(k, iterations, approach="end-to-end", size=28, channels=16, bat
         total.backward()
         opt.step()
         if step % every == 0 or step == iterations:
-            with torch.no_grad():
-                for name, net in nets.items():
-                    # in chunks of 500 tuples, whose activations stay in cache: a third faster on a CPU
-                    outputs = torch.cat([net(test_images[i:i + 500])[0] for i in range(0, test_size, 500)])
-                    curves[name].append((step, float((torch.sign(outputs) == test_primary).float().mean())))
+            for name, net in nets.items():
+                curves[name].append((step, _accuracy(net, test_images, test_primary)))
     runs = {name: (nets[name], curves[name]) for name in approaches}
     return runs[approach] if isinstance(approach, str) else runs
+
+
+def tuple_accuracy(k, seed=0, *, net=None, size=28, channels=16, test_size=2000):
+    """Accuracy on the primary label of fresh test tuples: those on which :func:`train_tuples` with
+    this ``seed`` records its curve.
+
+    Parameters
+    ----------
+    k : int >= 1, images per tuple.
+    seed : int, fixes the test tuples and, without ``net``, the initialisation (that of
+        :func:`train_tuples` with this seed).
+    net : :class:`TupleNet` with this ``k``, or None (a fresh one: the untrained network).
+    size, channels : the fresh network's image side and width (``size`` must match ``net``'s).
+    test_size : int >= 1, the number of test tuples.
+
+    Returns
+    -------
+    float in [0, 1], the share of test tuples whose output has the primary label's sign.
+
+    Examples
+    --------
+    >>> 0.4 < tuple_accuracy(2, size=14, channels=2, test_size=500) < 0.6  # untrained: chance
+    True
+    """
+    positive_int("test_size", test_size)
+    if net is None:
+        with repro.seeded(seed):
+            net = TupleNet(k, size, channels)
+    elif not isinstance(net, TupleNet) or net.k != k:
+        raise ValueError(f"net must be a TupleNet with k = {k}, got "
+                         f"{f'k = {net.k}' if isinstance(net, TupleNet) else type(net).__name__}")
+    device = next(net.parameters()).device
+    images, _, primary = (t.to(device) for t in k_tuples(test_size, k, net.size, seed=10_000 + seed))
+    return _accuracy(net, images, primary)
+
+
+def _accuracy(net, images, primary):
+    """The share of tuples whose output has the sign of their primary label."""
+    with torch.no_grad():
+        # in chunks of 500 tuples, whose activations stay in cache: a third faster on a CPU
+        outputs = torch.cat([net(images[i:i + 500])[0] for i in range(0, len(images), 500)])
+    return float((torch.sign(outputs) == primary).float().mean())
 
 
 def _approaches(approach):
@@ -501,7 +541,8 @@ def train_stocks(approach, iterations, d=1000, k=100, batch_size=100, lr=0.1, op
     once for all runs. The policy's product with one-hot references is computed as what it equals
     exactly, a gather of the weight columns the references pick, and one optimiser holds every
     run's parameters, with each step size's group of runs stacked in one tensor. Each run takes the
-    updates it would take alone, up to the order in which a batch's repeated references are summed.
+    updates it would take alone, up to float rounding: the order in which a batch's repeated
+    references are summed, and the fused Adam kernel's, which rounds by an element's position.
 
     Parameters
     ----------
@@ -510,7 +551,7 @@ def train_stocks(approach, iterations, d=1000, k=100, batch_size=100, lr=0.1, op
     d, k : ints >= 1, references and stocks.
     batch_size : int >= 1.
     lr : float > 0, or a sequence of distinct step sizes.
-    optimizer : "adam" (betas (0.9, 0.99), eps 1e-5, as the paper's code) or "sgd".
+    optimizer : "adam" (betas (0.9, 0.99), eps 1e-5, as the paper's code; the fused kernel) or "sgd".
     seed : int, fixes the market, the initialisation and the draws.
     progress : show a progress bar.
 
@@ -543,11 +584,12 @@ def train_stocks(approach, iterations, d=1000, k=100, batch_size=100, lr=0.1, op
     market = stocks_market(d, k, seed)
     with repro.seeded(seed):
         start = StockPolicy(d, k, init_std=d ** -0.5)
-    # one (weight, bias) pair per step size, each stacking the approaches: (A, k, d) and (A, k)
-    stacks = [(start.linear.weight.detach().expand(len(approaches), k, d).clone().requires_grad_(),
+    # one (weight, bias) pair per step size, each stacking the approaches: W transposed, (A, d, k),
+    # so that a reference's column of W is a contiguous row, and b, (A, k)
+    stacks = [(start.linear.weight.detach().T.expand(len(approaches), d, k).contiguous().requires_grad_(),
                start.linear.bias.detach().expand(len(approaches), k).clone().requires_grad_()) for _ in lrs]
     groups = [{"params": list(stack), "lr": rate} for stack, rate in zip(stacks, lrs)]
-    opt = torch.optim.Adam(groups, betas=(0.9, 0.99), eps=1e-5, foreach=True) if optimizer == "adam" \
+    opt = torch.optim.Adam(groups, betas=(0.9, 0.99), eps=1e-5, fused=True) if optimizer == "adam" \
         else torch.optim.SGD(groups)
     end_to_end = torch.tensor([name == "end-to-end" for name in approaches])[:, None, None]
     ref_val, Z_val, _ = _stocks_draws(5000, market, k, seed=seed + 1)
@@ -556,24 +598,27 @@ def train_stocks(approach, iterations, d=1000, k=100, batch_size=100, lr=0.1, op
     gains_val = torch.zeros(d, k).index_add_(0, ref_val, Z_val) / len(ref_val)
     every = max(1, iterations // 50)
     curves = {(rate, name): [] for rate in lrs for name in approaches}
-    # gradient buffers kept across steps: a fresh (A, k, d) one at every step costs more than its use
+    # gradient buffers kept across steps: a fresh (A, d, k) one at every step costs more than its use;
+    # only the rows of the last batch's references are nonzero, and only they are cleared
     for W, b in stacks:
         W.grad, b.grad = torch.zeros_like(W), torch.zeros_like(b)
+    ref = torch.zeros(0, dtype=torch.long)
     for step in progress_bar(range(1, iterations + 1), f"stocks, {len(curves)} runs", enabled=progress):
+        last = ref
         ref, Z, Y = _stocks_draws(batch_size, market, k, seed=seed * 1_000_003 + step + 1)
         gains = torch.where(end_to_end, Z, Y)                                  # (A, n, k)
-        picked = [W.detach().index_select(2, ref).requires_grad_() for W, _ in stacks]   # W's columns ref
-        loss = sum(-(torch.softmax(columns.transpose(1, 2) + b[:, None, :], -1) * gains).sum(-1).mean(-1)
+        picked = [W.detach().index_select(1, ref).requires_grad_() for W, _ in stacks]   # W's columns ref
+        loss = sum(-(torch.softmax(columns + b[:, None, :], -1) * gains).sum(-1).mean(-1)
                    for columns, (_, b) in zip(picked, stacks)).sum()
         grads = torch.autograd.grad(loss, picked + [b for _, b in stacks])
         for (W, b), columns_grad, b_grad in zip(stacks, grads, grads[len(stacks):]):
-            W.grad.zero_().index_add_(2, ref, columns_grad)  # what index_select's backward computes
+            W.grad.index_fill_(1, last, 0).index_add_(1, ref, columns_grad)  # index_select's backward
             b.grad.copy_(b_grad)
         opt.step()
         if step % every == 0 or step == iterations:
             with torch.no_grad():
                 for (W, b), rate in zip(stacks, lrs):
-                    portfolios = torch.softmax(W.transpose(1, 2) + b[:, None, :], -1)    # (A, d, k)
+                    portfolios = torch.softmax(W + b[:, None, :], -1)    # (A, d, k)
                     for name, value in zip(approaches, (-(portfolios * gains_val).sum((1, 2))).tolist()):
                         curves[rate, name].append((step, value))
     runs = {}
@@ -581,7 +626,7 @@ def train_stocks(approach, iterations, d=1000, k=100, batch_size=100, lr=0.1, op
         for i, name in enumerate(approaches):
             policy = copy.deepcopy(start)
             with torch.no_grad():
-                policy.linear.weight.copy_(W[i])
+                policy.linear.weight.copy_(W[i].T)
                 policy.linear.bias.copy_(b[i])
             runs[rate, name] = policy, curves[rate, name]
     return runs[lr, approach] if single and isinstance(approach, str) else runs
