@@ -41,8 +41,10 @@ def run_chapter(path, offset, folder):
 
     Returns (seconds, error or None). Cells after an error still run, so later claims are measured.
     """
+    # one thread unless told otherwise, as make sets it: two threads on a busy machine spin
     env = {"DEEPISSUES_SEED": str(offset), "DEEPISSUES_CLAIMS_DIR": str(folder),
-           "DEEPISSUES_CLAIMS_RAISE": "0", "DEEPISSUES_STATIC": "1"}
+           "DEEPISSUES_CLAIMS_RAISE": "0", "DEEPISSUES_STATIC": "1",
+           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)  # the kernel inherits this process's environment
     try:
