@@ -107,6 +107,10 @@ def test_binomial_tail_p_is_scipys_binomial_test():
         expected = scipy_stats.binomtest(hits, n, rate, alternative="greater").pvalue
         assert binomial_tail_p(hits, n, rate) == pytest.approx(expected, rel=1e-10)
     assert binomial_tail_p(5, 20, 0.5) > 0.99  # negative control: below the null rate
+    # large n, where C(n, k) no longer fits a float (2000 test tuples in ch08)
+    for hits, rate in ((1100, 0.5), (1040, 0.45), (980, 0.5)):
+        expected = scipy_stats.binom.sf(hits - 1, 2000, rate)
+        assert binomial_tail_p(hits, 2000, rate) == pytest.approx(expected, rel=1e-9)
 
 
 def test_paired_permutation_p_is_scipys_exact_sign_flip_test():

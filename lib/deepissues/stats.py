@@ -16,6 +16,7 @@ small a p-value paired seeds can reach at all: three cannot reach 0.05.
 """
 
 import math
+from fractions import Fraction
 
 import numpy as np
 
@@ -204,7 +205,18 @@ def binomial_tail_p(hits, n, rate):
     _check_count("hits", hits, "n", n)
     if not 0 <= rate <= 1:
         raise ValueError(f"rate must be a probability in [0, 1], got {rate!r}")
-    return min(1.0, sum(math.comb(n, k) * rate ** k * (1 - rate) ** (n - k) for k in range(hits, n + 1)))
+    if rate in (0, 1):
+        return 1.0 if rate == 1 or hits == 0 else 0.0
+    # in exact integers: the float rate is the fraction a / b, so the k-th term is
+    # C(n, k) a^k (b - a)^(n - k) / b^n (floats overflow C(n, k) beyond n of about 1000); each
+    # term is the last times (n - k) a / ((k + 1)(b - a)), an exact integer division
+    a, b = Fraction(rate).as_integer_ratio()
+    term = math.comb(n, hits) * a ** hits * (b - a) ** (n - hits)
+    tail = term
+    for k in range(hits, n):
+        term = term * (n - k) * a // ((k + 1) * (b - a))
+        tail += term
+    return min(1.0, tail / b ** n)
 
 
 def paired_permutation_p(a, b):
