@@ -194,11 +194,6 @@ def test_a_malformed_control_is_refused_by_name(store):
     assert claims.records("88-demo") == []
 
 
-# Chapters whose claims predate the controls contract; each leaves this set when its claims
-# carry controls, and the set only shrinks.
-WITHOUT_CONTROLS = {"06-", "08-"}
-
-
 def _chapter_claim_calls(path):
     """(line, {kind, source, cite} as literals, whether a control is passed) of every
     claims.check call in a chapter's code cells; ``path`` is the chapter's file or a notebook."""
@@ -235,8 +230,9 @@ def test_every_chapter_claim_has_a_kind_and_a_source_in_the_bibliography():
 
 def test_every_claim_of_evidence_carries_a_control_and_no_illustration_does():
     root = Path(__file__).resolve().parents[1]
-    converted = [c for c in sorted((root / "notebooks").glob("[0-9][0-9]-*.md")) if c.name[:3] not in WITHOUT_CONTROLS]
-    for chapter in converted:
+    chapters = sorted((root / "notebooks").glob("[0-9][0-9]-*.md"))
+    assert chapters, "no chapter found"
+    for chapter in chapters:
         for line, kwargs, has_control in _chapter_claim_calls(chapter):
             assert has_control == (kwargs["kind"] in claims.EVIDENCE), (
                 f"{chapter.name}, cell line {line}: a {kwargs['kind']!r} claim "
