@@ -55,20 +55,21 @@ unit: $(INSTALL_TEST) $(KERNEL_CONFIG)
 #   cache was current;
 #   they keep their claim records apart from the book's;
 # - the book printed to PDF, and the link, PDF, browser and JupyterLab tests over it.
-# Their output interleaves, unbuffered; each pytest run ends with its own summary.
+# Their output interleaves, unbuffered; each pytest run ends with its own summary and its 20
+# slowest tests, where the time of the gate goes.
 test: $(INSTALL_TEST) $(BROWSER) $(KERNEL_CONFIG)
 	$(MAKE) --no-print-directory book
 	PYTHONUNBUFFERED=1 $(MAKE) --no-print-directory -j2 test-book test-rest
 
 test-book:
 	$(MAKE) --no-print-directory pdf
-	$(BIN)/python -m pytest tests -m book
+	$(BIN)/python -m pytest tests -m book --durations=20
 
 # two workers (pytest-xdist), each taking whole files, so that a chapter's cells run in order in
 # one kernel; the slow chapters and the unit tests then share both cores with test-book
 test-rest:
 	DEEPISSUES_STATIC=1 DEEPISSUES_COMPARE_OUTPUTS=1 DEEPISSUES_CLAIMS_DIR=_build/nbtest/claims \
-		$(BIN)/python -m pytest -m "not book" -n 2 --dist loadfile
+		$(BIN)/python -m pytest -m "not book" -n 2 --dist loadfile --durations=20
 
 # the chapters' .ipynb mirrors on the branch ipynb, where the Colab buttons point, and the tag
 # v<version> that the install cells pin (refused if that version was published from another commit)
