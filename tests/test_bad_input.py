@@ -206,6 +206,8 @@ CASES = [
     case(F.tuple_gradient_snr, 2, "joint", match="approach must be one of"),
     case(F.tuple_gradient_snr, 2, "end-to-end", net=F.TupleNet(3, 14, 2), size=14, match="net must be a TupleNet"),
     case(F.tuple_gradient_snr, 2, "end-to-end", n_tuples=10, match="n_tuples must be an int >= 40"),
+    case(F.decomposition.tuple_accuracy, 2, net=F.TupleNet(3, 14, 2), match="net must be a TupleNet with k = 2, got k = 3"),
+    case(F.decomposition.tuple_accuracy, 2, test_size=0, match="test_size must be an int >= 1"),
     (flat.ForwardOnlyStaircase, partial(flat.ForwardOnlyStaircase.apply, torch.zeros(3), torch.tensor([1.0, 0.0])),
      ValueError, "steps must be a strictly increasing"),
     (flat.TrueStaircase, partial(flat.TrueStaircase.apply, torch.zeros(3), torch.tensor([0.0])),
