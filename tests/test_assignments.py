@@ -38,18 +38,38 @@ def _solution_lines(notebook):
     return lines
 
 
-def _autograde(course, student, notebook, monkeypatch):
+def _wrong_answer(notebook):
+    """``notebook`` with the second exercise answered wrongly."""
+    answer = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == f"{NAME}-answer-2")
+    answer.source = "### BEGIN SOLUTION\nranks_by_theta = [10, 2]\n### END SOLUTION"
+    return notebook
+
+
+@pytest.fixture(scope="module")
+def graded(course, tmp_path_factory):
+    """Three submissions autograded by one nbgrader run (each one executes the chapter): the
+    teacher's version saved as Colab names a copy, the untouched release, and a wrong answer.
+    Returns ({student: {check: (score, max)}}, the renamed and skipped copies)."""
     from nbgrader.api import Gradebook
 
-    monkeypatch.setenv("DEEPISSUES_CLAIMS_DIR", str(course / "claims"))
-    target = course / "submitted" / student / NAME / f"{NAME}.ipynb"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(notebook, target)
-    assignments.nbgrader(course, "db", "student", "add", student)
-    assignments.nbgrader(course, "autograde", NAME, "--student", student, "--force")
+    submissions = {"teacher": (f"Copy of {NAME}.ipynb", _read(course, "source")),
+                   "blank": (f"{NAME}.ipynb", _read(course, "release")),
+                   "wrong": (f"{NAME}.ipynb", _wrong_answer(_read(course, "source")))}
+    for student, (file_name, notebook) in submissions.items():
+        target = course / "submitted" / student / NAME / file_name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, target)
+        assignments.nbgrader(course, "db", "student", "add", student)
+    copies = assignments.accept_copies(course)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DEEPISSUES_CLAIMS_DIR", str(tmp_path_factory.mktemp("claims")))
+        assignments.nbgrader(course, "autograde", NAME, "--force")
+    grades = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        submission = gradebook.find_submission_notebook(NAME, NAME, student)
-        return {grade.name: (grade.score, grade.max_score) for grade in submission.grades if grade.max_score}
+        for student in submissions:
+            submission = gradebook.find_submission_notebook(NAME, NAME, student)
+            grades[student] = {g.name: (g.score, g.max_score) for g in submission.grades if g.max_score}
+    return grades, copies
 
 
 def _read(course, version):
@@ -80,21 +100,18 @@ def test_the_release_holds_no_solution_code(course):
         assert archive.namelist() == [f"{NAME}/{NAME}.ipynb"]
 
 
-def test_the_teachers_version_gets_full_marks(course, monkeypatch):
-    grades = _autograde(course, "teacher", _read(course, "source"), monkeypatch)
+def test_the_teachers_version_gets_full_marks(graded):
+    grades = graded[0]["teacher"]
     assert len(grades) == 3 and all(score == top == 1 for score, top in grades.values())
 
 
-def test_the_untouched_release_gets_zero_for_every_check(course, monkeypatch):
-    grades = _autograde(course, "blank", _read(course, "release"), monkeypatch)
+def test_the_untouched_release_gets_zero_for_every_check(graded):
+    grades = graded[0]["blank"]
     assert len(grades) == 3 and all(score == 0 for score, _ in grades.values())
 
 
-def test_a_wrong_answer_loses_only_its_own_check(course, monkeypatch):
-    notebook = _read(course, "source")
-    answer = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == f"{NAME}-answer-2")
-    answer.source = "### BEGIN SOLUTION\nranks_by_theta = [10, 2]\n### END SOLUTION"
-    grades = _autograde(course, "wrong", notebook, monkeypatch)
+def test_a_wrong_answer_loses_only_its_own_check(graded):
+    grades = graded[0]["wrong"]
     assert grades[f"{NAME}-check-2"][0] == 0 and grades[f"{NAME}-check-1"][0] == 1
 
 
@@ -132,14 +149,12 @@ def test_the_install_cell_installs_only_on_colab_when_missing_pinned_to_the_tag(
     assert _run_install_cell(monkeypatch, on_colab=False, installed=False) == []
 
 
-def test_a_colab_copy_is_graded_after_accept_copies(course, monkeypatch):
-    copy = course / "submitted" / "colab" / NAME / f"Copy of {NAME}.ipynb"
-    copy.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(_read(course, "source"), copy)
-    renamed, skipped = assignments.accept_copies(course)
-    assert renamed == [copy.with_name(f"{NAME}.ipynb")] and skipped == [] and not copy.exists()
-    grades = _autograde(course, "colab", nbformat.read(renamed[0], as_version=4), monkeypatch)
-    assert len(grades) == 3 and all(score == top == 1 for score, top in grades.values())
+def test_a_colab_copy_is_graded_after_accept_copies(course, graded):
+    # the teacher's version was submitted as Colab's "Copy of ..." and graded under the real name
+    (renamed,), skipped = graded[1]
+    folder = course / "submitted" / "teacher" / NAME
+    assert renamed == folder / f"{NAME}.ipynb" and skipped == [] and not (folder / f"Copy of {NAME}.ipynb").exists()
+    assert graded[0]["teacher"] and all(score == top == 1 for score, top in graded[0]["teacher"].values())
 
 
 def test_accept_copies_leaves_a_copy_beside_the_real_notebook_and_other_names(tmp_path):

@@ -1,6 +1,7 @@
 """The reproducibility report: its summary and ledger helpers, and the built page as a ledger
 of the claim records (columns, links to sections and bibliography entries, counts)."""
 
+import functools
 import json
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -76,7 +77,9 @@ def test_provenance_names_the_commit_versions_machine_scale_and_seed(tmp_path):
     assert report.provenance(Path(__file__).parent, [])[0][1] != "unknown (not a git checkout)"
 
 
+@functools.cache
 def _ids(page):
+    """Every id on ``page`` (parsed once: the ledger's rows link to the same few large pages)."""
     return {tag["id"] for tag in BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser").find_all(id=True)}
 
 

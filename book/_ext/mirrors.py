@@ -17,6 +17,7 @@ Colab nor a plain JupyterLab renders. This extension
 ``tools/assignments.py`` converts the assignments' Markdown with the same class.
 """
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -88,13 +89,22 @@ def replace_glue(text, values):
     return GLUE_ROLE.sub(number, text)
 
 
+@functools.cache
+def _text_backend():
+    """pybtex's plain-text backend, looked up once: ``render_as`` looks it up again on every call,
+    through the installed packages' entry points (a sixth of a second each)."""
+    from pybtex.plugin import find_plugin
+
+    return find_plugin("pybtex.backends", "text")()
+
+
 def _plain_tex(text):
     """A BibTeX field as plain Unicode text, decoded by pybtex as the HTML bibliography decodes it:
     accents become letters (``Mont{\\'u}far`` reads Montúfar), braces go, TeX quotes and dashes
     become typographic ones."""
     from pybtex.richtext import Text
 
-    return Text.from_latex(text.replace("``", "“").replace("''", "”")).render_as("text")
+    return Text.from_latex(text.replace("``", "“").replace("''", "”")).render(_text_backend())
 
 
 def citation_anchor(key):
