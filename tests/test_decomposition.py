@@ -326,3 +326,18 @@ def test_tuple_accuracy_is_the_trained_curves_last_point_and_counts_signs_tuple_
     assert decomposition.tuple_accuracy(3, 4, net=start, test_size=2000) == pytest.approx(1 - positive, abs=1e-6)
     with pytest.raises(ValueError, match="TupleNet with k = 2"):
         decomposition.tuple_accuracy(2, net=start)
+
+
+def test_stocks_draws_are_the_integer_coin_flips_with_the_concerned_stock_set_to_one():
+    """The draws made straight as floats with scatters equal, bit for bit, those of the integer
+    formula: one-hot of the concerned stock, ±1 coin flips elsewhere."""
+    for d, k, n, seed in ((1000, 1000, 100, 7), (30, 6, 257, 0), (5, 1, 10, 3)):
+        market = F.stocks_market(d, k, seed=seed)
+        ref, Z, Y = decomposition._stocks_draws(n, market, k, seed)
+        g = repro.generator(seed)
+        ref_int = torch.randint(0, d, (n,), generator=g)
+        Y_int = torch.nn.functional.one_hot(market[ref_int], k).float()
+        Z_int = torch.where(Y_int > 0, 1.0, torch.randint(0, 2, (n, k), generator=g).float() * 2 - 1)
+        assert torch.equal(ref, ref_int) and torch.equal(Y, Y_int) and torch.equal(Z, Z_int)
+        # Control: the next seed's draws differ, so the comparison is not of constants
+        assert k == 1 or not torch.equal(decomposition._stocks_draws(n, market, k, seed + 1)[1], Z_int)

@@ -47,3 +47,24 @@ def test_gradient_snr_stderr_shrinks_like_one_over_n_without_signal():
     small, large = (np.median([F.gradient_snr_stderr(torch.randn(n, 10, generator=g)) for _ in range(30)])
                     for n in (200, 3200))
     assert small / large == pytest.approx(16, rel=0.25)
+
+
+def _jackknife_by_recomputing(grads, groups):
+    """The delete-a-group jackknife the slow way: gradient_snr recomputed on the samples left."""
+    n = grads.shape[0]
+    cuts = torch.arange(n) * groups // n
+    left_out = np.array([F.gradient_snr(grads[cuts != i]) for i in range(groups)])
+    return float(np.sqrt((groups - 1) / groups * ((left_out - left_out.mean()) ** 2).sum()))
+
+
+@pytest.mark.parametrize("n, p, groups", [(2000, 100, 20), (1003, 7, 20), (41, 3, 2), (40, 5, 20)])
+def test_gradient_snr_stderr_from_group_sums_equals_recomputing_without_each_group(n, p, groups):
+    g = torch.Generator().manual_seed(n + p)
+    # a common mean far from zero and heavy tails: the centring must keep float64's precision
+    grads = (torch.randn(n, p, generator=g) * torch.rand(p, generator=g)) ** 3 + 5.0
+    slow = _jackknife_by_recomputing(grads, groups)
+    assert F.gradient_snr_stderr(grads, groups) == pytest.approx(slow, rel=1e-9)
+    # Control: the same comparison tells apart a jackknife over other groups (the samples
+    # reordered), whose value differs only by the groups' composition
+    reordered = grads[torch.randperm(n, generator=g)]
+    assert F.gradient_snr_stderr(reordered, groups) != pytest.approx(slow, rel=1e-6)

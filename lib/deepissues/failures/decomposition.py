@@ -414,8 +414,10 @@ def _stocks_draws(n, market, k, seed):
     """:func:`stocks_batch` with the references as indices (n,) rather than one-hot rows."""
     g = repro.generator(seed)
     ref = torch.randint(0, len(market), (n,), generator=g)
-    Y = nn.functional.one_hot(market[ref], k).float()
-    Z = torch.where(Y > 0, 1.0, torch.randint(0, 2, (n, k), generator=g).float() * 2 - 1)
+    concerned = market[ref][:, None]
+    Y = torch.zeros(n, k).scatter_(1, concerned, 1.0)                        # one-hot
+    # the coin flips drawn straight as floats (the same draws as integers), then +1 where concerned
+    Z = torch.randint(0, 2, (n, k), generator=g, dtype=torch.float32).mul_(2).sub_(1).scatter_(1, concerned, 1.0)
     return ref, Z, Y
 
 
