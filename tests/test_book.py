@@ -175,6 +175,27 @@ def test_the_readmes_timing_rows_are_computed_from_the_measured_times():
     assert book_times.readme_rows(changed) != book_times.readme_rows()
 
 
+def test_the_test_times_benchmark_reads_both_pytest_runs_of_make_test():
+    import importlib.util
+
+    import pytest
+
+    spec = importlib.util.spec_from_file_location("test_times", ROOT / "benchmarks" / "test_times.py")
+    test_times = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(test_times)
+    slowest = "=== slowest 2 durations ===\n{}s call     tests/test_a.py::test_x\n{}s call     nb.ipynb::Cell 3\n"
+    log = ("executed 01-a: 3.0 s wall, 2.9 s CPU\nreused   02-b (executed today)\n"
+           + slowest.format(9.5, 2.0) + "===== 4 passed, 1 deselected in 30.50s (0:00:30) =====\n"
+           + slowest.format(7.0, 1.0) + "===== 2 passed in 12.00s =====\n")
+    executed, reused, runs = test_times.parse(log)
+    assert (executed, reused) == (1, 1)
+    assert [(summary, seconds, len(lines)) for summary, seconds, lines in runs] == [
+        ("4 passed, 1 deselected", 30.5, 2), ("2 passed", 12.0, 2)]
+    assert "| 1.0 | call | `nb.ipynb::Cell 3` |" in test_times.table(100.0, 0, log)
+    with pytest.raises(ValueError, match="2 pytest summaries but 1 duration tables"):  # a table lost
+        test_times.parse(log.replace(slowest.format(7.0, 1.0), ""))
+
+
 def _undeclared_imports(sources, declared):
     """{module: chapter} of the top-level modules that ``sources`` ({chapter: code}) import and
     that neither the standard library, the package itself nor a ``declared`` distribution provides."""

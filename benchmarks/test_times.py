@@ -1,0 +1,100 @@
+"""How long `make test` takes, and where its time goes.
+
+    .venv/bin/python benchmarks/test_times.py            # runs make test, keeps the cache
+    .venv/bin/python benchmarks/test_times.py --clean    # first removes _build, as a clean clone has none
+    .venv/bin/python benchmarks/test_times.py --log FILE # tables a log that make test wrote earlier
+
+Runs ``make test`` in this checkout (its output goes to ``_build/make_test.log`` as well as to the
+terminal), then writes benchmarks/test_times.md: the machine, the wall time, whether the book's
+chapters were executed or taken from the cache, and for each of the two pytest runs that make test
+starts side by side (``test-book`` and ``test-rest``) its summary line and its slowest tests, as
+pytest's ``--durations`` printed them. The budget is 15 minutes of wall time on two cores, quiet.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUTPUT = ROOT / "benchmarks" / "test_times.md"
+LOG = ROOT / "_build" / "make_test.log"
+BUDGET_S = 15 * 60
+SUMMARY = re.compile(r"^=+ (\d+ passed.*) in ([\d.]+)s.*=+$", re.M)
+SLOWEST = re.compile(r"^=+ slowest \d+ durations =+\n((?:[\d.]+s \w+ +.+\n)+)", re.M)
+
+
+def machine():
+    return f"{os.cpu_count()} CPU cores ({platform.machine()}), Python {platform.python_version()}"
+
+
+def run_make_test():
+    """Wall seconds and return code of ``make test``, its output copied to LOG."""
+    LOG.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with LOG.open("w") as log:
+        process = subprocess.Popen(["make", "--no-print-directory", "test"], cwd=ROOT, text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        for line in process.stdout:
+            sys.stdout.write(line)
+            log.write(line)
+        code = process.wait()
+    return time.perf_counter() - start, code
+
+
+def parse(text):
+    """(chapters executed, chapters reused, [(summary, seconds, slowest lines)]) from make test's log."""
+    executed = len(re.findall(r"^executed \d\d-", text, re.M))
+    reused = len(re.findall(r"^reused +\d\d-", text, re.M))
+    runs = [(m.group(1), float(m.group(2))) for m in SUMMARY.finditer(text)]
+    slowest = [m.group(1).strip().splitlines() for m in SLOWEST.finditer(text)]
+    if len(runs) != len(slowest):
+        raise ValueError(f"the log has {len(runs)} pytest summaries but {len(slowest)} duration tables")
+    return executed, reused, [(s, t, d) for (s, t), d in zip(runs, slowest)]
+
+
+def table(wall_s, code, text):
+    executed, reused, runs = parse(text)
+    within = "within" if wall_s <= BUDGET_S else "**over**"
+    lines = ["# make test: wall time and its slowest tests", "",
+             f"Measured {datetime.date.today()} on {machine()}, quiet, `OMP_NUM_THREADS=1`.", "",
+             f"- `make test`: **{wall_s:.0f} s** wall ({wall_s / 60:.1f} min, {within} the {BUDGET_S // 60} min "
+             f"budget), exit code {code}.",
+             f"- The book's step executed {executed} chapters and took {reused} from the cache.", ""]
+    for summary, seconds, slowest in runs:
+        lines += [f"## {summary}: {seconds:.0f} s", "", "| seconds | phase | test |", "|---:|---|---|"]
+        for line in slowest:
+            seconds_s, phase, test = line.split(maxsplit=2)
+            lines.append(f"| {seconds_s.rstrip('s')} | {phase} | `{test}` |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clean", action="store_true", help="remove _build first, as in a clean clone")
+    parser.add_argument("--log", type=Path, help="table this log of make test instead of running it")
+    args = parser.parse_args()
+    if args.log:
+        text, wall_s, code = args.log.read_text(), float("nan"), "unknown"
+        match = re.search(r"^make test wall: ([\d.]+) s, exit (\d+)$", text, re.M)
+        if match:
+            wall_s, code = float(match.group(1)), int(match.group(2))
+    else:
+        if args.clean:
+            subprocess.run(["make", "clean"], cwd=ROOT, check=True)
+        wall_s, code = run_make_test()
+        with LOG.open("a") as log:
+            log.write(f"make test wall: {wall_s:.1f} s, exit {code}\n")
+        text = LOG.read_text()
+    OUTPUT.write_text(table(wall_s, code, text))
+    print(OUTPUT.read_text())
+
+
+if __name__ == "__main__":
+    main()
