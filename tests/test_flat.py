@@ -142,3 +142,48 @@ def test_a_fixed_training_sample_is_one_sample_cycled_in_fresh_orders():
     fresh, _ = F.train_staircase("forward-only", 40, target=target, batch_size=16, seed=2, progress=False,
                                  schedule="constant")
     assert not torch.allclose(fresh.net.weight, model.net.weight)
+
+
+def test_runs_side_by_side_are_bit_for_bit_the_runs_trained_alone():
+    target = F.staircase_target(d=10, seed=1)
+    runs = [{"method": "true-gradient"}, {"method": "non-flat", "bias_init": -3.0}, {"method": "end-to-end"},
+            {"method": "multi-class", "n_train": 40}, {"method": "forward-only", "n_train": 300, "lr": 0.02},
+            {"method": "forward-only"}]
+    budgets = [30, 30, 30, 30, 30, 20]   # the last run stops early, with its own cosine schedule
+    together = F.train_staircases(runs, budgets, target=target, batch_size=32, seed=3, progress=False)
+    alone = []
+    for run, n in zip(runs, budgets):
+        settings = {key: value for key, value in run.items() if key != "method"}
+        alone.append(F.train_staircase(run["method"], n, target=target, batch_size=32, seed=3, progress=False,
+                                       **settings))
+
+    def same(a, b):
+        return a[1] == b[1] and all(torch.equal(p, q) for p, q in zip(a[0].parameters(), b[0].parameters()))
+
+    # the reference is train_staircase, the loop of one run through training.train_steps
+    assert all(same(a, b) for a, b in zip(together, alone))
+    assert [len(curve) for _, curve in together] == [30, 30, 30, 30, 30, 20]  # every step
+    # negative control: the check tells runs apart; every other pairing differs
+    assert not any(same(together[i], alone[j]) for i in range(len(runs)) for j in range(len(runs)) if i != j)
+    # and the runs moved, except the true gradient's, which is zero
+    torch.manual_seed(3)
+    start = F.StaircaseModel("forward-only", 10, target[2])
+    assert torch.equal(together[0][0].net.weight, start.net.weight)
+    assert not torch.equal(together[5][0].net.weight, start.net.weight)
+
+
+def test_runs_side_by_side_reject_bad_input():
+    with pytest.raises(ValueError, match="runs must be a non-empty list of dicts"):
+        F.train_staircases([], 10)
+    with pytest.raises(ValueError, match="each run must be a dict with the key 'method'"):
+        F.train_staircases([{"bias_init": 0.0}], 10)
+    with pytest.raises(ValueError, match="each run must be a dict with the key 'method'"):
+        F.train_staircases([{"method": "forward-only", "steps": 3}], 10)
+    with pytest.raises(ValueError, match="method must be one of"):
+        F.train_staircases([{"method": "sign"}], 10)
+    with pytest.raises(ValueError, match=r"iterations must be an int or a sequence of one per run \(2\), got 1"):
+        F.train_staircases([{"method": "forward-only"}, {"method": "non-flat"}], [10])
+    with pytest.raises(ValueError, match="iterations must be an int >= 1"):
+        F.train_staircases([{"method": "forward-only"}], 0)
+    with pytest.raises(ValueError, match="n_train must be an int >= 1"):
+        F.train_staircases([{"method": "forward-only", "n_train": 0}], 10)

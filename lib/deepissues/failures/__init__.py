@@ -17,7 +17,7 @@ from .decomposition import (TupleNet, k_tuples, line_segment_images, stocks_batc
                             stocks_second_moment_ratio, stocks_snr_closed_form, train_stocks, train_tuples,
                             tuple_gradient_snr)
 from .flat import (ForwardOnlyStaircase, StaircaseModel, TrueStaircase, smooth_staircase, staircase,
-                   staircase_dataset, staircase_target, train_staircase)
+                   staircase_dataset, staircase_target, train_staircase, train_staircases)
 from .parities import (harder_with_dimension, iterations_to_accuracy, parity, parity_dataset, parity_gradient_variance,
                        parity_net, random_subset, train_parity, walsh_hadamard)
 from .periodic import (leading_order_variance, linear_periodic_dataset, linear_periodic_variance_closed_form,
@@ -37,5 +37,5 @@ __all__ = [
     "pwl_matrix", "random_pwl_code", "random_pwl_curves", "second_difference_matrix", "train_pwl_autoencoder",
     "train_pwl_encoder", "whitening",
     "ForwardOnlyStaircase", "StaircaseModel", "TrueStaircase", "smooth_staircase", "staircase", "staircase_dataset",
-    "staircase_target", "train_staircase",
+    "staircase_target", "train_staircase", "train_staircases",
 ]

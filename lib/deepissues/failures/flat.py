@@ -20,11 +20,12 @@ import torch
 from torch import nn
 
 from ..checks import nonnegative, one_of, positive_int
+from ..progress import progress_bar
 from ..training import sample_batches, train_steps
 from .. import repro
 
 __all__ = ["STEPS", "METHODS", "staircase", "TrueStaircase", "ForwardOnlyStaircase", "smooth_staircase",
-           "staircase_target", "staircase_dataset", "StaircaseModel", "train_staircase"]
+           "staircase_target", "staircase_dataset", "StaircaseModel", "train_staircase", "train_staircases"]
 
 #: breakpoints z_i of the default staircase, relative to b*: wide and narrow steps, as in the paper.
 STEPS = (-4.0, -3.0, -2.0, -1.2, -0.5, 0.0, 0.4, 0.6, 0.7, 1.5, 2.5, 4.0)
@@ -247,6 +248,118 @@ def train_staircase(method, iterations, target=None, lr=None, batch_size=256, bi
                         record=lambda net: (net.predict(X_val) - y_val).pow(2).mean(), record_first=True,
                         progress=progress, description=f"staircase {method}")
     return model, curve
+
+
+def train_staircases(runs, iterations, target=None, batch_size=256, seed=0, progress=True, schedule="cosine"):
+    """Train several runs of :func:`train_staircase` side by side, in one loop.
+
+    Each run is the run that :func:`train_staircase` trains with the same arguments, bit for bit:
+    the same initialisation, the same batches, the same Adam updates, the same curve. The runs
+    share what costs the most for such small models: the loop, the draw of each fresh batch,
+    one backward pass (each run's loss depends on its own parameters only, so the gradient of
+    their sum is each run's own gradient) and one Adam step for each learning rate and budget
+    (Adam's update is elementwise, so it does not depend on which parameters it steps together).
+
+    Parameters
+    ----------
+    runs : sequence of R dicts, one per run. Each has the key ``"method"`` (one of
+        :data:`METHODS`) and may have ``"bias_init"``, ``"n_train"`` and ``"lr"``, the arguments of
+        :func:`train_staircase`.
+    iterations : int >= 1, the number of steps of every run, or a sequence of R of them.
+    target : (w*, b*, z) or None (:func:`staircase_target` with d = 100).
+    batch_size : int >= 1.
+    seed : int, fixes the initialisation and the batches of every run, as in :func:`train_staircase`.
+    progress : show a progress bar.
+    schedule : "cosine" (the book's) or "constant" (the paper's), as in :func:`train_staircase`.
+
+    Returns
+    -------
+    list of R (model, curve) pairs, in the order of ``runs``: what :func:`train_staircase` returns
+    for each run.
+
+    Examples
+    --------
+    >>> target = staircase_target(d=10)
+    >>> runs = [{"method": "forward-only"}, {"method": "non-flat", "bias_init": -3.0}]
+    >>> (_, fo_curve), (_, nf_curve) = train_staircases(runs, 20, target=target, progress=False)
+    >>> train_staircase("non-flat", 20, target=target, bias_init=-3.0, progress=False)[1] == nf_curve
+    True
+    """
+    if not isinstance(runs, (list, tuple)) or not runs:
+        raise ValueError(f"runs must be a non-empty list of dicts, got {runs!r}")
+    keys = {"method", "bias_init", "n_train", "lr"}
+    for run in runs:
+        if not isinstance(run, dict) or "method" not in run or set(run) - keys:
+            raise ValueError(f"each run must be a dict with the key 'method' and optionally 'bias_init', 'n_train' "
+                             f"and 'lr', got {run!r}")
+        one_of("method", run["method"], METHODS)
+    budgets = list(iterations) if isinstance(iterations, (list, tuple)) else [iterations] * len(runs)
+    if len(budgets) != len(runs):
+        raise ValueError(f"iterations must be an int or a sequence of one per run ({len(runs)}), got {len(budgets)}")
+    for n in budgets:
+        positive_int("iterations", n)
+    positive_int("batch_size", batch_size)
+    one_of("schedule", schedule, ("cosine", "constant"))
+    target = staircase_target() if target is None else target
+    w_star, b_star = target[0], target[1]
+    z = _as_steps(target[2], w_star)
+    X_val, y_val, _ = staircase_dataset(2000, target, seed=seed + 1)
+    g = repro.generator(seed + 2)
+
+    models, samples, groups = [], [], {}
+    for run, n in zip(runs, budgets):
+        lr = run.get("lr")
+        if lr is None:
+            lr = 0.01 if run["method"] == "non-flat" else (3e-3 if schedule == "cosine" else 1e-3)
+        else:
+            nonnegative("lr", lr, strict=True)
+        with repro.seeded(seed):
+            models.append(StaircaseModel(run["method"], len(w_star), target[2], run.get("bias_init", 0.0)))
+        groups.setdefault((lr, n), []).extend(models[-1].parameters())
+        if run.get("n_train") is None:
+            samples.append(None)  # fresh batches, shared by every such run
+        else:
+            m = positive_int("n_train", run["n_train"])
+            X_train, y_train, _ = staircase_dataset(m, target, seed=seed + 3)
+            # the rows train_staircase's batches take, gathered with index_select (the same values)
+            rows = sample_batches(torch.arange(m), min(batch_size, m), seed=seed + 2)
+            samples.append((X_train, y_train, rows))
+    steppers = []
+    for (lr, n), params in groups.items():
+        opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.99), eps=1e-5, foreach=True)
+        decay = torch.optim.lr_scheduler.CosineAnnealingLR(opt, n) if schedule == "cosine" else None
+        steppers.append((n, opt, decay))
+
+    def batch(i, step, fresh):
+        if samples[i] is None:
+            return fresh
+        X_train, y_train, rows = samples[i]
+        index = rows(step)
+        return X_train.index_select(0, index), y_train.index_select(0, index)
+
+    curves = [[] for _ in runs]
+    for model in models:
+        model.train()
+    for step in progress_bar(range(1, max(budgets) + 1), "staircases", enabled=progress):
+        active = [i for i, n in enumerate(budgets) if step <= n]
+        fresh = None
+        if any(samples[i] is None for i in active):
+            X = torch.randn(batch_size, len(w_star), generator=g) / len(w_star) ** 0.5
+            fresh = X, _floor(X @ w_star + b_star, z)
+        total = sum(_loss(models[i], *batch(i, step, fresh)) for i in active)
+        live = [(opt, decay) for n, opt, decay in steppers if step <= n]
+        for opt, _ in live:
+            opt.zero_grad()
+        total.backward()
+        for opt, decay in live:
+            opt.step()
+            if decay is not None:
+                decay.step()
+        with torch.no_grad():
+            for i in active:
+                if step % max(1, budgets[i] // 50) == 0 or step == budgets[i] or step == 1:
+                    curves[i].append((step, float((models[i].predict(X_val) - y_val).pow(2).mean())))
+    return list(zip(models, curves))
 
 
 def _loss(model, X, y):
