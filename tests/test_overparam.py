@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from deepissues import data, repro
+from deepissues import data, overparam, repro
 from deepissues.nets import mlp
 from deepissues.overparam import (
     SkipNet,
@@ -264,3 +264,65 @@ def test_a_trained_bottleneck_stays_above_its_bound():
     final = runs.relative_loss[-1, 0] * runs.initial_loss[0]
     assert bottleneck_loss(y, 4) <= final < 1.5 * bottleneck_loss(y, 4)
     assert bottleneck_loss(y, 9) == 0.0  # control: with k - 1 units nothing forces a floor
+
+
+def _both_paths(monkeypatch, make, x, y, **kwargs):
+    """train_to_zero_error's runs with the explicit gradient and with vmap and autograd."""
+    explicit = train_to_zero_error(make, x, y, range(4), progress=False, **kwargs)
+    with monkeypatch.context() as patch:
+        patch.setattr(overparam._ExplicitStack, "of", classmethod(lambda cls, model: None))
+        general = train_to_zero_error(make, x, y, range(4), progress=False, **kwargs)
+    return explicit, general
+
+
+@pytest.mark.parametrize("make", [
+    lambda: mlp([64, 30, 10], "tanh"),
+    lambda: mlp([64, 12, 8, 10], "sigmoid"),
+    lambda: SkipNet(64, 10, width=8, n_skip=50, activation="tanh"),
+    lambda: SkipNet(64, 10, width=8, n_skip=0, activation="sigmoid"),
+], ids=["tanh mlp", "sigmoid mlp, two layers", "tanh skipnet", "sigmoid skipnet, no skips"])
+def test_the_explicit_gradient_trains_bit_for_bit_as_vmap_and_autograd(monkeypatch, make):
+    assert overparam._ExplicitStack.of(make()) is not None
+    d = data.digits()
+    x, y = d.x_train[:40] - d.x_train[:40].mean(0), d.y_train[:40]
+    explicit, general = _both_paths(monkeypatch, make, x, y, steps=300, lr=0.2, batch_size=10, check_every=10)
+    for field in ("relative_loss", "initial_loss", "train_accuracy", "steps_to_zero"):
+        assert np.array_equal(getattr(explicit, field), getattr(general, field)), field
+    assert explicit.relative_loss[-1].max() < 0.5  # they trained
+
+
+def test_the_explicit_gradient_equals_autograd_where_a_rounding_of_the_formula_does_not():
+    torch.manual_seed(0)
+    models = [mlp([64, 30, 10], "tanh") for _ in range(3)]
+    params, _ = torch.func.stack_module_state(models)
+    d = data.digits()
+    x = d.x_train[:60].reshape(3, 20, 64)
+    targets = torch.nn.functional.one_hot(d.y_train[:60].reshape(3, 20), 10).float()
+    explicit = overparam._ExplicitStack.of(models[0]).square_loss_grads(params, x, targets)
+    hidden = torch.tanh(torch.baddbmm(params["0.bias"][:, None], x, params["0.weight"].transpose(1, 2)))
+    out = torch.baddbmm(params["2.bias"][:, None], hidden, params["2.weight"].transpose(1, 2))
+    loss = ((out - targets) ** 2).sum(2).mean(1).sum()
+    reference = torch.autograd.grad(loss, list(params.values()))
+    assert all(torch.equal(a, b) for a, b in zip(explicit, reference))
+    # control: tanh's derivative written as (1 - h^2) g, equal up to rounding, differs in the last
+    # bits, so the equality above resolves them
+    with torch.no_grad():
+        hidden, out = hidden.detach(), out.detach()
+        to_hidden = torch.bmm((2 * (out - targets)) / 20, params["2.weight"])
+        naive = torch.bmm(((1 - hidden * hidden) * to_hidden).transpose(1, 2), x)
+    assert torch.allclose(naive, reference[0], atol=1e-6) and not torch.equal(naive, reference[0])
+
+
+def test_architectures_without_an_explicit_gradient_take_the_general_path():
+    assert overparam._ExplicitStack.of(mlp([4, 8, 2], "relu")) is None  # ReLU's backward reads its input
+    assert overparam._ExplicitStack.of(mlp([4, 8, 2], "softplus")) is None
+    assert overparam._ExplicitStack.of(mlp([4, 8, 2], "tanh", dropout=0.5)) is None
+    assert overparam._ExplicitStack.of(torch.nn.Sequential(torch.nn.Linear(4, 2, bias=False))) is None
+    assert overparam._ExplicitStack.of(SkipNet(4, 2, activation="softplus")) is None
+    assert overparam._ExplicitStack.of(torch.nn.Linear(4, 2)) is None
+    x = torch.randn(12, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    y = torch.arange(12) % 3
+    make = lambda: mlp([4, 8, 3], "relu")  # noqa: E731
+    runs = train_to_zero_error(make, x, y, [2], steps=30, lr=0.05, batch_size=5, check_every=1, progress=False)
+    losses = _plain_sgd_loop(make, x, y, 2, 30, 0.05, 5)
+    np.testing.assert_allclose(runs.relative_loss[:, 0], losses / losses[0], rtol=1e-10)
