@@ -114,3 +114,38 @@ def test_the_ladder_decides_exactly_what_the_program_decides_on_every_point():
     assert ladder.programs > 0
     assert (ladder.robust["exact"] & ~ladder.robust["IBP"]).any()
     assert ladder.accuracy("exact") == ladder.robust["exact"].float().mean(1).tolist()
+
+
+@pytest.mark.parametrize("eps", [0.03, 0.1, 0.3])
+def test_exactly_robust_is_the_sign_of_the_brute_force_margin(plane_net, eps):
+    net, x, y = plane_net
+    margins = brute_force_margins(net, x, y, eps)
+    decided = np.abs(margins) > 1e-6  # the solver's tolerance: a margin at 0 may go either way
+    robust = C.exactly_robust(net, x, y, eps).numpy()
+    np.testing.assert_array_equal(robust[decided], margins[decided] > 0)
+    # the programs agree with the optimisation they replace
+    np.testing.assert_array_equal(robust, C.exact_margins(net, x, y, eps).numpy() > 0)
+
+
+def test_exactly_robust_tells_robust_points_from_broken_ones():
+    # negative control: on a net where both answers occur, a constant answer, or one that
+    # ignored the label, would fail
+    torch.manual_seed(5)
+    net = mlp([16, 12, 12, 4])
+    x = torch.rand(30, 16)
+    y = net(x).argmax(1)
+    y[:3] = (y[:3] + 1) % 4  # misclassified: robust nowhere, not even at radius 0
+    for eps in (0.0, 0.06, 0.12):
+        robust = C.exactly_robust(net, x, y, eps)
+        assert torch.equal(robust, C.exact_margins(net, x, y, eps) > 0)
+        assert not robust[:3].any()
+    assert robust.any() and not robust.all()
+    assert C.exactly_robust(net, x, y, 0.0)[3:].all()
+
+
+def test_exactly_robust_refuses_bad_points():
+    net = mlp([3, 4, 2])
+    with pytest.raises(ValueError, match=r"x must lie in \[0, 1\]"):
+        C.exactly_robust(net, torch.full((1, 3), 2.0), torch.zeros(1, dtype=torch.long), 0.1)
+    with pytest.raises(ValueError, match="y must be"):
+        C.exactly_robust(net, torch.rand(1, 3), torch.full((1,), 5), 0.1)

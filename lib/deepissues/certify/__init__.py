@@ -20,12 +20,12 @@ from .cross_lipschitz import (KernelMachine, cross_lipschitz_radius, cross_lipsc
 from .far_away import confidence_far_away
 from .intervals import METHODS, certified_accuracy, certified_radius, interval_bounds, margin_lower_bounds
 from .linear_bounds import crown_hidden_bounds, crown_margin_bounds
-from .milp import exact_margins
+from .milp import exact_margins, exactly_robust
 from .ladder import Ladder, certification_ladder
 from .regions import crossing_step, exact_min_perturbation, min_norm_in_polyhedron, norm_np
 
 __all__ = ["KernelMachine", "one_vs_rest_svm", "one_hidden_layer", "cross_lipschitz_radius",
            "cross_lipschitz_radius_kernel", "gradient_difference_bound", "kernel_gradient_difference_bound",
            "METHODS", "interval_bounds", "margin_lower_bounds", "certified_accuracy", "certified_radius",
-           "crown_margin_bounds", "crown_hidden_bounds", "exact_margins", "Ladder", "certification_ladder",
+           "crown_margin_bounds", "crown_hidden_bounds", "exact_margins", "exactly_robust", "Ladder", "certification_ladder",
            "exact_min_perturbation", "min_norm_in_polyhedron", "crossing_step", "norm_np", "confidence_far_away"]

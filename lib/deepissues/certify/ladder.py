@@ -5,8 +5,9 @@ exactly robust, and which PGD fails to break.
 
 Every rung is sound, so on every point IBP or CROWN certified ⇒ exactly robust ⇒ PGD fails.
 The exact rung is computed as complete verifiers do: a point that a bound certifies is robust and
-one that PGD breaks is not, and the mixed-integer program (:func:`~.milp.exact_margins`) decides
-only the points left open. The result equals running the program on every point.
+one that PGD breaks is not, and the mixed-integer program decides only the points left open,
+asking only for the sign of the worst-case margin (:func:`~.milp.exactly_robust`). The result
+equals running :func:`~.milp.exact_margins` on every point.
 """
 
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ import torch
 from ..attacks import PGD
 from ..checks import nonnegative, positive_int
 from .intervals import margin_lower_bounds
-from .milp import exact_margins
+from .milp import exactly_robust
 
 __all__ = ["Ladder", "certification_ladder"]
 
@@ -80,7 +81,7 @@ def certification_ladder(model, x, y, eps, steps=20, seed=0):
             broken = model(x_adv).argmax(1) != y
         exact, open_ = ibp | crown, ~(ibp | crown | broken)
         if open_.any():
-            exact[open_] = exact_margins(model, x[open_], y[open_], radius) > 0
+            exact[open_] = exactly_robust(model, x[open_], y[open_], radius)
         programs += int(open_.sum())
         for rung, row in zip(RUNGS, (ibp, crown, exact, ~broken)):
             robust[rung].append(row)

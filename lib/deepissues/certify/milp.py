@@ -28,7 +28,7 @@ from ..checks import nonnegative
 from ..expressivity import relu_layers
 from .linear_bounds import crown_hidden_bounds, crown_margin_bounds
 
-__all__ = ["exact_margins"]
+__all__ = ["exact_margins", "exactly_robust"]
 
 
 def exact_margins(model, x, y, eps):
@@ -62,6 +62,64 @@ def exact_margins(model, x, y, eps):
     >>> abs(at_zero - float(logits[0, 0] - logits[0, 1])) < 1e-6
     True
     """
+    linears, lo, hi, hidden, rivals = _setup(model, x, y, eps)
+    margins = []
+    for i in range(len(x)):
+        program = _program(linears, lo[i].numpy(), hi[i].numpy(), [(l[i].numpy(), u[i].numpy()) for l, u in hidden])
+        best = np.inf
+        for j in rivals[i].argsort().tolist():
+            if j == int(y[i]) or float(rivals[i, j]) >= best:
+                continue
+            best = min(best, _solve(program, linears[-1], int(y[i]), j))
+        margins.append(best)
+    return torch.tensor(margins, dtype=torch.float64)
+
+
+def exactly_robust(model, x, y, eps):
+    """Whether no input in the L∞ ball of radius ``eps`` around each x (intersected with
+    [0, 1]^d) changes the decision away from y: ``exact_margins(model, x, y, eps) > 0``, decided
+    without computing the margins.
+
+    Only the sign is needed, so each rival class j asks a feasibility question, "is there an
+    input in the ball with f_y − f_j <= 0?", which the solver answers at its first such input or
+    by proving that none exists; and a class whose CROWN bound is already positive is never
+    asked. The search for the optimum that :func:`exact_margins` runs would have to explore every
+    branch whose relaxation lies below the optimum; this one prunes every branch whose relaxation
+    lies above 0. The answers agree up to the solver's tolerance (a margin within about 1e-6 of
+    0 may go either way).
+
+    Parameters
+    ----------
+    model : nn.Sequential of nn.Linear and nn.ReLU, as :func:`exact_margins` takes.
+    x : (N, d) tensor in [0, 1].
+    y : (N,) int64 labels.
+    eps : float >= 0.
+
+    Returns
+    -------
+    (N,) bool tensor.
+
+    Example
+    -------
+    >>> from torch import nn
+    >>> net = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 2))
+    >>> x = torch.full((1, 2), 0.5)
+    >>> with torch.no_grad():
+    ...     y = net(x).argmax(1)
+    >>> bool(exactly_robust(net, x, y, 0.0)[0]), bool(exactly_robust(net, x, 1 - y, 0.0)[0])
+    (True, False)
+    """
+    linears, lo, hi, hidden, rivals = _setup(model, x, y, eps)
+    robust = []
+    for i in range(len(x)):
+        program = _program(linears, lo[i].numpy(), hi[i].numpy(), [(l[i].numpy(), u[i].numpy()) for l, u in hidden])
+        open_ = [j for j in rivals[i].argsort().tolist() if j != int(y[i]) and float(rivals[i, j]) <= 0]
+        robust.append(not any(_reaches(program, linears[-1], int(y[i]), j) for j in open_))
+    return torch.tensor(robust, dtype=torch.bool)
+
+
+def _setup(model, x, y, eps):
+    """Check the arguments; the layers, the input box (N, d) and CROWN's hidden and margin bounds."""
     steps = relu_layers(model)
     linears = [(step[1], step[2]) for step in steps if step[0] == "linear"]
     d, classes = linears[0][0].shape[1], linears[-1][0].shape[0]
@@ -80,16 +138,7 @@ def exact_margins(model, x, y, eps):
     with torch.no_grad():
         hidden = crown_hidden_bounds(double, lo, hi)
         rivals = crown_margin_bounds(double, lo, hi, y.cpu())
-    margins = []
-    for i in range(len(x)):
-        program = _program(linears, lo[i].numpy(), hi[i].numpy(), [(l[i].numpy(), u[i].numpy()) for l, u in hidden])
-        best = np.inf
-        for j in rivals[i].argsort().tolist():
-            if j == int(y[i]) or float(rivals[i, j]) >= best:
-                continue
-            best = min(best, _solve(program, linears[-1], int(y[i]), j))
-        margins.append(best)
-    return torch.tensor(margins, dtype=torch.float64)
+    return linears, lo, hi, hidden, rivals
 
 
 def _program(linears, lo, hi, hidden):
@@ -140,6 +189,24 @@ def _solve(program, last_layer, cls, rival):
     if result.status != 0:
         raise RuntimeError(f"the mixed-integer program did not reach its optimum: {result.message}")
     return float(result.fun + b[cls] - b[rival])
+
+
+def _reaches(program, last_layer, cls, rival):
+    """Whether some input of the program has f_cls − f_rival <= 0: a feasibility program (no
+    objective), so the solver stops at the first such input."""
+    W, b = last_layer
+    row = np.zeros(program["n_vars"])
+    row[program["last"]] = W[cls] - W[rival]
+    margin = LinearConstraint(row[None], -np.inf, float(b[rival] - b[cls]))
+    constraints = [program["constraints"], margin] if program["constraints"] else [margin]
+    with _solver_output_silenced():
+        result = milp(np.zeros(program["n_vars"]), integrality=program["integrality"], bounds=program["bounds"],
+                      constraints=constraints)
+    if result.status == 0:
+        return True
+    if result.status == 2:  # infeasible: no input in the ball reaches the rival
+        return False
+    raise RuntimeError(f"the mixed-integer program did not decide: {result.message}")
 
 
 @contextlib.contextmanager
