@@ -15,9 +15,11 @@ from deepissues.overparam import (
     fit_output_layer,
     prune_by_magnitude,
     random_features_fit,
+    rank_from_singular_values,
+    sgd_to_zero_error,
     train_to_zero_error,
 )
-from deepissues.training import fit
+from deepissues.training import evaluate, fit
 
 
 def test_random_features_wider_than_the_data_fit_any_labels():
@@ -326,3 +328,88 @@ def test_architectures_without_an_explicit_gradient_take_the_general_path():
     runs = train_to_zero_error(make, x, y, [2], steps=30, lr=0.05, batch_size=5, check_every=1, progress=False)
     losses = _plain_sgd_loop(make, x, y, 2, 30, 0.05, 5)
     np.testing.assert_allclose(runs.relative_loss[:, 0], losses / losses[0], rtol=1e-10)
+
+
+def test_rank_from_singular_values_is_numpys_matrix_rank_and_feature_ranks():
+    generator = torch.Generator().manual_seed(0)
+    for n, width, rank in ((30, 50, 12), (50, 20, 20), (40, 40, 1)):
+        matrix = (torch.randn(n, rank, generator=generator, dtype=torch.float64)
+                  @ torch.randn(rank, width, generator=generator, dtype=torch.float64))
+        singular = torch.linalg.svdvals(matrix)
+        assert rank_from_singular_values(singular, matrix.shape) == np.linalg.matrix_rank(matrix.numpy()) == rank
+    x = data.digits().x_train[:200]
+    model, _ = random_features_fit(150, "softplus", x, data.digits().y_train[:200], classes=10)
+    assert rank_from_singular_values(feature_singular_values(model, x), (200, 150)) == feature_rank(model, x) == 150
+    # control: a tolerance above the smallest singular values drops them from the count
+    singular = torch.linalg.svdvals(matrix)
+    assert rank_from_singular_values(singular, matrix.shape, tol=float(singular[0])) == 0
+
+
+def test_rank_from_singular_values_rejects_bad_input():
+    values = torch.tensor([3.0, 1.0], dtype=torch.float64)
+    with pytest.raises(ValueError, match="shape must be"):
+        rank_from_singular_values(values, (5, 3))
+    with pytest.raises(ValueError, match="sorted largest first"):
+        rank_from_singular_values(values.flip(0), (2, 3))
+    with pytest.raises(ValueError, match="singular must be"):
+        rank_from_singular_values(torch.ones(2, 2), (2, 2))
+    with pytest.raises(ValueError, match="tol must be a number >= 0"):
+        rank_from_singular_values(values, (2, 3), tol=-1.0)
+
+
+def _fit_until_zero_error(make, x, y, lr, epochs, every, seed=0):
+    """One network trained by training.fit with a stop that checks the training accuracy every
+    `every` epochs, as sgd_to_zero_error documents."""
+    with repro.seeded(seed):
+        net = make()
+    curve, epoch = [], [0]
+
+    def zero_error(model):
+        epoch[0] += 1
+        if epoch[0] % every:
+            return False
+        curve.append(evaluate(model, x, y))
+        return curve[-1] == 1.0
+
+    fit(net, x, y, epochs=epochs, lr=lr, optimizer="sgd", progress=False, stop=zero_error)
+    return net, curve
+
+
+@pytest.mark.parametrize("make, lrs", [
+    (lambda: SkipNet(64, 10, width=8, n_skip=40, activation="sigmoid"), (0.05, 0.5, 2.0)),
+    (lambda: mlp([64, 32, 10], "softplus"), (0.05, 0.5, 1.0)),
+], ids=["skipnet", "softplus mlp"])
+def test_sgd_to_zero_error_trains_each_step_size_bit_for_bit_as_fit_alone(make, lrs):
+    d = data.digits()
+    x, y = d.x_train[:100], d.y_train[:100]
+    models = []
+    for _ in lrs:
+        with repro.seeded(0):
+            models.append(make())
+    curves = sgd_to_zero_error(models, x, y, lrs, epochs=60, batch_size=64, check_every=5)
+    assert curves[0][-1] < 1.0 and len(curves[0]) == 12  # the small step runs out of budget
+    assert curves[-1][-1] == 1.0 and len(curves[-1]) < 12  # the large one stops at zero error
+    for model, curve, lr in zip(models, curves, lrs):
+        alone, alone_curve = _fit_until_zero_error(make, x, y, lr, 60, 5)
+        assert curve == alone_curve
+        assert all(torch.equal(a, b) for a, b in zip(model.parameters(), alone.parameters()))
+    # control: the batches of another seed give other weights, so the equality above is not vacuous
+    with repro.seeded(0):
+        other = make()
+    sgd_to_zero_error([other], x, y, lrs[:1], epochs=60, check_every=5, seed=1)
+    assert not torch.equal(next(other.parameters()), next(models[0].parameters()))
+
+
+def test_sgd_to_zero_error_rejects_bad_input():
+    x, y = torch.rand(6, 3), torch.tensor([0, 1, 0, 1, 1, 0])
+    net = mlp([3, 4, 2])
+    with pytest.raises(ValueError, match="one step size per model"):
+        sgd_to_zero_error([net], x, y, [0.1, 0.2], epochs=2)
+    with pytest.raises(ValueError, match="lrs"):
+        sgd_to_zero_error([net], x, y, [-0.1], epochs=2)
+    with pytest.raises(ValueError, match="share parameters"):
+        sgd_to_zero_error([net, net], x, y, [0.1, 0.2], epochs=2)
+    with pytest.raises(ValueError, match=r"x must be \(N, d\)"):
+        sgd_to_zero_error([net], x, y[:5], [0.1], epochs=2)
+    with pytest.raises(ValueError, match="epochs"):
+        sgd_to_zero_error([net], x, y, [0.1], epochs=0)

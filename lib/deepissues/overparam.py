@@ -23,8 +23,10 @@ from .checks import nonnegative, one_of, positive_int
 from .nets import ACTIVATIONS
 from . import repro
 from .progress import progress_bar
+from .training import evaluate
 
 __all__ = ["random_features", "random_features_fit", "feature_singular_values", "feature_rank",
+           "rank_from_singular_values", "sgd_to_zero_error",
            "prune_by_magnitude", "SkipNet", "fit_output_layer", "ZeroErrorRuns", "train_to_zero_error", "bottleneck_loss"]
 
 
@@ -143,9 +145,39 @@ def feature_rank(model, X, layer=-2, tol=None):
     60
     """
     features = _features64(model, X, layer)
-    singular = torch.linalg.svdvals(features)
+    return rank_from_singular_values(torch.linalg.svdvals(features), features.shape, tol)
+
+
+def rank_from_singular_values(singular, shape, tol=None):
+    """The rank of a matrix from its singular values, as :func:`feature_rank` counts it, so that
+    a caller who has the singular values (from :func:`feature_singular_values`) need not compute
+    them again.
+
+    Parameters
+    ----------
+    singular : (min(N, width),) float tensor, the singular values, largest first.
+    shape : (N, width), the matrix's shape.
+    tol : float >= 0 or None; by default NumPy's ``σ_max · max(N, width) · eps`` with float64's
+        eps.
+
+    Returns
+    -------
+    int, the number of singular values above ``tol``.
+
+    Example
+    -------
+    >>> rank_from_singular_values(torch.tensor([2.0, 1.0, 1e-20], dtype=torch.float64), (3, 5))
+    2
+    """
+    if not isinstance(singular, torch.Tensor) or singular.dim() != 1 or len(singular) == 0:
+        raise ValueError(f"singular must be a non-empty 1-d tensor, got {getattr(singular, 'shape', singular)!r}")
+    if len(shape) != 2 or len(singular) != min(shape):
+        raise ValueError(f"shape must be (N, width) with min(N, width) = {len(singular)} singular values, "
+                         f"got {tuple(shape)}")
+    if (singular < 0).any() or (singular[:-1] < singular[1:]).any():
+        raise ValueError("singular must be non-negative and sorted largest first")
     if tol is None:
-        tol = float(singular[0]) * max(features.shape) * torch.finfo(torch.float64).eps
+        tol = float(singular[0]) * max(shape) * torch.finfo(torch.float64).eps
     else:
         nonnegative("tol", tol)
     return int((singular > tol).sum())
@@ -241,6 +273,82 @@ class SkipNet(nn.Module):
 
     def forward(self, x):
         return self.out(self.features(x))
+
+
+def sgd_to_zero_error(models, x, y, lrs, *, epochs, batch_size=64, check_every=5, seed=0):
+    """Train each model by plain SGD on the cross-entropy at its own step size, all side by side,
+    until its training accuracy is 1 at a check or the epochs run out.
+
+    For each model this is, bit for bit, ``training.fit(model, x, y, epochs=epochs,
+    batch_size=batch_size, lr=lr, optimizer="sgd", seed=seed, stop=...)`` with a ``stop`` that
+    evaluates the training accuracy after every ``check_every`` epochs and ends training at 1:
+    the same mini-batches (one permutation of the training set per epoch from
+    ``repro.generator(seed)``, cut into batches, the last one partial), the same mean
+    cross-entropy and torch.optim.SGD's update ``w.add_(grad, alpha=-lr)``. The models share one
+    backward pass per batch, which changes no gradient: each loss depends on its own model's
+    weights only. A model leaves the group at its first check with zero training error.
+
+    Parameters
+    ----------
+    models : sequence of nn.Module mapping (n, d) inputs to (n, k) logits, trained in place; no
+        two may share a parameter.
+    x : (N, d) float tensor.
+    y : (N,) int labels.
+    lrs : sequence of floats > 0, one step size per model.
+    epochs : int >= 1, the budget.
+    batch_size : int >= 1.
+    check_every : int >= 1, the epochs between two checks of the training accuracy.
+    seed : int >= 0, fixes the order of the mini-batches.
+
+    Returns
+    -------
+    list of lists of floats: per model, its training accuracy at each check; a model reached
+    zero training error where its last entry is 1.0, after ``check_every * len(curve)`` epochs.
+
+    Example
+    -------
+    >>> x, y = torch.eye(4), torch.arange(4)
+    >>> models = [nn.Linear(4, 4) for _ in range(2)]
+    >>> curves = sgd_to_zero_error(models, x, y, [0.5, 1e-6], epochs=20, check_every=5)
+    >>> [curve[-1] for curve in curves], [len(curve) for curve in curves]
+    ([1.0, 0.25], [1, 4])
+    """
+    models, lrs = list(models), [float(lr) for lr in lrs]
+    if not models or len(lrs) != len(models):
+        raise ValueError(f"lrs must give one step size per model: {len(lrs)} for {len(models)} models")
+    for lr in lrs:
+        nonnegative("each of lrs", lr, strict=True)
+    positive_int("epochs", epochs)
+    positive_int("batch_size", batch_size)
+    positive_int("check_every", check_every)
+    if x.dim() != 2 or len(x) == 0 or y.shape != (len(x),) or y.is_floating_point():
+        raise ValueError(f"x must be (N, d) with N >= 1 and y (N,) int labels, got {tuple(x.shape)} and "
+                         f"{tuple(y.shape)}")
+    params = [list(model.parameters()) for model in models]
+    if len({id(p) for group in params for p in group}) != sum(map(len, params)):
+        raise ValueError("models must not share parameters")
+    for model in models:
+        model.train()
+    generator, active, curves = repro.generator(seed), list(range(len(models))), [[] for _ in models]
+    for epoch in range(1, epochs + 1):
+        order = torch.randperm(len(x), generator=generator)
+        for start in range(0, len(x), batch_size):
+            batch = order[start:start + batch_size]
+            inputs, labels = x[batch], y[batch]
+            loss = sum(nn.functional.cross_entropy(models[i](inputs), labels) for i in active)
+            grads = iter(torch.autograd.grad(loss, [p for i in active for p in params[i]]))
+            with torch.no_grad():
+                for i in active:
+                    for weight in params[i]:
+                        weight.add_(next(grads), alpha=-lrs[i])
+        if epoch % check_every == 0:
+            for i in list(active):
+                curves[i].append(evaluate(models[i], x, y))
+                if curves[i][-1] == 1.0:
+                    active.remove(i)
+            if not active:
+                break
+    return curves
 
 
 def fit_output_layer(model, X, y, classes=None):
