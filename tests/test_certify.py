@@ -425,3 +425,32 @@ def test_fooling_images_take_the_models_dtype(relu_net):
     net.float()
     assert single.dtype == torch.float32 and double.dtype == torch.float64
     np.testing.assert_allclose(double.numpy(), single.numpy(), atol=1e-4)   # the same noise, the same ascent
+
+
+def test_row_bound_lies_below_every_program_it_prunes():
+    from deepissues.certify.regions import _row_bound
+    rng = np.random.default_rng(0)
+    for norm in ("l1", "l2", "linf"):
+        for _ in range(20):
+            G, x = rng.normal(size=(6, 5)), rng.uniform(size=5)
+            h = G @ x + rng.normal(size=6)
+            delta = min_norm_in_polyhedron(G, h - G @ x, -x, 1 - x, norm)
+            if delta is not None:
+                assert _row_bound(G, h - G @ x, norm) <= C.norm_np(delta, norm) + 1e-7
+
+
+@pytest.mark.parametrize("norm", ["l2", "linf"])
+def test_pruned_exact_search_equals_the_search_that_solves_every_program(norm, monkeypatch):
+    from deepissues.certify import regions
+    torch.manual_seed(5)
+    net = mlp([8, 6, 6, 3]).eval()
+    x = torch.rand(4, 8)
+    pruned = C.exact_min_perturbation(net, x, norm)
+    assert torch.isfinite(pruned[0]).all()  # every point has a boundary in the box to find
+    monkeypatch.setattr(regions, "_beyond", lambda best, bound: False)
+    every = C.exact_min_perturbation(net, x, norm)
+    assert torch.equal(pruned[0], every[0]) and torch.equal(pruned[1], every[1])
+    # negative control: pruning on a bound that is not one (ten times the true bound) changes answers
+    monkeypatch.setattr(regions, "_beyond", lambda best, bound: 10 * bound > best)
+    wrong = C.exact_min_perturbation(net, x, norm)
+    assert not torch.equal(wrong[0], every[0])

@@ -169,8 +169,15 @@ def _exact_one(steps, x, norm, max_regions):
             raise RuntimeError(f"more than max_regions={max_regions} regions lie nearer than the best point; "
                                "the network is too large for the exact search")
         G, h, A, c = region_maps(steps, pattern)
+        shift = h - G @ x
         for other in range(len(c)):
             if other == cls:
+                continue
+            # a program whose answer cannot beat the best is not solved: no point of the region
+            # lies nearer than its farthest single constraint
+            w = A[other] - A[cls]
+            if _beyond(best, _row_bound(np.vstack([G, -w[None]]),
+                                        np.r_[shift, w @ x + c[other] - c[cls]], norm)):
                 continue
             delta = crossing_step(G, h, A, c, x, cls, other, norm)
             if delta is not None and norm_np(delta, norm) < best:
@@ -181,10 +188,32 @@ def _exact_one(steps, x, norm, max_regions):
                 continue
             seen.add(flipped)
             G2, h2, _, _ = region_maps(steps, flipped)
+            if _beyond(best, _row_bound(G2, h2 - G2 @ x, norm)):
+                continue  # it would not be queued, now or later (best only falls)
             delta = min_norm_in_polyhedron(G2, h2 - G2 @ x, -x, 1 - x, norm)
             if delta is not None and norm_np(delta, norm) < best:
                 heapq.heappush(heap, (norm_np(delta, norm), flipped))
     return best, best_point
+
+
+DUAL_ORD = {"l1": np.inf, "l2": 2, "linf": 1}
+
+
+def _row_bound(G, h, norm):
+    """A lower bound on min ‖δ‖ subject to G δ <= h: the largest, over the rows, of the distance
+    from 0 to the half-space of that row alone, max(0, −h_r) / ‖G_r‖_dual (inf for a row that
+    no δ satisfies). G: (m, d), h: (m,)."""
+    need = np.maximum(-h, 0.0)
+    size = np.linalg.norm(G, ord=DUAL_ORD[norm], axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(size > 0, need / size, np.where(need > 0, np.inf, 0.0))
+    return float(ratio.max()) if len(ratio) else 0.0
+
+
+def _beyond(best, bound):
+    """Whether a program with this lower bound certainly cannot go below ``best`` (with room for
+    the solver's tolerance, so that skipping it never changes the answer)."""
+    return bound > best * (1 + 1e-4) + 1e-6
 
 
 def _check_points(x, d):
