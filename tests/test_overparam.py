@@ -17,6 +17,7 @@ from deepissues.overparam import (
     random_features_fit,
     rank_from_singular_values,
     sgd_to_zero_error,
+    train_architectures_to_zero_error,
     train_to_zero_error,
 )
 from deepissues.training import evaluate, fit
@@ -413,3 +414,22 @@ def test_sgd_to_zero_error_rejects_bad_input():
         sgd_to_zero_error([net], x, y[:5], [0.1], epochs=2)
     with pytest.raises(ValueError, match="epochs"):
         sgd_to_zero_error([net], x, y, [0.1], epochs=0)
+
+
+def test_architectures_trained_side_by_side_are_each_trained_as_alone():
+    d = data.digits()
+    x, y = d.x_train[:40] - d.x_train[:40].mean(0), d.y_train[:40]
+    makes = {"tanh": lambda: mlp([64, 20, 10], "tanh"),  # the explicit gradient
+             "relu": lambda: mlp([64, 20, 10], "relu"),  # vmap and autograd
+             "skip": lambda: SkipNet(64, 10, width=8, n_skip=30, activation="tanh")}
+    same = dict(steps=200, lr=0.2, batch_size=10, check_every=20, progress=False)
+    together = train_architectures_to_zero_error(makes, x, y, range(3), **same)
+    assert list(together) == list(makes)
+    for name, make in makes.items():
+        alone = train_to_zero_error(make, x, y, range(3), **same)
+        for field in ("relative_loss", "initial_loss", "train_accuracy", "steps_to_zero"):
+            assert np.array_equal(getattr(together[name], field), getattr(alone, field)), (name, field)
+    # control: the architectures' runs differ, so the equality above tells them apart
+    assert np.abs(together["tanh"].relative_loss - together["relu"].relative_loss).max() > 1e-2
+    with pytest.raises(ValueError, match="make_models must be a non-empty dict"):
+        train_architectures_to_zero_error([makes["tanh"]], x, y, range(3), **same)
