@@ -184,7 +184,7 @@ def test_the_test_times_benchmark_reads_both_pytest_runs_of_make_test():
     test_times = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(test_times)
     slowest = "=== slowest 2 durations ===\n{}s call     tests/test_a.py::test_x\n{}s call     nb.ipynb::Cell 3\n"
-    log = ("executed 01-a: 3.0 s wall, 2.9 s CPU\nreused   02-b (executed today)\n"
+    log = ("executed 01-a: 3.0 s wall, 2.9 s CPU\nreused   02-b (executed today)\n."  # the other run's dot
            + slowest.format(9.5, 2.0) + "===== 4 passed, 1 deselected in 30.50s (0:00:30) =====\n"
            + slowest.format(7.0, 1.0) + "===== 2 passed in 12.00s =====\n")
     executed, reused, runs = test_times.parse(log)
