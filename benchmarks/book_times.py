@@ -3,8 +3,8 @@
 Runs ``make book`` twice: first with every chapter executed (``EXECUTE_ARGS=--force``), which is
 what a clean clone pays, then after a prose-only edit (one sentence added to a chapter and taken
 out again afterwards), which must execute nothing. Reads each chapter's wall and CPU time from
-the records ``tools/execute_chapters.py`` writes, and writes benchmarks/book_times.md: the machine,
-both wall times, and per chapter the CPU time of its kernel (one thread) against 60 s and the
+the records ``tools/execute_chapters.py`` writes, and writes benchmarks/book_times.md: the machine
+and the speed of one of its cores (``benchmarks/host.py``), both wall times, and per chapter the CPU time of its kernel (one thread) against 60 s and the
 wall time it took beside the other chapters; benchmarks/book_times.json keeps the same numbers,
 and the README's timing rows, between its ``book-times`` markers, are rewritten from them (a test
 checks that they are current).
@@ -19,11 +19,14 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from host import describe, machine, measured_shares, reference_seconds  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = ROOT / "_build" / "executed"
@@ -39,12 +42,6 @@ README_TABLE = re.compile(r"(<!-- book-times -->\n).*?(<!-- /book-times -->)", r
 def records():
     """{chapter: its execution record} from the last make book."""
     return {p.stem: json.loads(p.read_text()) for p in sorted(RECORDS.glob("[0-9][0-9]-*.json"))}
-
-
-def machine():
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
-    return f"{os.cpu_count()} CPU cores ({platform.machine()}{', ' + model if model else ''}), Python {platform.python_version()}"
 
 
 def timed_make(*args):
@@ -71,12 +68,16 @@ def prose_rebuild():
     return seconds
 
 
-def table(chapters, full_s, prose_s):
+def table(chapters, full_s, prose_s, reference_s=None, shares=None):
     cpu = sum(r["cpu_s"] for r in chapters.values())
     def mark(ok):
         return "within" if ok else "**over**"
     lines = [f"Measured {datetime.date.today()} on {machine()}, `make book` at the default scale, quiet, "
              f"chapters executed {os.cpu_count()} at a time on one thread each.", ""]
+    if reference_s is not None:
+        lines += [f"The speed of one core: the reference workload of `benchmarks/host.py` took "
+                  f"**{reference_s:.2f} CPU s** (compare times across machines divided by it). "
+                  + (describe(shares) if shares is not None else ""), ""]
     if full_s is not None:
         lines += [f"- `make book` executing every chapter: **{full_s:.0f} s** wall "
                   f"({mark(full_s <= BOOK_WALL_BUDGET)} {BOOK_WALL_BUDGET:.0f} s)."]
@@ -107,16 +108,19 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-build", action="store_true", help="read the last build's records")
     args = parser.parse_args()
-    full_s = prose_s = None
+    full_s = prose_s = shares = None
+    reference_s = reference_seconds()
     if not args.no_build:
-        full_s = timed_make("EXECUTE_ARGS=--force")
+        with measured_shares() as shares:
+            full_s = timed_make("EXECUTE_ARGS=--force")
         prose_s = prose_rebuild()
     chapters = {name: {k: r[k] for k in ("cpu_s", "wall_s")} for name, r in records().items()}
-    text = "# Book build and chapter times\n\n" + table(chapters, full_s, prose_s)
+    text = "# Book build and chapter times\n\n" + table(chapters, full_s, prose_s, reference_s, shares)
     OUTPUT.write_text(text)
     if full_s is not None:
         MEASURED.write_text(json.dumps({"machine": machine(), "date": str(datetime.date.today()), "full_s": full_s,
-                                        "prose_s": prose_s, "chapters": chapters}, indent=1))
+                                        "prose_s": prose_s, "reference_s": reference_s, "cpu_shares": shares,
+                                        "chapters": chapters}, indent=1))
         readme = ROOT / "README.md"
         readme.write_text(README_TABLE.sub(lambda m: m.group(1) + readme_rows() + m.group(2), readme.read_text()))
     print(text)

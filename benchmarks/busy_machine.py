@@ -13,7 +13,6 @@ Each configuration's records are kept in _build/busy_machine/, so a second run o
 table; delete that folder to measure again.
 """
 
-import contextlib
 import datetime
 import json
 import os
@@ -23,20 +22,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from book_times import RECORDS, machine  # noqa: E402
+from book_times import RECORDS  # noqa: E402
+from host import machine, spinning  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 KEPT = ROOT / "_build" / "busy_machine"
 
-
-@contextlib.contextmanager
-def spinning(on):
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if on else None
-    try:
-        yield
-    finally:
-        if spinner is not None:
-            spinner.kill()
 
 
 def measured(busy):

@@ -3,9 +3,11 @@
     .venv/bin/python benchmarks/test_times.py            # runs make test, keeps the cache
     .venv/bin/python benchmarks/test_times.py --clean    # first removes _build, as a clean clone has none
     .venv/bin/python benchmarks/test_times.py --log FILE # tables a log that make test wrote earlier
+    .venv/bin/python benchmarks/test_times.py --busy     # beside one CPU-bound process: test_times_busy.md
 
 Runs ``make test`` in this checkout (its output goes to ``_build/make_test.log`` as well as to the
-terminal), then writes benchmarks/test_times.md: the machine, the wall time, whether the book's
+terminal), then writes benchmarks/test_times.md: the machine and the speed of one of its cores
+(``benchmarks/host.py``), the wall time, whether the book's
 chapters were executed or taken from the cache, and for each of the two pytest runs that make test
 starts side by side (``test-book`` and ``test-rest``) its summary line and its slowest tests, as
 pytest's ``--durations`` printed them. The budget is 15 minutes of wall time on two cores, quiet.
@@ -13,26 +15,24 @@ pytest's ``--durations`` printed them. The budget is 15 minutes of wall time on 
 
 import argparse
 import datetime
-import os
-import platform
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from host import describe, machine, measured_shares, reference_seconds, spinning  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "benchmarks" / "test_times.md"
+BUSY_OUTPUT = ROOT / "benchmarks" / "test_times_busy.md"  # make test beside python -c "while True: pass"
 LOG = ROOT / "_build" / "make_test.log"
 BUDGET_S = 15 * 60
 # not anchored at the line's start: the two runs share the terminal, so a progress dot of one can
 # precede the other's header
 SUMMARY = re.compile(r"=+ (\d+ passed.*) in ([\d.]+)s.*=+$", re.M)
 SLOWEST = re.compile(r"=+ slowest \d+ durations =+\n((?:[\d.]+s \w+ +.+\n)+)")
-
-
-def machine():
-    return f"{os.cpu_count()} CPU cores ({platform.machine()}), Python {platform.python_version()}"
 
 
 def run_make_test():
@@ -60,14 +60,19 @@ def parse(text):
     return executed, reused, [(s, t, d) for (s, t), d in zip(runs, slowest)]
 
 
-def table(wall_s, code, text):
+def table(wall_s, code, text, reference_s=None, shares=None, busy=False):
     executed, reused, runs = parse(text)
     within = "within" if wall_s <= BUDGET_S else "**over**"
+    budget = f"the {BUDGET_S // 60} min budget is for a quiet machine" if busy else \
+        f"{within} the {BUDGET_S // 60} min budget"
+    load = "busy: beside one other CPU-bound process (`python -c \"while True: pass\"`)" if busy else "quiet"
     lines = ["# make test: wall time and its slowest tests", "",
-             f"Measured {datetime.date.today()} on {machine()}, quiet, `OMP_NUM_THREADS=1`.", "",
-             f"- `make test`: **{wall_s:.0f} s** wall ({wall_s / 60:.1f} min, {within} the {BUDGET_S // 60} min "
-             f"budget), exit code {code}.",
-             f"- The book's step executed {executed} chapters and took {reused} from the cache.", ""]
+             f"Measured {datetime.date.today()} on {machine()}, {load}, `OMP_NUM_THREADS=1`.", ""]
+    if reference_s is not None:
+        lines += [f"The speed of one core: the reference workload of `benchmarks/host.py` took "
+                  f"**{reference_s:.2f} CPU s**. " + (describe(shares) if shares is not None else ""), ""]
+    lines += [f"- `make test`: **{wall_s:.0f} s** wall ({wall_s / 60:.1f} min; {budget}), exit code {code}.",
+              f"- The book's step executed {executed} chapters and took {reused} from the cache.", ""]
     for summary, seconds, slowest in runs:
         lines += [f"## {summary}: {seconds:.0f} s", "", "| seconds | phase | test |", "|---:|---|---|"]
         for line in slowest:
@@ -81,7 +86,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clean", action="store_true", help="remove _build first, as in a clean clone")
     parser.add_argument("--log", type=Path, help="table this log of make test instead of running it")
+    parser.add_argument("--busy", action="store_true", help="run make test beside one CPU-bound process")
     args = parser.parse_args()
+    reference_s = shares = None
     if args.log:
         text, wall_s, code = args.log.read_text(), float("nan"), "unknown"
         match = re.search(r"^make test wall: ([\d.]+) s, exit (\d+)$", text, re.M)
@@ -90,12 +97,15 @@ def main():
     else:
         if args.clean:
             subprocess.run(["make", "clean"], cwd=ROOT, check=True)
-        wall_s, code = run_make_test()
+        reference_s = reference_seconds()
+        with spinning(args.busy), measured_shares() as shares:
+            wall_s, code = run_make_test()
         with LOG.open("a") as log:
             log.write(f"make test wall: {wall_s:.1f} s, exit {code}\n")
         text = LOG.read_text()
-    OUTPUT.write_text(table(wall_s, code, text))
-    print(OUTPUT.read_text())
+    output = BUSY_OUTPUT if args.busy else OUTPUT
+    output.write_text(table(wall_s, code, text, reference_s, shares, args.busy))
+    print(output.read_text())
 
 
 if __name__ == "__main__":

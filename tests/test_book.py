@@ -196,6 +196,27 @@ def test_the_test_times_benchmark_reads_both_pytest_runs_of_make_test():
         test_times.parse(log.replace(slowest.format(7.0, 1.0), ""))
 
 
+def test_the_host_benchmark_splits_cpu_time_into_busy_idle_and_steal_and_times_its_reference():
+    import importlib.util
+
+    import pytest
+
+    spec = importlib.util.spec_from_file_location("host", ROOT / "benchmarks" / "host.py")
+    host = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(host)
+    # user nice system idle iowait irq softirq steal guest guest_nice, in jiffies
+    before = host.read_stat("cpu  100 0 50 800 20 0 0 30 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n")
+    after = host.read_stat("cpu  400 0 100 1200 20 0 0 280 0 0\n")
+    shares = host.cpu_shares(before, after)  # 1,000 jiffies: 350 busy, 400 idle, 250 stolen
+    assert shares == pytest.approx({"busy": 0.35, "idle": 0.4, "steal": 0.25})
+    assert "25.0% was taken by the hypervisor" in host.describe(shares)
+    with pytest.raises(ValueError, match="after: expected a later reading"):  # the control: readings swapped
+        host.cpu_shares(after, before)
+    with pytest.raises(ValueError, match="text: expected a cpu line with 8 counters"):
+        host.read_stat("cpu  1 2 3\n")
+    assert 0 < host.reference_seconds() < 60  # a fresh process trains the reference network
+
+
 def _undeclared_imports(sources, declared):
     """{module: chapter} of the top-level modules that ``sources`` ({chapter: code}) import and
     that neither the standard library, the package itself nor a ``declared`` distribution provides."""
