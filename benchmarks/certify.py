@@ -10,11 +10,16 @@ margin bounds for 200 points (median of repeats after a warm-up), of the certifi
 the exact margins (mixed-integer programs) on a few points; and auto_LiRPA's CROWN for the same
 setting where it can be imported (it is no dependency of the book: install it in an environment
 of its own and put that on PYTHONPATH). Time on a quiet machine: other processes slow PyTorch's
-threads far more than their share of the cores.
+threads far more than their share of the cores. What it prints is kept in benchmarks/certify.md,
+with the machine and the speed of one of its cores (benchmarks/host.py).
 """
 
+import datetime
+import io
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -24,6 +29,22 @@ from deepissues import data
 from deepissues.nets import mlp
 from deepissues.repro import seed_everything
 from deepissues.training import fit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from host import machine, reference_seconds  # noqa: E402
+
+OUTPUT = Path(__file__).resolve().parent / "certify.md"
+
+
+class Tee(io.StringIO):
+    """Standard output that is also kept, for the record."""
+
+    def write(self, text):
+        sys.__stdout__.write(text)
+        return super().write(text)
+
+
+sys.stdout = Tee()
 
 
 def trained(widths, activation="relu"):
@@ -106,11 +127,13 @@ fit(big, mnist.x_train, mnist.y_train, epochs=2, lr=1e-3, progress=False)
 big.eval()
 points, labels, eps = mnist.x_test[:200], mnist.y_test[:200], 0.01
 print(f"bounds on the 784-256-10 network, 200 MNIST points, L∞ eps = {eps} ({torch.get_num_threads()} threads)")
+medians = {}
 with torch.no_grad():
     for dtype in (torch.float32, torch.float64):
         net, xs = big.to(dtype), points.to(dtype)
         for method in C.METHODS:
             median, least = median_time(lambda: C.margin_lower_bounds(net, xs, labels, eps, method=method))
+            medians[method, dtype] = median
             accuracy = C.certified_accuracy(net, xs, labels, eps, method=method)
             print(f"  {method:5s} {str(dtype)[6:]}: {1000 * median:6.1f} ms (least {1000 * least:5.1f})   "
                   f"certified accuracy {accuracy:.3f}")
@@ -125,3 +148,9 @@ with torch.no_grad():
     print("  auto_LiRPA CROWN float32: not installed" if lirpa is None else
           f"  auto_LiRPA CROWN float32: {1000 * lirpa[0][0]:6.1f} ms (least {1000 * lirpa[0][1]:5.1f})   "
           f"largest difference from ours {lirpa[1]:.1e}")
+    if lirpa is not None:
+        print(f"  CROWN float32, ours / auto_LiRPA's (medians): {medians['CROWN', torch.float32] / lirpa[0][0]:.2f}")
+sys.stdout.flush()
+OUTPUT.write_text(f"# Times of the guarantees and the exact search\n\nMeasured {datetime.date.today()} on {machine()} by "
+                  f"`benchmarks/certify.py`; the reference workload of `benchmarks/host.py` took "
+                  f"{reference_seconds():.2f} CPU s.\n\n```text\n{sys.stdout.getvalue()}```\n")
