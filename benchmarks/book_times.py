@@ -4,10 +4,10 @@ Runs ``make book`` twice: first with every chapter executed (``EXECUTE_ARGS=--fo
 what a clean clone pays, then after a prose-only edit (one sentence added to a chapter and taken
 out again afterwards), which must execute nothing. Reads each chapter's wall and CPU time from
 the records ``tools/execute_chapters.py`` writes, and writes benchmarks/book_times.md: the machine
-and the speed of one of its cores (``benchmarks/host.py``), both wall times, and per chapter the CPU time of its kernel (one thread) against 60 s and the
-wall time it took beside the other chapters; benchmarks/book_times.json keeps the same numbers,
-and the README's timing rows, between its ``book-times`` markers, are rewritten from them (a test
-checks that they are current).
+and the speed of one of its cores (``benchmarks/host.py``), both wall times, and per chapter the
+CPU time of its kernel (one thread) against 60 s and the wall time it took beside the other
+chapters; benchmarks/book_times.json keeps the same numbers, and the README's timing rows, between
+its ``book-times`` markers, are rewritten from them (a test checks that they are current).
 
     .venv/bin/python benchmarks/book_times.py [--no-build]
 
@@ -76,9 +76,7 @@ def table(chapters, full_s, prose_s, reference_s=None, shares=None):
     lines = [f"Measured {datetime.date.today()} on {machine()}, `make book` at the default scale, quiet, "
              f"chapters executed {os.cpu_count()} at a time on one thread each.", ""]
     if reference_s is not None:
-        lines += [f"The speed of one core: the reference workload of `benchmarks/host.py` took "
-                  f"**{reference_s:.2f} CPU s** (compare times across machines divided by it). "
-                  + (describe(shares) if shares is not None else ""), ""]
+        lines += [describe(reference_s, shares), ""]
     if full_s is not None:
         lines += [f"- `make book` executing every chapter: **{full_s:.0f} s** wall "
                   f"({mark(full_s <= BOOK_WALL_BUDGET)} {BOOK_WALL_BUDGET:.0f} s)."]

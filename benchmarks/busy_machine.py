@@ -29,7 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 KEPT = ROOT / "_build" / "busy_machine"
 
 
-
 def measured(busy):
     """{chapter: record or None (failed)} of one forced execution of every chapter."""
     target = KEPT / ("busy" if busy else "quiet")

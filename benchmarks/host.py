@@ -106,11 +106,16 @@ def spinning(on=True):
             spinner.wait()
 
 
-def describe(shares):
-    """One sentence on the shares, for a benchmark's record."""
+def describe(reference_s, shares=None):
+    """Two sentences for a benchmark's record: the reference workload's time and, where measured,
+    the CPU shares."""
+    text = (f"The speed of one core: the reference workload of `benchmarks/host.py` took "
+            f"**{reference_s:.2f} CPU s** (divide by it to compare times taken on two machines).")
+    if shares is None:
+        return text
     if not shares:
-        return "CPU shares: not measured (no /proc/stat)."
-    return (f"While it ran the machine's CPU was {shares['busy']:.0%} busy, {shares['idle']:.0%} idle, "
+        return text + " CPU shares: not measured (no /proc/stat)."
+    return (text + f" While it ran the machine's CPU was {shares['busy']:.0%} busy, {shares['idle']:.0%} idle, "
             f"and {shares['steal']:.1%} was taken by the hypervisor (steal).")
 
 

@@ -69,8 +69,7 @@ def table(wall_s, code, text, reference_s=None, shares=None, busy=False):
     lines = ["# make test: wall time and its slowest tests", "",
              f"Measured {datetime.date.today()} on {machine()}, {load}, `OMP_NUM_THREADS=1`.", ""]
     if reference_s is not None:
-        lines += [f"The speed of one core: the reference workload of `benchmarks/host.py` took "
-                  f"**{reference_s:.2f} CPU s**. " + (describe(shares) if shares is not None else ""), ""]
+        lines += [describe(reference_s, shares), ""]
     lines += [f"- `make test`: **{wall_s:.0f} s** wall ({wall_s / 60:.1f} min; {budget}), exit code {code}.",
               f"- The book's step executed {executed} chapters and took {reused} from the cache.", ""]
     for summary, seconds, slowest in runs:

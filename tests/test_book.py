@@ -209,7 +209,8 @@ def test_the_host_benchmark_splits_cpu_time_into_busy_idle_and_steal_and_times_i
     after = host.read_stat("cpu  400 0 100 1200 20 0 0 280 0 0\n")
     shares = host.cpu_shares(before, after)  # 1,000 jiffies: 350 busy, 400 idle, 250 stolen
     assert shares == pytest.approx({"busy": 0.35, "idle": 0.4, "steal": 0.25})
-    assert "25.0% was taken by the hypervisor" in host.describe(shares)
+    assert "25.0% was taken by the hypervisor" in host.describe(0.3, shares)
+    assert "took **0.30 CPU s**" in host.describe(0.3)
     with pytest.raises(ValueError, match="after: expected a later reading"):  # the control: readings swapped
         host.cpu_shares(after, before)
     with pytest.raises(ValueError, match="text: expected a cpu line with 8 counters"):
