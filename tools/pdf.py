@@ -39,9 +39,10 @@ def book_pages():
                         if line.startswith("# "))) for name in names]
 
 
-def print_page(browser, url):
-    """One page of the book as PDF bytes, once its images have loaded and MathJax has typeset it."""
-    page = browser.new_page()
+def print_page(context, url):
+    """One page of the book as PDF bytes, once its images have loaded and MathJax has typeset it;
+    ``context`` is a Playwright browser context (or a browser)."""
+    page = context.new_page()
     try:
         page.goto(url, wait_until="load")
         page.evaluate("() => Promise.all(Array.from(document.images, i => { i.loading = 'eager';"
@@ -68,8 +69,10 @@ def build_pdf(html=HTML, browser_path=BROWSER):
     with served(html) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(browser_path), args=FLAGS)
         try:
+            # one context for every page: the theme's scripts, styles and fonts are parsed once
+            context = browser.new_context()
             for name, title in book_pages():
-                writer.append(io.BytesIO(print_page(browser, f"{base}{name}.html")), outline_item=title)
+                writer.append(io.BytesIO(print_page(context, f"{base}{name}.html")), outline_item=title)
                 print(f"printed {name}", file=sys.stderr)
         finally:
             browser.close()
