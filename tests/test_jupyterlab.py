@@ -41,8 +41,12 @@ SCRIPT = "00-script.py"
 SETTINGS = {"@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
             "@jupyterlab/docmanager-extension:plugin": {"autosave": False}}
 
+# The document in view: JupyterLab keeps the documents opened before it in the page, hidden.
+CURRENT = """Array.from(document.querySelectorAll(".jp-MainAreaWidget")).filter(w => w.checkVisibility())"""
+
 RENDERING = """() => {
-    const cells = Array.from(document.querySelectorAll(".jp-Notebook .jp-MarkdownCell"));
+    const current = """ + CURRENT + """;
+    const cells = current.flatMap(w => Array.from(w.querySelectorAll(".jp-Notebook .jp-MarkdownCell")));
     const rendered = cells.map(c => c.querySelector(".myst")).filter(Boolean);
     const problems = [];
     rendered.forEach(r => {
@@ -62,7 +66,9 @@ RENDERING = """() => {
         });
     });
     return {cells: cells.length, rendered: rendered.length,
-            formulas: document.querySelectorAll(".jp-MarkdownCell .myst .katex").length, problems};
+            formulas: current.flatMap(w => Array.from(w.querySelectorAll(".jp-MarkdownCell .myst .katex"))).length,
+            notebook: current.filter(w => w.querySelector(".jp-Notebook")).length,
+            editor: current.filter(w => w.querySelector(".jp-FileEditor")).length, problems};
 }"""
 
 
@@ -130,45 +136,57 @@ def lab(tmp_path_factory):
         _wait_for_server(url, server, log)
         with sync_playwright() as playwright:
             chromium = playwright.chromium.launch(executable_path=str(BROWSER), args=FLAGS)
-            yield url, chromium
+            yield Lab(url, chromium.new_page(viewport={"width": 1280, "height": 900}))
             chromium.close()
-    finally:
+    finally:  # the kernels that opening the notebooks started stop with the server
         server.terminate()
         server.wait(timeout=30)
 
 
-def _stop_kernels(url):
-    """Shut down the kernels that opening notebooks started, so that they do not pile up."""
-    with urllib.request.urlopen(f"{url}api/sessions") as answer:
-        sessions = json.load(answer)
-    for session in sessions:
-        urllib.request.urlopen(urllib.request.Request(f"{url}api/sessions/{session['id']}", method="DELETE")).close()
+class Lab:
+    """One JupyterLab page for every document: the first is opened by its address, which starts
+    JupyterLab; the others as a reader opens a file by name, with the command palette's "Open from
+    Path..." (starting JupyterLab anew for each chapter cost twice the CPU)."""
+
+    def __init__(self, url, page):
+        self.url, self.page, self.started, self.errors = url, page, False, []
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def open(self, path):
+        if not self.started:
+            self.page.goto(f"{self.url}lab/workspaces/tests/tree/{path}", wait_until="load")
+            self.started = True
+        else:
+            self.page.keyboard.press("Control+Shift+C")
+            self.page.wait_for_selector(".lm-CommandPalette-input", state="visible")
+            self.page.keyboard.type("Open from Path")
+            self.page.keyboard.press("Enter")
+            self.page.wait_for_selector(".jp-Dialog input", state="visible")
+            self.page.keyboard.type(str(path))
+            self.page.keyboard.press("Enter")
+        # the document is in view once the current tab bears its name
+        self.page.wait_for_function(
+            "name => Array.from(document.querySelectorAll('.jp-MainAreaWidget')).some(w => w.checkVisibility()"
+            " && w.querySelector('.jp-Notebook, .jp-FileEditor'))"
+            " && document.querySelector('#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current')?.textContent.includes(name)",
+            arg=Path(path).name, timeout=60_000)
 
 
 def open_in_lab(lab, path, markdown_cells=None):
-    """Open ``path`` (relative to the server's root) as a double-click would; what the page shows.
+    """Open ``path`` (relative to the server's root) in ``lab``'s page; what the page shows of it.
 
     With ``markdown_cells``, wait until that many Markdown cells are rendered.
     """
-    url, chromium = lab
-    page = chromium.new_page(viewport={"width": 1280, "height": 900})
-    errors = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    try:
-        page.goto(f"{url}lab/workspaces/{Path(path).stem}/tree/{path}", wait_until="load")
-        page.wait_for_selector(".jp-Notebook, .jp-FileEditor", state="attached", timeout=60_000)
-        if markdown_cells:
-            page.wait_for_function(f"document.querySelectorAll('.jp-MarkdownCell .myst').length >= {markdown_cells}",
-                                   timeout=60_000)
-            page.wait_for_timeout(1000)  # the second pass, over the whole notebook, resolves references
-        shown = page.evaluate(RENDERING)
-        shown.update(notebook=page.locator(".jp-Notebook").count(), editor=page.locator(".jp-FileEditor").count(),
-                     errors=errors)
-        return shown
-    finally:
-        page.close()
-        _stop_kernels(url)
+    errors = len(lab.errors)
+    lab.open(path)
+    if markdown_cells:
+        lab.page.wait_for_function(f"({CURRENT}).flatMap(w => Array.from(w.querySelectorAll("
+                                   f"'.jp-MarkdownCell .myst'))).length >= {markdown_cells}", timeout=60_000)
+        lab.page.wait_for_timeout(1000)  # the second pass, over the whole notebook, resolves references
+    shown = lab.page.evaluate(RENDERING)
+    shown.update(errors=lab.errors[errors:])
+    return shown
 
 
 def markdown_cell_count(text):
