@@ -6,7 +6,8 @@ For each page of ``_toc.yml`` (so a chapter added later is covered with no chang
 - every image has loaded, and MathJax has typeset every formula without an error;
 - each interactive figure's static view is visible, with its figure;
 - the left navigation lists every page of the book;
-- the page's own search box finds a word that no other page has;
+- the book's search finds, for each page, a word that no other page has, and the keyboard alone
+  reaches the search box and searches;
 - in dark mode every figure still sits on a light background;
 - every character of the text has a glyph in the page's fonts, and every display equation fits
   its column at 1280 px;
@@ -66,7 +67,7 @@ def browser():
 class Visit:
     """One page open in a new tab of its colour scheme's context, with everything that went wrong on the way."""
 
-    def __init__(self, browser, page_name, mode="light"):
+    def __init__(self, browser, page_name, mode="light", query=""):
         base, contexts = browser
         self.base, self.name = base, page_name
         self.page = contexts[mode].new_page()
@@ -78,7 +79,7 @@ class Visit:
         # a listener, not a route: routing turns the browser's cache off (and the launch flags make
         # such a request fail)
         self.page.on("request", self._local_only)
-        self.page.goto(f"{base}{page_name}.html", wait_until="load")
+        self.page.goto(f"{base}{page_name}.html{query}", wait_until="load")
         self.wait_for_math()
 
     def _local_only(self, request):
@@ -104,8 +105,8 @@ class Visit:
 def visit(browser):
     opened = []
 
-    def open_page(page_name, mode="light"):
-        opened.append(Visit(browser, page_name, mode))
+    def open_page(page_name, mode="light", query=""):
+        opened.append(Visit(browser, page_name, mode, query))
         return opened[-1]
 
     yield open_page
@@ -318,10 +319,24 @@ def test_word_only_on_finds_a_word_no_other_page_has():
     assert word_only_on("a", words) == "special"
 
 
-@pytest.mark.parametrize("page_name", toc_pages())
-def test_the_keyboard_search_finds_a_word_only_this_page_has(visit, page_words, page_name):
-    word = word_only_on(page_name, page_words)
-    page = visit(page_name)
+def search_results(visit):
+    """The pages that the search page open in ``visit`` lists, once it has searched."""
+    visit.page.wait_for_url("**/search.html?q=*")
+    visit.page.wait_for_function(
+        "() => { const s = document.querySelector('#search-results .search-summary');"
+        " return s && /found/i.test(s.textContent); }", timeout=20_000)
+    results = visit.page.eval_on_selector_all("#search-results ul.search li a", "links => links.map(a => a.href)")
+    return {page_path(r, visit.base) for r in results}
+
+
+# Every page has the same header, and so the same search button (the keyboard test below Tabs
+# through the header of every page); what differs from page to page is what the index holds.
+KEYBOARD_SEARCH_FROM = "notebooks/01-linear-regions"
+
+
+def test_the_keyboard_alone_searches_from_a_page(visit, page_words):
+    word = word_only_on(KEYBOARD_SEARCH_FROM, page_words)
+    page = visit(KEYBOARD_SEARCH_FROM)
     for _ in range(5):  # the keyboard alone: Tab to the search button, Enter, type, Enter
         if tab(page.page)["text"] == "Search":
             break
@@ -329,12 +344,16 @@ def test_the_keyboard_search_finds_a_word_only_this_page_has(visit, page_words, 
     page.page.wait_for_function("document.activeElement.matches('input[name=q]')", timeout=5_000)
     page.page.keyboard.type(word)
     page.page.keyboard.press("Enter")
-    page.page.wait_for_url("**/search.html?q=*")
-    page.page.wait_for_function(
-        "() => { const s = document.querySelector('#search-results .search-summary');"
-        " return s && /found/i.test(s.textContent); }", timeout=20_000)
-    results = page.page.eval_on_selector_all("#search-results ul.search li a", "links => links.map(a => a.href)")
-    assert page_name in {page_path(r, page.base) for r in results}, f"searching '{word}' found {results}"
+    assert KEYBOARD_SEARCH_FROM in search_results(page), f"searching '{word}' did not find its page"
+    assert not page.problems, "\n".join(page.problems)
+
+
+@pytest.mark.parametrize("page_name", toc_pages())
+def test_the_search_finds_a_word_only_this_page_has(visit, page_words, page_name):
+    word = word_only_on(page_name, page_words)
+    page = visit("search", query=f"?q={word}")
+    found = search_results(page)
+    assert page_name in found, f"searching '{word}' found {sorted(found)}"
     assert not page.problems, "\n".join(page.problems)
 
 
