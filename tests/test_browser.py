@@ -255,7 +255,7 @@ def interactive_figures(page_name):
 
 
 @pytest.mark.parametrize("page_name", toc_pages())
-def test_page_loads_cleanly_with_images_glyphs_math_widgets_navigation_and_axe(visit, page_name):
+def test_page_loads_cleanly_with_images_glyphs_math_widgets_navigation_axe_and_solutions(visit, page_name):
     page = visit(page_name)
     assert not page.problems, "\n".join(page.problems)
     assert page.page.evaluate(UNLOADED_IMAGES) == []
@@ -276,6 +276,7 @@ def test_page_loads_cleanly_with_images_glyphs_math_widgets_navigation_and_axe(v
     assert not missing, f"the left navigation does not list {sorted(missing)}"
     assert page.screenshot().stat().st_size > 0
     assert axe_violations(page.page) == []  # on the same load: each load of a chapter costs seconds
+    keyboard_opens_and_closes_every_solution(page.page, page_name)  # last: it moves the focus
 
 
 @pytest.mark.parametrize("page_name", toc_pages())
@@ -396,20 +397,21 @@ SOLUTION_SHOWN = """id => document.getElementById(id).querySelector(".admonition
     .checkVisibility({visibilityProperty: true, opacityProperty: true})"""
 
 
-@pytest.mark.parametrize("page_name", [p for p in toc_pages() if "{solution-start}" in (ROOT / f"{p}.md").read_text()])
-def test_the_keyboard_opens_and_closes_every_solution(visit, page_name):
-    page = visit(page_name)
-    assert solutions(page_name), "the chapter has solutions, but its page shows none"
+def keyboard_opens_and_closes_every_solution(page, page_name):
+    """With the keyboard alone, each solution of the open page is closed until asked for, opens
+    with Enter and closes with Space, its toggle showing a focus ring."""
+    if "{solution-start}" in (ROOT / f"{page_name}.md").read_text():
+        assert solutions(page_name), "the chapter has solutions, but its page shows none"
     for solution in solutions(page_name):
         # from the link in the solution's title, the next Tab stop is its toggle
-        page.page.evaluate("id => document.getElementById(id).querySelector('.admonition-title a').focus()", solution)
-        focused = tab(page.page)
+        page.evaluate("id => document.getElementById(id).querySelector('.admonition-title a').focus()", solution)
+        focused = tab(page)
         assert focused["tag"] == "BUTTON" and focused["ring"], focused
-        assert not page.page.evaluate(SOLUTION_SHOWN, solution), f"{solution} is open before it is asked for"
-        page.page.keyboard.press("Enter")
-        page.page.wait_for_function(SOLUTION_SHOWN, arg=solution, timeout=5_000)
-        page.page.keyboard.press("Space")
-        page.page.wait_for_function(f"id => !({SOLUTION_SHOWN})(id)", arg=solution, timeout=5_000)
+        assert not page.evaluate(SOLUTION_SHOWN, solution), f"{solution} is open before it is asked for"
+        page.keyboard.press("Enter")
+        page.wait_for_function(SOLUTION_SHOWN, arg=solution, timeout=5_000)
+        page.keyboard.press("Space")
+        page.wait_for_function(f"id => !({SOLUTION_SHOWN})(id)", arg=solution, timeout=5_000)
 
 
 BROKEN = """() => {
