@@ -56,8 +56,8 @@ def browser():
                                               args=[*FLAGS, "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"])
         # One context a colour scheme, each visit a new page in it: the theme's scripts, styles and
         # fonts are then parsed once and come from the cache after (a fresh context a visit cost
-        # twice the CPU a load, over 150 loads a run). Nothing a test does is kept in a context:
-        # no page sets a cookie or stores the theme, since no test presses the theme switch.
+        # twice the CPU a load, over 150 loads a run). The pages set no cookie, and each visit
+        # empties the storage an earlier one left (Visit), so every visit starts as a first one.
         contexts = {mode: chromium.new_context(viewport={"width": 1280, "height": 900}, color_scheme=mode)
                     for mode in ("light", "dark")}
         yield base, contexts
@@ -79,6 +79,9 @@ class Visit:
         # a listener, not a route: routing turns the browser's cache off (and the launch flags make
         # such a request fail)
         self.page.on("request", self._local_only)
+        # what an earlier visit stored is gone: the theme's mode, and the terms a search leaves for
+        # the next page to highlight (which would add a link to the page's Tab order)
+        self.page.add_init_script("localStorage.clear(); sessionStorage.clear();")
         self.page.goto(f"{base}{page_name}.html{query}", wait_until="load")
         self.wait_for_math()
 

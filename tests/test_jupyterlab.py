@@ -167,9 +167,8 @@ class Lab:
             self.page.keyboard.press("Enter")
         # the document is in view once the current tab bears its name
         self.page.wait_for_function(
-            "name => Array.from(document.querySelectorAll('.jp-MainAreaWidget')).some(w => w.checkVisibility()"
-            " && w.querySelector('.jp-Notebook, .jp-FileEditor'))"
-            " && document.querySelector('#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current')?.textContent.includes(name)",
+            f"name => ({CURRENT}).some(w => w.querySelector('.jp-Notebook, .jp-FileEditor')) && document"
+            ".querySelector('#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current')?.textContent.includes(name)",
             arg=Path(path).name, timeout=60_000)
 
 
