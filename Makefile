@@ -25,7 +25,8 @@ export PYTHONHASHSEED ?= 0
 
 .PHONY: book pdf unit test test-book test-rest assignments mirrors environment clean
 
-# chapters executed at once by `make book` (tools/execute_chapters.py): one per core by default.
+# the most chapters executed at once by `make book` (tools/execute_chapters.py): one per core by
+# default, and another starts beside those running only while a core is idle.
 # (Not `nproc`, which answers OMP_NUM_THREADS, exported as 1 below.)
 JOBS ?= $(shell nproc --all 2>/dev/null || echo 1)
 

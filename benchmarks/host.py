@@ -6,8 +6,9 @@ chapters at speeds 2.3 times apart, so a time means little without them:
 - ``reference_seconds``: the CPU time of one fixed workload (a small network trained on one torch
   thread, the kind of work the chapters do), in a fresh process, the best of three. Times taken on
   two machines compare once each is divided by its machine's reference.
-- ``cpu_shares``: the shares of the machine's CPU time that went to work, to idling and to steal
-  (time the hypervisor gave to another guest) between two readings of ``/proc/stat``.
+- ``cpu_shares`` (from ``tools/cores.py``): the shares of the machine's CPU time that went to
+  work, to idling and to steal (time the hypervisor gave to another guest) between two readings
+  of ``/proc/stat``.
 
     .venv/bin/python benchmarks/host.py    # prints the machine and its reference time
 """
@@ -19,9 +20,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-STAT = Path("/proc/stat")
-# /proc/stat's first line: cpu user nice system idle iowait irq softirq steal guest guest_nice (jiffies)
-FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tools.cores import STAT, cpu_shares, read_stat  # noqa: E402,F401  (the benchmarks' names for them)
+
 REFERENCE = """
 import time, torch
 torch.manual_seed(0)
@@ -57,27 +58,6 @@ def reference_seconds(python=sys.executable):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     result = subprocess.run([python, "-c", REFERENCE], env=env, check=True, capture_output=True, text=True)
     return float(result.stdout.strip().splitlines()[-1])
-
-
-def read_stat(text=None):
-    """{field: jiffies} of the machine's first ``cpu`` line in ``/proc/stat`` (or in ``text``)."""
-    text = STAT.read_text() if text is None else text
-    line = next(line for line in text.splitlines() if line.startswith("cpu "))
-    values = [int(v) for v in line.split()[1:len(FIELDS) + 1]]
-    if len(values) < len(FIELDS):
-        raise ValueError(f"text: expected a cpu line with {len(FIELDS)} counters, got {line!r}")
-    return dict(zip(FIELDS, values))
-
-
-def cpu_shares(before, after):
-    """Shares of all CPU time between two ``read_stat`` readings: "busy" (work of any process),
-    "idle" (idle and waiting for disk) and "steal" (taken by the hypervisor). They add up to 1."""
-    delta = {field: after[field] - before[field] for field in FIELDS}
-    total = sum(delta.values())
-    if total <= 0:
-        raise ValueError(f"after: expected a later reading than before, got {total} jiffies between them")
-    idle = delta["idle"] + delta["iowait"]
-    return {"busy": (total - idle - delta["steal"]) / total, "idle": idle / total, "steal": delta["steal"] / total}
 
 
 @contextlib.contextmanager

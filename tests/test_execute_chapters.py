@@ -8,6 +8,9 @@ build it the way ``make book`` does:
 - chapters executed two at a time leave the same claim records, glue values, alt text and report
   as chapters executed one at a time;
 - the build refuses an out-of-date cache instead of showing its numbers.
+
+The scheduler starts a chapter beside another only while a core is idle; its tests use a cheap
+function in threads in place of chapters.
 """
 
 import json
@@ -15,12 +18,16 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import yaml
 from bs4 import BeautifulSoup
 
+from tools import cores
 from tools import execute_chapters as E
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,6 +127,71 @@ def test_bad_jobs_are_refused(tmp_path):
         E.run(tmp_path, jobs=0)
 
 
+def _most_at_once(idle, items=(1, 2, 3, 4), jobs=2, settle_s=0.05):
+    """Run a 0.2 s call per item through ``E.as_cores_free`` on ``jobs`` threads, the machine
+    reporting ``idle`` cores idle: (most calls at once, (item, result) pairs, log lines, the
+    seconds between the first two starts)."""
+    lock, now, most, lines, starts = threading.Lock(), [0], [0], [], []
+
+    def work(item):
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+            starts.append(time.monotonic())
+        time.sleep(0.2)
+        with lock:
+            now[0] -= 1
+        return 10 * item
+
+    with ThreadPoolExecutor(jobs) as pool:
+        done = [(item, future.result()) for item, future
+                in E.as_cores_free(pool, work, items, jobs, lambda: idle, lines.append, settle_s)]
+    return most[0], sorted(done), lines, starts[1] - starts[0]
+
+
+def test_a_chapter_starts_beside_another_only_while_a_core_is_idle():
+    most, done, lines, _ = _most_at_once(idle=0.3)  # another process keeps the second core busy
+    assert most == 1 and done == [(1, 10), (2, 20), (3, 30), (4, 40)]
+    assert len(lines) == 1 and lines[0].startswith("busy     0.3 of") and "waits for a free core" in lines[0]
+    most, done, lines, _ = _most_at_once(idle=E.IDLE_ENOUGH)  # the control: a core free, two at once
+    assert most == 2 and done == [(1, 10), (2, 20), (3, 30), (4, 40)] and lines == []
+    assert _most_at_once(idle=2.0, jobs=1)[0] == 1  # never more than jobs
+
+
+def test_a_chapter_just_started_settles_before_the_cores_are_looked_at():
+    assert _most_at_once(idle=2.0, settle_s=0.15)[3] >= 0.15
+    assert _most_at_once(idle=2.0, settle_s=0.0)[3] < 0.1  # the control: no settling, both at once
+
+
+def _idle_cores_between(monkeypatch, *texts):
+    """``cores.idle_cores`` on 2 cores with ``/proc/stat`` reading ``texts`` in turn."""
+    texts = iter(texts)
+    monkeypatch.setattr(cores, "STAT", type("Stat", (), {"exists": lambda: True, "read_text": lambda: next(texts)}))
+    return cores.idle_cores(window=0, cores=2)
+
+
+def test_idle_cores_is_the_idle_share_of_every_core(monkeypatch):
+    # user nice system idle iowait irq softirq steal, in jiffies: 1,000 between them, 300 + 100 idle
+    before, after = "cpu  100 0 50 800 20 0 0 30\n", "cpu  400 0 100 1100 120 0 0 280\n"
+    assert _idle_cores_between(monkeypatch, before, after) == pytest.approx(0.8)
+    busy_after = "cpu  900 0 100 800 20 0 0 130\n"  # the control: 1,000 jiffies, none idle
+    assert _idle_cores_between(monkeypatch, before, busy_after) == 0
+    with pytest.raises(ValueError, match="after: expected a later reading"):
+        _idle_cores_between(monkeypatch, after, before)
+
+
+@pytest.mark.skipif(not cores.STAT.exists(), reason="reads Linux's /proc/stat")
+def test_idle_cores_finds_no_core_free_while_every_core_spins():
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count())]
+    try:
+        time.sleep(0.3)  # the interpreters have started and spin
+        assert cores.idle_cores(window=0.5) < E.IDLE_ENOUGH  # whatever else the machine runs
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
 # --- a tiny book, built as make book builds it ---------------------------------------------------------
 
 def _tiny_book(folder, chapters):
@@ -154,8 +226,10 @@ def _environment(folder):
 
 
 def _execute(folder, jobs=1, inputs=None, check=True):
-    """The first step of make book, in a fresh process as make runs it."""
-    call = f"run(jobs={jobs})" if inputs is None else f"run(jobs={jobs}, inputs={tuple(inputs)!r})"
+    """The first step of make book, in a fresh process as make runs it. With ``jobs`` > 1 the
+    machine is taken as idle, so that the chapters run at once even beside the other tests."""
+    call = f"run(jobs={jobs}{'' if jobs == 1 else ', free_cores=lambda: 9.0'}"
+    call += ")" if inputs is None else f", inputs={tuple(inputs)!r})"
     code = f"import sys; from tools.execute_chapters import run; sys.exit(1 if {call} else 0)"
     return subprocess.run([sys.executable, "-c", code], cwd=folder, env=_environment(folder), check=check,
                           capture_output=True, text=True)

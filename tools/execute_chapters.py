@@ -20,10 +20,16 @@ is out of date, so a page cannot show a number the current code would not print.
     .venv/bin/python -m tools.execute_chapters            # execute what changed, on every core
     .venv/bin/python -m tools.execute_chapters --force    # execute every chapter
     .venv/bin/python -m tools.execute_chapters --check    # exit 1 if any chapter is out of date
+
+Chapters run side by side, one per core, but a chapter starts beside another only while a core
+sits idle (:func:`as_cores_free`). On a machine busy with other work they run one at a time: two
+chapters and another busy process on two cores would each get two thirds of a core, and the
+chapters' wall times would double.
 """
 
 import argparse
 import concurrent.futures
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -44,6 +50,13 @@ INPUTS = ("lib", "constraints.txt", "pyproject.toml")  # what every chapter's nu
 SKIPPED = ("__pycache__", ".egg-info", ".ipynb_checkpoints")  # build litter inside those
 # the variables that can set a chapter's numbers: every DEEPISSUES_* but those that only say where
 # records and data go or what the tests compare, and torch's thread count
+# a chapter starts beside others only when more than half a core sat idle over half a second: a
+# core mostly free (a busy one, or one shared by the chapter just started, shows far less)
+IDLE_ENOUGH = 0.5
+POLL_S = 2.0  # seconds between two looks for an idle core while chapters wait
+# seconds before a chapter just started counts as load: in its first second its kernel is starting,
+# and beside another busy process its core showed up to 0.9 of a core idle over a quarter second
+SETTLE_S = 2.0
 ENVIRONMENT = re.compile(r"^(DEEPISSUES_(?!(CLAIMS_DIR|DATA|COMPARE_OUTPUTS)$)\w+|OMP_NUM_THREADS|PYTHONHASHSEED)$")
 
 
@@ -259,8 +272,39 @@ def longest_first(paths, root=ROOT):
     return sorted(paths, key=last_time, reverse=True)
 
 
-def run(root=ROOT, jobs=None, force=False, inputs=INPUTS, log=print):
-    """Execute every stale chapter (every chapter with ``force``) on ``jobs`` workers.
+def as_cores_free(pool, function, items, jobs, free_cores, log=print, settle_s=SETTLE_S):
+    """Call ``function(item)`` on ``pool`` for each of ``items``, in order, at most ``jobs`` at once,
+    starting one beside those running only while ``free_cores()`` finds at least
+    :data:`IDLE_ENOUGH` cores idle, and no sooner than ``settle_s`` seconds after the last start
+    (``make -l`` does the same with the load).
+
+    Yields
+    ------
+    (item, future) as each call ends.
+    """
+    waiting, running, told, started = list(items), {}, False, -float("inf")
+    while waiting or running:
+        while waiting and len(running) < jobs:
+            idle = None
+            if running:
+                time.sleep(max(0.0, started + settle_s - time.monotonic()))
+                idle = free_cores()
+            if idle is not None and idle < IDLE_ENOUGH:
+                if not told:  # once a run: the reason its chapters take longer
+                    log(f"busy     {idle:.1f} of {os.cpu_count()} cores idle: the next chapter waits for a "
+                        "free core, and waits again whenever the machine is this busy")
+                told = True
+                break
+            item, started = waiting.pop(0), time.monotonic()
+            running[pool.submit(function, item)] = item
+        done, _ = concurrent.futures.wait(running, timeout=POLL_S, return_when=concurrent.futures.FIRST_COMPLETED)
+        for future in done:
+            yield running.pop(future), future
+
+
+def run(root=ROOT, jobs=None, force=False, inputs=INPUTS, log=print, free_cores=None):
+    """Execute every stale chapter (every chapter with ``force``) on up to ``jobs`` workers, as
+    cores are free (:func:`as_cores_free`; ``free_cores`` defaults to ``tools.cores.idle_cores``).
 
     Returns
     -------
@@ -277,10 +321,12 @@ def run(root=ROOT, jobs=None, force=False, inputs=INPUTS, log=print):
     failed = []
     timeout = int((book_config(root).get("execute") or {}).get("timeout") or 300)
     keys = {path: chapter_key(path, root, inputs, library) for path in todo}
+    execute_one = functools.partial(execute, root=root, timeout=timeout)
+    if free_cores is None:  # imported here: the book's extension loads this file without the package
+        from tools.cores import idle_cores as free_cores
     with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(execute, path, root, timeout): path for path in longest_first(todo, root)}
-        for future in concurrent.futures.as_completed(futures):
-            path, result = futures[future], future.result()
+        for path, future in as_cores_free(pool, execute_one, longest_first(todo, root), jobs, free_cores, log):
+            result = future.result()
             if result["error"]:
                 failed.append((path, result["error"]))
                 log(f"FAILED   {path.stem} after {result['wall_s']:.1f} s:\n{result['error']}")
@@ -299,7 +345,7 @@ def run(root=ROOT, jobs=None, force=False, inputs=INPUTS, log=print):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=None, help="chapters executed at once (default: one per core)")
+    parser.add_argument("--jobs", type=int, default=None, help="most chapters executed at once (default: one per core; fewer while other work keeps cores busy)")
     parser.add_argument("--force", action="store_true", help="execute every chapter, changed or not")
     parser.add_argument("--check", action="store_true", help="only list the out-of-date chapters; exit 1 if any")
     args = parser.parse_args(argv)
