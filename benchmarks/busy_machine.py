@@ -7,7 +7,7 @@ benchmarks/busy_machine.md with each chapter's wall and CPU time in both, and th
 of its wall time, which must stay within 2; and for the whole step, its wall time and the most
 chapters that ran at once. A failed chapter (say, a cell past the 300 s timeout) is marked as such.
 
-    .venv/bin/python benchmarks/busy_machine.py     # two full executions: about 10 min on two cores
+    .venv/bin/python benchmarks/busy_machine.py     # two full executions: about 11 min on two cores
 
 Each configuration's records are kept in _build/busy_machine/, so a second run only writes the
 table; delete that folder to measure again.

@@ -157,12 +157,18 @@ def test_the_macro_cell_is_replaced_not_repeated_and_a_header_is_required():
         with_macro_cell("# Title\n", {})
 
 
-def test_the_readmes_timing_rows_are_computed_from_the_measured_times():
+def _benchmark(name):
+    """The script benchmarks/<name>.py, imported as a module."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("book_times", ROOT / "benchmarks" / "book_times.py")
-    book_times = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(book_times)
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_readmes_timing_rows_are_computed_from_the_measured_times():
+    book_times = _benchmark("book_times")
     rows = book_times.README_TABLE.search((ROOT / "README.md").read_text())
     assert rows, "the README lost its book-times markers"
     if not book_times.MEASURED.exists():  # not measured yet: then no number may be typed between the markers
@@ -176,13 +182,9 @@ def test_the_readmes_timing_rows_are_computed_from_the_measured_times():
 
 
 def test_the_test_times_benchmark_reads_both_pytest_runs_of_make_test():
-    import importlib.util
-
     import pytest
 
-    spec = importlib.util.spec_from_file_location("test_times", ROOT / "benchmarks" / "test_times.py")
-    test_times = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(test_times)
+    test_times = _benchmark("test_times")
     slowest = "=== slowest 2 durations ===\n{}s call     tests/test_a.py::test_x\n{}s call     nb.ipynb::Cell 3\n"
     log = ("executed 01-a: 3.0 s wall, 2.9 s CPU\nreused   02-b (executed today)\n."  # the other run's dot
            + slowest.format(9.5, 2.0) + "===== 4 passed, 1 deselected in 30.50s (0:00:30) =====\n"
@@ -196,14 +198,23 @@ def test_the_test_times_benchmark_reads_both_pytest_runs_of_make_test():
         test_times.parse(log.replace(slowest.format(7.0, 1.0), ""))
 
 
-def test_the_host_benchmark_splits_cpu_time_into_busy_idle_and_steal_and_times_its_reference():
-    import importlib.util
+def test_the_busy_machine_benchmark_counts_the_chapters_that_ran_at_once():
+    busy_machine = _benchmark("busy_machine")
 
+    def record(end, wall_s):  # a chapter's record: its end to the second, and its wall time
+        return {"executed": f"2026-12-07T20:{end // 60:02d}:{end % 60:02d}", "wall_s": wall_s}
+
+    one_after_another = {"a": record(10, 9.6), "b": record(21, 10.4), "c": record(30, 9.2)}
+    assert busy_machine.most_at_once(one_after_another) == 1
+    side_by_side = dict(one_after_another, d=record(25, 14.0))  # the control: d ran beside b and c
+    assert busy_machine.most_at_once(side_by_side) == 2
+    assert busy_machine.most_at_once({"a": record(10, 9.6), "failed": None}) == 1
+
+
+def test_the_host_benchmark_splits_cpu_time_into_busy_idle_and_steal_and_times_its_reference():
     import pytest
 
-    spec = importlib.util.spec_from_file_location("host", ROOT / "benchmarks" / "host.py")
-    host = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(host)
+    host = _benchmark("host")
     # user nice system idle iowait irq softirq steal guest guest_nice, in jiffies
     before = host.read_stat("cpu  100 0 50 800 20 0 0 30 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n")
     after = host.read_stat("cpu  400 0 100 1200 20 0 0 280 0 0\n")
