@@ -1,13 +1,14 @@
 """Chapter times on a quiet machine and beside one other CPU-bound process.
 
 A student's laptop with a browser open, or a shared CI runner, is a busy machine. This script
-executes every chapter twice the way ``make book`` does (a chapter per core while a core is idle,
-one torch thread each): once quiet and once beside ``python -c "while True: pass"``, and writes
-benchmarks/busy_machine.md with each chapter's wall and CPU time in both, and the ratio busy / quiet
-of its wall time, which must stay within 2; and for the whole step, its wall time and the most
-chapters that ran at once. A failed chapter (say, a cell past the 300 s timeout) is marked as such.
+executes every chapter the way ``make book`` does (a chapter per core while a core is idle, one
+torch thread each) once quiet and once beside ``python -c "while True: pass"``, and, for
+comparison, beside it with a chapter per core whatever the load. It writes
+benchmarks/busy_machine.md with each chapter's wall and CPU time, and the ratio busy / quiet of its
+wall time, which must stay within 2; and for the whole step, its wall time and the most chapters
+that ran at once. A failed chapter (say, a cell past the 300 s timeout) is marked as such.
 
-    .venv/bin/python benchmarks/busy_machine.py     # two full executions: about 11 min on two cores
+    .venv/bin/python benchmarks/busy_machine.py     # three full executions: about 17 min on two cores
 
 Each configuration's records are kept in _build/busy_machine/, so a second run only writes the
 table; delete that folder to measure again.
@@ -30,18 +31,25 @@ ROOT = Path(__file__).resolve().parents[1]
 KEPT = ROOT / "_build" / "busy_machine"
 
 
-def measured(busy):
+# how each configuration runs the chapters: as make book does, or a chapter per core whatever the load
+AS_MAKE_BOOK = ["-m", "tools.execute_chapters", "--force"]
+EVERY_CORE = ["-c", "import sys; from tools.execute_chapters import run; "
+              "sys.exit(1 if run(force=True, free_cores=lambda: float('inf')) else 0)"]
+CONFIGURATIONS = {"quiet": (False, AS_MAKE_BOOK), "busy": (True, AS_MAKE_BOOK), "busy-every-core": (True, EVERY_CORE)}
+
+
+def measured(name):
     """({chapter: record or None (failed)}, {"wall_s", "log"} of the step) of one forced execution
-    of every chapter."""
-    target = KEPT / ("busy" if busy else "quiet")
+    of every chapter in the configuration ``name`` of :data:`CONFIGURATIONS`."""
+    busy, command = CONFIGURATIONS[name]
+    target = KEPT / name
     if not target.exists():
-        print(f"executing every chapter, {'busy' if busy else 'quiet'}…", flush=True)
+        print(f"executing every chapter, {name}…", flush=True)
         shutil.rmtree(RECORDS, ignore_errors=True)  # a chapter that fails leaves no record
         with spinning(busy):
             start = time.perf_counter()
-            done = subprocess.run([sys.executable, "-m", "tools.execute_chapters", "--force"], cwd=ROOT,
-                                  env={**os.environ, "DEEPISSUES_STATIC": "1", "OMP_NUM_THREADS": "1"},
-                                  capture_output=True, text=True)
+            done = subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True,
+                                  env={**os.environ, "DEEPISSUES_STATIC": "1", "OMP_NUM_THREADS": "1"})
             wall_s = time.perf_counter() - start
         shutil.copytree(RECORDS, target)
         (target / "step.json").write_text(json.dumps({"wall_s": round(wall_s, 1), "log": done.stdout + done.stderr}))
@@ -61,32 +69,42 @@ def most_at_once(records):
     return max((sum(start <= moment < end - 2 for start, end in spans) for moment, _ in spans), default=0)
 
 
-def table(quiet, busy):
-    lines = ["| chapter | quiet wall s | quiet CPU s | busy wall s | busy CPU s | wall busy / quiet |",
-             "|---|---:|---:|---:|---:|---:|"]
+def ratio(record, quiet):
+    """The wall time of ``record`` over that of ``quiet``, marked past 2; "-" where one failed."""
+    if record is None or quiet is None:
+        return "-"
+    value = record["wall_s"] / quiet["wall_s"]
+    return f"{value:.2f}{'' if value <= 2 else ' **over 2**'}"
+
+
+def seconds(record, field):
+    return "**failed**" if record is None else f"{record[field]:.1f}"
+
+
+def table(quiet, busy, every_core):
+    lines = ["| chapter | quiet wall s | quiet CPU s | busy wall s | busy CPU s | busy / quiet wall "
+             "| every core: busy wall s | every core: busy / quiet wall |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for chapter in quiet:
-        q, b = quiet[chapter], busy[chapter]
-        if q is None or b is None:
-            lines.append(f"| {chapter} | {'**failed**' if q is None else q['wall_s']} | | "
-                         f"{'**failed**' if b is None else b['wall_s']} | | - |")
-            continue
-        ratio = b["wall_s"] / q["wall_s"]
-        lines.append(f"| {chapter} | {q['wall_s']:.1f} | {q['cpu_s']:.1f} | {b['wall_s']:.1f} | {b['cpu_s']:.1f} | "
-                     f"{ratio:.2f}{'' if ratio <= 2 else ' **over 2**'} |")
+        q, b, e = quiet[chapter], busy[chapter], every_core[chapter]
+        lines.append(f"| {chapter} | {seconds(q, 'wall_s')} | {seconds(q, 'cpu_s')} | {seconds(b, 'wall_s')} "
+                     f"| {seconds(b, 'cpu_s')} | {ratio(b, q)} | {seconds(e, 'wall_s')} | {ratio(e, q)} |")
     return "\n".join(lines) + "\n"
 
 
 def main():
-    (quiet, quiet_step), (busy, busy_step) = measured(False), measured(True)
+    runs = {name: measured(name) for name in CONFIGURATIONS}
+    (quiet, _), (busy, _), (every_core, _) = runs.values()
     text = "\n".join([
         "# Chapter times on a busy machine", "",
-        f"Measured {datetime.date.today()} on {machine()}: every chapter executed as `make book` does, "
-        "one torch thread each, a chapter beside another only while a core is idle, quiet and beside "
-        "`python -c \"while True: pass\"`. " + describe(reference_seconds()), "",
-        "| the whole step | quiet | busy |", "|---|---:|---:|",
-        f"| wall time | {quiet_step['wall_s']:.0f} s | {busy_step['wall_s']:.0f} s |",
-        f"| most chapters at once | {most_at_once(quiet)} | {most_at_once(busy)} |", "",
-        table(quiet, busy)])
+        f"Measured {datetime.date.today()} on {machine()}: every chapter executed with one torch thread, "
+        "quiet and beside `python -c \"while True: pass\"`, as `make book` runs them (a chapter beside "
+        "another only while a core is idle) and, for comparison, a chapter per core whatever the load "
+        "(\"every core\", as `make book` did before). " + describe(reference_seconds()), "",
+        "| the whole step | quiet | busy | every core: busy |", "|---|---:|---:|---:|",
+        "| wall time | " + " | ".join(f"{step['wall_s']:.0f} s" for _, step in runs.values()) + " |",
+        "| most chapters at once | " + " | ".join(str(most_at_once(records)) for records, _ in runs.values()) + " |",
+        "", table(quiet, busy, every_core)])
     (ROOT / "benchmarks" / "busy_machine.md").write_text(text)
     print(text)
 

@@ -48,8 +48,6 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 INPUTS = ("lib", "constraints.txt", "pyproject.toml")  # what every chapter's numbers depend on
 SKIPPED = ("__pycache__", ".egg-info", ".ipynb_checkpoints")  # build litter inside those
-# the variables that can set a chapter's numbers: every DEEPISSUES_* but those that only say where
-# records and data go or what the tests compare, and torch's thread count
 # a chapter starts beside others only when more than half a core sat idle over half a second: a
 # core mostly free (a busy one, or one shared by the chapter just started, shows far less)
 IDLE_ENOUGH = 0.5
@@ -57,6 +55,8 @@ POLL_S = 2.0  # seconds between two looks for an idle core while chapters wait
 # seconds before a chapter just started counts as load: in its first second its kernel is starting,
 # and beside another busy process its core showed up to 0.9 of a core idle over a quarter second
 SETTLE_S = 2.0
+# the variables that can set a chapter's numbers: every DEEPISSUES_* but those that only say where
+# records and data go or what the tests compare, and torch's thread count
 ENVIRONMENT = re.compile(r"^(DEEPISSUES_(?!(CLAIMS_DIR|DATA|COMPARE_OUTPUTS)$)\w+|OMP_NUM_THREADS|PYTHONHASHSEED)$")
 
 
@@ -345,7 +345,8 @@ def run(root=ROOT, jobs=None, force=False, inputs=INPUTS, log=print, free_cores=
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=None, help="most chapters executed at once (default: one per core; fewer while other work keeps cores busy)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="most chapters executed at once (default: one per core; fewer while other work keeps cores busy)")
     parser.add_argument("--force", action="store_true", help="execute every chapter, changed or not")
     parser.add_argument("--check", action="store_true", help="only list the out-of-date chapters; exit 1 if any")
     args = parser.parse_args(argv)
