@@ -30,7 +30,7 @@ export PYTHONHASHSEED ?= 0
 # (Not `nproc`, which answers OMP_NUM_THREADS, exported as 1 below.)
 JOBS ?= $(shell nproc --all 2>/dev/null || echo 1)
 
-# The chapters run first, JOBS at a time, into a cache keyed by their code, the library, the pins
+# The chapters run first, up to JOBS at a time, into a cache keyed by their code, the library, the pins
 # and the environment: a chapter whose key did not change is not executed again. Sphinx then reads
 # every page, taking the chapters' outputs from the cache (book/_ext/executed.py refuses stale ones).
 book: $(INSTALL_BOOK) $(KERNEL_CONFIG)

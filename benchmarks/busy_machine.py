@@ -33,40 +33,44 @@ KEPT = ROOT / "_build" / "busy_machine"
 
 # how each configuration runs the chapters: as make book does, or a chapter per core whatever the load
 AS_MAKE_BOOK = ["-m", "tools.execute_chapters", "--force"]
-EVERY_CORE = ["-c", "import sys; from tools.execute_chapters import run; "
+EVERY_CORE = ["-c", "import sys; from tools.execute_chapters import book_defaults, run; book_defaults(); "
               "sys.exit(1 if run(force=True, free_cores=lambda: float('inf')) else 0)"]
 CONFIGURATIONS = {"quiet": (False, AS_MAKE_BOOK), "busy": (True, AS_MAKE_BOOK), "busy-every-core": (True, EVERY_CORE)}
 
 
 def measured(name):
-    """({chapter: record or None (failed)}, {"wall_s", "log"} of the step) of one forced execution
-    of every chapter in the configuration ``name`` of :data:`CONFIGURATIONS`."""
+    """({chapter: record or None (failed)}, {"wall_s", "reference_s", "log"} of the step) of one
+    forced execution of every chapter in the configuration ``name`` of :data:`CONFIGURATIONS`."""
     busy, command = CONFIGURATIONS[name]
     target = KEPT / name
-    if not target.exists():
+    if not (target / "step.json").exists():
         print(f"executing every chapter, {name}…", flush=True)
         shutil.rmtree(RECORDS, ignore_errors=True)  # a chapter that fails leaves no record
+        shutil.rmtree(target, ignore_errors=True)
         with spinning(busy):
             start = time.perf_counter()
             done = subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True,
                                   env={**os.environ, "DEEPISSUES_STATIC": "1", "OMP_NUM_THREADS": "1"})
             wall_s = time.perf_counter() - start
+        RECORDS.mkdir(parents=True, exist_ok=True)  # none, if every chapter failed
         shutil.copytree(RECORDS, target)
-        (target / "step.json").write_text(json.dumps({"wall_s": round(wall_s, 1), "log": done.stdout + done.stderr}))
+        step = {"wall_s": round(wall_s, 1), "reference_s": reference_seconds(), "log": done.stdout + done.stderr}
+        (target / "step.json").write_text(json.dumps(step))
     found = {p.stem: json.loads(p.read_text()) for p in sorted(target.glob("[0-9][0-9]-*.json"))}
     chapters = [p.stem for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.md"))]
     return {c: found.get(c) for c in chapters}, json.loads((target / "step.json").read_text())
 
 
 def most_at_once(records):
-    """The most chapters that ran at once: how many were still running, with over 2 s to go, as
-    each started. A record gives its end, ``executed``, to the second, and its ``wall_s``; a
+    """The most chapters that ran at once: one, and the others still running, with over 2 s to
+    go, as it started. A record gives its end, ``executed``, to the second, and its ``wall_s``; a
     chapter that starts when another ends overlaps it by under a second in these figures."""
     spans = []
     for record in filter(None, records.values()):
         end = datetime.datetime.fromisoformat(record["executed"]).timestamp()
         spans.append((end - record["wall_s"], end))
-    return max((sum(start <= moment < end - 2 for start, end in spans) for moment, _ in spans), default=0)
+    return max((1 + sum(start <= moment < end - 2 for j, (start, end) in enumerate(spans) if j != i)
+                for i, (moment, _) in enumerate(spans)), default=0)
 
 
 def ratio(record, quiet):
@@ -100,7 +104,9 @@ def main():
         f"Measured {datetime.date.today()} on {machine()}: every chapter executed with one torch thread, "
         "quiet and beside `python -c \"while True: pass\"`, as `make book` runs them (a chapter beside "
         "another only while a core is idle) and, for comparison, a chapter per core whatever the load "
-        "(\"every core\", as `make book` did before). " + describe(reference_seconds()), "",
+        "(\"every core\", as `make book` did before). " + describe(runs["quiet"][1]["reference_s"]), "",
+        "The reference workload, timed after each configuration's run: "
+        + ", ".join(f"{name} {step['reference_s']:.2f} CPU s" for name, (_, step) in runs.items()) + ".", "",
         "| the whole step | quiet | busy | every core: busy |", "|---|---:|---:|---:|",
         "| wall time | " + " | ".join(f"{step['wall_s']:.0f} s" for _, step in runs.values()) + " |",
         "| most chapters at once | " + " | ".join(str(most_at_once(records)) for records, _ in runs.values()) + " |",

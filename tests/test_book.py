@@ -209,6 +209,7 @@ def test_the_busy_machine_benchmark_counts_the_chapters_that_ran_at_once():
     side_by_side = dict(one_after_another, d=record(25, 14.0))  # the control: d ran beside b and c
     assert busy_machine.most_at_once(side_by_side) == 2
     assert busy_machine.most_at_once({"a": record(10, 9.6), "failed": None}) == 1
+    assert busy_machine.most_at_once({"short": record(10, 1.5)}) == 1  # under the 2 s margin, still one
 
 
 def test_the_host_benchmark_splits_cpu_time_into_busy_idle_and_steal_and_times_its_reference():

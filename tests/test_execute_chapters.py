@@ -128,61 +128,91 @@ def test_bad_jobs_are_refused(tmp_path):
 
 
 def _most_at_once(idle, items=(1, 2, 3, 4), jobs=2, settle_s=0.05):
-    """Run a 0.2 s call per item through ``E.as_cores_free`` on ``jobs`` threads, the machine
-    reporting ``idle`` cores idle: (most calls at once, (item, result) pairs, log lines, the
-    seconds between the first two starts)."""
-    lock, now, most, lines, starts = threading.Lock(), [0], [0], [], []
+    """Run a 0.2 s call per item through ``E.as_cores_free`` on a thread per item, at most
+    ``jobs`` at once, the machine reporting ``idle`` cores idle: (most calls at once, (item,
+    result) pairs, log lines, seconds from the first start to the first look at the cores)."""
+    lock, now, most, lines, starts, looks = threading.Lock(), [0], [0], [], [], []
 
     def work(item):
         with lock:
             now[0] += 1
             most[0] = max(most[0], now[0])
-            starts.append(time.monotonic())
         time.sleep(0.2)
         with lock:
             now[0] -= 1
         return 10 * item
 
-    with ThreadPoolExecutor(jobs) as pool:
-        done = [(item, future.result()) for item, future
-                in E.as_cores_free(pool, work, items, jobs, lambda: idle, lines.append, settle_s)]
-    return most[0], sorted(done), lines, starts[1] - starts[0]
+    def submit(function, item):  # the pool's submit, timed as the scheduler calls it
+        starts.append(time.monotonic())
+        return pool.submit(function, item)
+
+    def free_cores():
+        looks.append(time.monotonic())
+        return idle
+
+    with ThreadPoolExecutor(len(items)) as pool:
+        scheduler = E.as_cores_free(type("Pool", (), {"submit": staticmethod(submit)}), work, items, jobs,
+                                    free_cores, lines.append, settle_s)
+        done = [(item, future.result()) for item, future in scheduler]
+    return most[0], sorted(done), lines, (looks[0] - starts[0]) if looks else None
 
 
 def test_a_chapter_starts_beside_another_only_while_a_core_is_idle():
     most, done, lines, _ = _most_at_once(idle=0.3)  # another process keeps the second core busy
     assert most == 1 and done == [(1, 10), (2, 20), (3, 30), (4, 40)]
-    assert len(lines) == 1 and lines[0].startswith("busy     0.3 of") and "waits for a free core" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("busy     0.3 cores idle") and "waits for a free core" in lines[0]
     most, done, lines, _ = _most_at_once(idle=E.IDLE_ENOUGH)  # the control: a core free, two at once
     assert most == 2 and done == [(1, 10), (2, 20), (3, 30), (4, 40)] and lines == []
-    assert _most_at_once(idle=2.0, jobs=1)[0] == 1  # never more than jobs
+
+
+def test_no_more_than_jobs_chapters_run_at_once():
+    assert _most_at_once(idle=9.0, jobs=1)[0] == 1
+    assert _most_at_once(idle=9.0, jobs=3)[0] == 3  # the control: the threads allow four
 
 
 def test_a_chapter_just_started_settles_before_the_cores_are_looked_at():
-    assert _most_at_once(idle=2.0, settle_s=0.15)[3] >= 0.15
-    assert _most_at_once(idle=2.0, settle_s=0.0)[3] < 0.1  # the control: no settling, both at once
+    assert _most_at_once(idle=9.0, settle_s=0.15)[3] >= 0.15
+    assert _most_at_once(idle=9.0, settle_s=0.0)[3] < 0.1  # the control: no settling, a look at once
 
 
 def _idle_cores_between(monkeypatch, *texts):
-    """``cores.idle_cores`` on 2 cores with ``/proc/stat`` reading ``texts`` in turn."""
+    """``cores.idle_cores`` where this process may run on CPUs 0 and 2 of three, and ``/proc/stat``
+    reads ``texts`` in turn."""
     texts = iter(texts)
-    monkeypatch.setattr(cores, "STAT", type("Stat", (), {"exists": lambda: True, "read_text": lambda: next(texts)}))
-    return cores.idle_cores(window=0, cores=2)
+    monkeypatch.setattr(cores, "STAT", type("Stat", (), {"read_text": lambda: next(texts)}))
+    monkeypatch.setattr(cores, "usable_cpus", lambda: [0, 2])
+    return cores.idle_cores(window=0)
 
 
-def test_idle_cores_is_the_idle_share_of_every_core(monkeypatch):
-    # user nice system idle iowait irq softirq steal, in jiffies: 1,000 between them, 300 + 100 idle
-    before, after = "cpu  100 0 50 800 20 0 0 30\n", "cpu  400 0 100 1100 120 0 0 280\n"
-    assert _idle_cores_between(monkeypatch, before, after) == pytest.approx(0.8)
-    busy_after = "cpu  900 0 100 800 20 0 0 130\n"  # the control: 1,000 jiffies, none idle
+def _stat(*cpus):
+    """/proc/stat's text with one line per CPU of ``cpus`` (user, idle, steal), and their sum."""
+    lines = [f"cpu{n} {user} 0 0 {idle} 0 0 0 {steal} 0 0" for n, (user, idle, steal) in enumerate(cpus)]
+    user, idle, steal = (sum(column) for column in zip(*cpus))
+    return "\n".join([f"cpu  {user} 0 0 {idle} 0 0 0 {steal} 0 0", *lines, "intr 12345"]) + "\n"
+
+
+def test_idle_cores_is_the_idle_share_of_the_cpus_this_process_may_use(monkeypatch):
+    before = _stat((100, 100, 0), (100, 100, 0), (100, 100, 0))
+    # over 200 jiffies per CPU: CPU 0 idle for 50 (20 stolen), CPU 2 for 150; CPU 1, which this
+    # process may not use, idle throughout
+    after = _stat((230, 150, 20), (100, 300, 0), (150, 250, 0))
+    assert _idle_cores_between(monkeypatch, before, after) == pytest.approx(2 * 200 / 400)
+    busy_after = _stat((300, 100, 0), (100, 300, 0), (300, 100, 0))  # the control: CPUs 0 and 2 busy
     assert _idle_cores_between(monkeypatch, before, busy_after) == 0
     with pytest.raises(ValueError, match="after: expected a later reading"):
-        _idle_cores_between(monkeypatch, after, before)
+        cores.cpu_shares(cores.read_stat(after), cores.read_stat(before))
+
+
+def test_idle_cores_falls_back_on_the_load_where_proc_stat_stands_still(monkeypatch):
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.5, 0.2, 0.1))
+    still = _stat((100, 100, 0), (100, 100, 0), (100, 100, 0))
+    assert _idle_cores_between(monkeypatch, still, still) == 1.5  # two usable CPUs less the load
+    assert _idle_cores_between(monkeypatch, "intr 1\n", still) == 1.5  # no cpu lines at all
 
 
 @pytest.mark.skipif(not cores.STAT.exists(), reason="reads Linux's /proc/stat")
 def test_idle_cores_finds_no_core_free_while_every_core_spins():
-    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count())]
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in cores.usable_cpus()]
     try:
         time.sleep(0.3)  # the interpreters have started and spin
         assert cores.idle_cores(window=0.5) < E.IDLE_ENOUGH  # whatever else the machine runs
@@ -227,8 +257,9 @@ def _environment(folder):
 
 def _execute(folder, jobs=1, inputs=None, check=True):
     """The first step of make book, in a fresh process as make runs it. With ``jobs`` > 1 the
-    machine is taken as idle, so that the chapters run at once even beside the other tests."""
-    call = f"run(jobs={jobs}{'' if jobs == 1 else ', free_cores=lambda: 9.0'}"
+    machine is taken as idle and nothing waits to settle, so that the chapters start at once even
+    beside the other tests."""
+    call = f"run(jobs={jobs}{'' if jobs == 1 else ', free_cores=lambda: 9.0, settle_s=0'}"
     call += ")" if inputs is None else f", inputs={tuple(inputs)!r})"
     code = f"import sys; from tools.execute_chapters import run; sys.exit(1 if {call} else 0)"
     return subprocess.run([sys.executable, "-c", code], cwd=folder, env=_environment(folder), check=check,

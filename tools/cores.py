@@ -11,18 +11,25 @@ import time
 from pathlib import Path
 
 STAT = Path("/proc/stat")
-# /proc/stat's first line: cpu user nice system idle iowait irq softirq steal guest guest_nice (jiffies)
+# /proc/stat's cpu lines: cpu user nice system idle iowait irq softirq steal guest guest_nice (jiffies)
 FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
 
 
-def read_stat(text=None):
-    """{field: jiffies} of the machine's first ``cpu`` line in ``/proc/stat`` (or in ``text``)."""
+def read_stat(text=None, cpus=None):
+    """{field: jiffies} of ``/proc/stat`` (or of ``text``): the machine's ``cpu`` line, or the sum
+    of the ``cpuN`` lines of the CPUs numbered in ``cpus``."""
     text = STAT.read_text() if text is None else text
-    line = next(line for line in text.splitlines() if line.startswith("cpu "))
-    values = [int(v) for v in line.split()[1:len(FIELDS) + 1]]
-    if len(values) < len(FIELDS):
-        raise ValueError(f"text: expected a cpu line with {len(FIELDS)} counters, got {line!r}")
-    return dict(zip(FIELDS, values))
+    names = {"cpu"} if cpus is None else {f"cpu{n}" for n in cpus}
+    lines = [line for line in text.splitlines() if line.split(" ", 1)[0] in names]
+    if len(lines) != len(names):
+        raise ValueError(f"text: expected the lines of {sorted(names)}, found {len(lines)} of them")
+    total = dict.fromkeys(FIELDS, 0)
+    for line in lines:
+        values = [int(v) for v in line.split()[1:len(FIELDS) + 1]]
+        if len(values) < len(FIELDS):
+            raise ValueError(f"text: expected a cpu line with {len(FIELDS)} counters, got {line!r}")
+        total = {field: total[field] + value for field, value in zip(FIELDS, values)}
+    return total
 
 
 def cpu_shares(before, after):
@@ -36,19 +43,31 @@ def cpu_shares(before, after):
     return {"busy": (total - idle - delta["steal"]) / total, "idle": idle / total, "steal": delta["steal"] / total}
 
 
-def idle_cores(window=0.5, cores=None):
-    """How many cores' worth of the machine sat idle over the next ``window`` seconds.
+def usable_cpus():
+    """The numbers of the CPUs this process may run on (a container or ``taskset`` may allow fewer
+    than the machine has). A limit by CPU quota instead (``docker --cpus``) does not show here."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return list(range(os.cpu_count() or 1))
 
-    A float between 0 and ``cores`` (default: every core of the machine). Where there is no
-    ``/proc/stat`` (macOS, Windows), the cores less the one-minute load average; where there is
-    neither, every core.
+
+def idle_cores(window=0.5):
+    """How many of the usable cores' worth (:func:`usable_cpus`) sat idle over the next ``window``
+    seconds: a float between 0 and their number.
+
+    Where ``/proc/stat`` cannot tell (macOS, Windows, a sandbox whose counters stand still), the
+    cores less the one-minute load average, which lags a new load by a minute; where there is
+    neither, every core, as if the machine were quiet.
     """
-    cores = cores or os.cpu_count() or 1
-    if not STAT.exists():
-        try:
-            return max(0.0, cores - os.getloadavg()[0])
-        except (AttributeError, OSError):
-            return float(cores)
-    before = read_stat()
-    time.sleep(window)
-    return cpu_shares(before, read_stat())["idle"] * cores
+    cpus = usable_cpus()
+    try:
+        before = read_stat(cpus=cpus)
+        time.sleep(window)
+        return cpu_shares(before, read_stat(cpus=cpus))["idle"] * len(cpus)
+    except (OSError, ValueError):
+        pass
+    try:
+        return max(0.0, len(cpus) - os.getloadavg()[0])
+    except (AttributeError, OSError):
+        return float(len(cpus))

@@ -48,7 +48,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 INPUTS = ("lib", "constraints.txt", "pyproject.toml")  # what every chapter's numbers depend on
 SKIPPED = ("__pycache__", ".egg-info", ".ipynb_checkpoints")  # build litter inside those
-# a chapter starts beside others only when more than half a core sat idle over half a second: a
+# a chapter starts beside others only when at least half a core sat idle over half a second: a
 # core mostly free (a busy one, or one shared by the chapter just started, shows far less)
 IDLE_ENOUGH = 0.5
 POLL_S = 2.0  # seconds between two looks for an idle core while chapters wait
@@ -291,8 +291,8 @@ def as_cores_free(pool, function, items, jobs, free_cores, log=print, settle_s=S
                 idle = free_cores()
             if idle is not None and idle < IDLE_ENOUGH:
                 if not told:  # once a run: the reason its chapters take longer
-                    log(f"busy     {idle:.1f} of {os.cpu_count()} cores idle: the next chapter waits for a "
-                        "free core, and waits again whenever the machine is this busy")
+                    log(f"busy     {idle:.1f} cores idle: the next chapter waits for a free core, and "
+                        "waits again whenever the machine is this busy")
                 told = True
                 break
             item, started = waiting.pop(0), time.monotonic()
@@ -302,9 +302,10 @@ def as_cores_free(pool, function, items, jobs, free_cores, log=print, settle_s=S
             yield running.pop(future), future
 
 
-def run(root=ROOT, jobs=None, force=False, inputs=INPUTS, log=print, free_cores=None):
+def run(root=ROOT, jobs=None, force=False, inputs=INPUTS, log=print, free_cores=None, settle_s=SETTLE_S):
     """Execute every stale chapter (every chapter with ``force``) on up to ``jobs`` workers, as
-    cores are free (:func:`as_cores_free`; ``free_cores`` defaults to ``tools.cores.idle_cores``).
+    cores are free (:func:`as_cores_free`, with ``free_cores`` and ``settle_s``; ``free_cores``
+    defaults to ``tools.cores.idle_cores``).
 
     Returns
     -------
@@ -325,7 +326,8 @@ def run(root=ROOT, jobs=None, force=False, inputs=INPUTS, log=print, free_cores=
     if free_cores is None:  # imported here: the book's extension loads this file without the package
         from tools.cores import idle_cores as free_cores
     with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
-        for path, future in as_cores_free(pool, execute_one, longest_first(todo, root), jobs, free_cores, log):
+        scheduler = as_cores_free(pool, execute_one, longest_first(todo, root), jobs, free_cores, log, settle_s)
+        for path, future in scheduler:
             result = future.result()
             if result["error"]:
                 failed.append((path, result["error"]))
