@@ -31,7 +31,7 @@ LOG = ROOT / "_build" / "make_test.log"
 BUDGET_S = 15 * 60
 # not anchored at the line's start: the two runs share the terminal, so a progress dot of one can
 # precede the other's header
-SUMMARY = re.compile(r"=+ (\d+ passed.*) in ([\d.]+)s.*=+$", re.M)
+SUMMARY = re.compile(r"=+ (\d+ (?:failed|passed|errors?)\b.*) in ([\d.]+)s.*=+$", re.M)  # failures first, if any
 SLOWEST = re.compile(r"=+ slowest \d+ durations =+\n((?:[\d.]+s \w+ +.+\n)+)")
 
 

@@ -194,6 +194,8 @@ def test_the_test_times_benchmark_reads_both_pytest_runs_of_make_test():
     assert [(summary, seconds, len(lines)) for summary, seconds, lines in runs] == [
         ("4 passed, 1 deselected", 30.5, 2), ("2 passed", 12.0, 2)]
     assert "| 1.0 | call | `nb.ipynb::Cell 3` |" in test_times.table(100.0, 0, log)
+    failing = log.replace("4 passed, 1 deselected", "1 failed, 3 passed, 1 deselected")  # a run with a failure
+    assert test_times.parse(failing)[2][0][:2] == ("1 failed, 3 passed, 1 deselected", 30.5)
     with pytest.raises(ValueError, match="2 pytest summaries but 1 duration tables"):  # a table lost
         test_times.parse(log.replace(slowest.format(7.0, 1.0), ""))
 

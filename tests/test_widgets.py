@@ -56,6 +56,16 @@ def test_static_mode_in_a_notebook_shows_the_figure_then_a_note_naming_the_defau
     plt.close("all")
 
 
+def test_a_plain_script_draws_the_figure_once_and_shows_no_note(monkeypatch):
+    # the control of the test above: no IPython, no page to annotate (the doctest does not depend
+    # on whether an earlier test left an IPython shell behind)
+    events = []
+    monkeypatch.setattr("IPython.get_ipython", lambda: None)
+    monkeypatch.setattr("IPython.display.display", lambda obj: events.append(obj))
+    widgets.interactive_figure(lambda depth: events.append(f"drawn at {depth}"), {"depth": 3}, depth=(1, 6, 1))
+    assert events == ["drawn at 3"]
+
+
 def test_two_value_sliders_work_live_as_in_ipywidgets_interact(monkeypatch):
     # chapter 05 gives index=(0, N - 1): a live kernel must build it, as ipywidgets.interact does
     import ipywidgets

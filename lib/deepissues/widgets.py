@@ -45,8 +45,11 @@ def interactive_figure(plot, defaults, **controls):
 
     Examples
     --------
-    Outside a kernel the figure is drawn once, at the defaults, with a note below it:
+    Outside a kernel the figure is drawn once, at the defaults; in IPython (a terminal, say) a
+    note follows it, while a plain script shows none:
 
+    >>> from IPython.core.interactiveshell import InteractiveShell
+    >>> shell = InteractiveShell.instance()  # IPython without a kernel
     >>> interactive_figure(lambda depth: print("drawn at depth", depth), {"depth": 3}, depth=(1, 6, 1))
     drawn at depth 3
     <IPython.core.display.HTML object>
