@@ -23,7 +23,7 @@ export OMP_NUM_THREADS ?= 1
 # same (a set of strings iterates in an order that depends on it)
 export PYTHONHASHSEED ?= 0
 
-.PHONY: book pdf unit test test-book test-rest assignments mirrors environment clean
+.PHONY: book chapters pdf unit test test-book test-unit test-notebooks assignments mirrors environment clean
 
 # the most chapters executed at once by `make book` (tools/execute_chapters.py): one per core by
 # default, and another starts beside those running only while a core is idle.
@@ -33,10 +33,12 @@ JOBS ?= $(shell nproc --all 2>/dev/null || echo 1)
 # The chapters run first, up to JOBS at a time, into a cache keyed by their code, the library, the pins
 # and the environment: a chapter whose key did not change is not executed again. Sphinx then reads
 # every page, taking the chapters' outputs from the cache (book/_ext/executed.py refuses stale ones).
-book: $(INSTALL_BOOK) $(KERNEL_CONFIG)
+book: chapters
 	rm -rf _build/html  # no page of an earlier build survives into this one
-	DEEPISSUES_STATIC=1 $(BIN)/python -m tools.execute_chapters --jobs $(JOBS) $(EXECUTE_ARGS)
 	DEEPISSUES_STATIC=1 $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going --all
+
+chapters: $(INSTALL_BOOK) $(KERNEL_CONFIG)
+	DEEPISSUES_STATIC=1 $(BIN)/python -m tools.execute_chapters --jobs $(JOBS) $(EXECUTE_ARGS)
 
 # The built book as one PDF beside its HTML, printed by Debian's chromium from the pages `make book`
 # wrote last (tools/pdf.py): nothing runs again, nothing is downloaded.
@@ -47,30 +49,31 @@ pdf: $(INSTALL_TEST) $(BROWSER)
 unit: $(INSTALL_TEST) $(KERNEL_CONFIG)
 	$(BIN)/python -m pytest tests lib -m "not book"
 
-# The full gate. First the book is built (the chapters whose key changed executed on every core);
-# then, side by side, a core each:
-# - every unit test and doctest, and every chapter executed again by the notebook tests, live as
-#   a student's kernel runs it (sliders built and moved, progress bars, none of the book's tools
+# The full gate, on both cores from its start, in three streams (`make -j3`), each pytest run ending
+# with its own summary and its 20 slowest tests (their output interleaves, unbuffered):
+# - test-unit: every unit test and doctest, at once, beside the book's chapters (whose scheduler then
+#   runs one chapter at a time while the tests take the other core);
+# - test-notebooks: once the chapters are executed, every chapter executed again, live as a
+#   student's kernel runs it (sliders built and moved, progress bars, none of the book's tools
 #   importable), each cell compared with what it printed for the book (the determinism check,
 #   tests/notebook_runner.py), so every chapter is executed at least once even when the book's
-#   cache was current;
-#   they keep their claim records apart from the book's;
-# - the book printed to PDF, and the link, PDF, browser and JupyterLab tests over it.
-# Their output interleaves, unbuffered; each pytest run ends with its own summary and its 20
-# slowest tests, where the time of the gate goes.
+#   cache was current; its claim records are kept apart from the book's;
+# - test-book: the book's pages, the book printed to PDF, and the link, PDF, browser and JupyterLab
+#   tests over it.
 test: $(INSTALL_TEST) $(BROWSER) $(KERNEL_CONFIG)
-	$(MAKE) --no-print-directory book
-	PYTHONUNBUFFERED=1 $(MAKE) --no-print-directory -j2 test-book test-rest
+	PYTHONUNBUFFERED=1 $(MAKE) --no-print-directory -j3 test-unit test-notebooks test-book
 
-test-book:
+test-unit:
+	DEEPISSUES_STATIC=1 DEEPISSUES_CLAIMS_DIR=_build/nbtest/claims \
+		$(BIN)/python -m pytest tests lib -m "not book" --durations=20
+
+test-notebooks: chapters
+	DEEPISSUES_STATIC=1 DEEPISSUES_COMPARE_OUTPUTS=1 DEEPISSUES_CLAIMS_DIR=_build/nbtest/claims \
+		$(BIN)/python -m pytest notebooks --durations=20
+
+test-book: book
 	$(MAKE) --no-print-directory pdf
 	$(BIN)/python -m pytest tests -m book --durations=20
-
-# two workers (pytest-xdist), each taking whole files, so that a chapter's cells run in order in
-# one kernel; the slow chapters and the unit tests then share both cores with test-book
-test-rest:
-	DEEPISSUES_STATIC=1 DEEPISSUES_COMPARE_OUTPUTS=1 DEEPISSUES_CLAIMS_DIR=_build/nbtest/claims \
-		$(BIN)/python -m pytest -m "not book" -n 2 --dist loadfile --durations=20
 
 # the chapters' .ipynb mirrors on the branch ipynb, where the Colab buttons point, and the tag
 # v<version> that the install cells pin (refused if that version was published from another commit)

@@ -30,8 +30,8 @@ from tools.chapter_macros import book_macros, chapters, macro_cell
 
 from .test_browser import BROWSER, FLAGS
 
-# In make test's second half, after the book is built: JupyterLab and chromium would otherwise slow
-# down the chapters the build is executing on the other core.
+# With the tests of the built book (test-book), after the book is built: JupyterLab and chromium
+# would otherwise slow down the chapters the build is executing.
 pytestmark = pytest.mark.book
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = [path.name for path in chapters()]
