@@ -67,9 +67,11 @@ test-unit:
 	DEEPISSUES_STATIC=1 DEEPISSUES_CLAIMS_DIR=_build/nbtest/claims \
 		$(BIN)/python -m pytest tests lib -m "not book" --durations=20
 
+# two workers (pytest-xdist), each taking whole chapters, so that a chapter's cells run in order in
+# one kernel: with one, the last chapters ran alone at the end of the gate, on one core
 test-notebooks: chapters
 	DEEPISSUES_STATIC=1 DEEPISSUES_COMPARE_OUTPUTS=1 DEEPISSUES_CLAIMS_DIR=_build/nbtest/claims \
-		$(BIN)/python -m pytest notebooks --durations=20
+		$(BIN)/python -m pytest notebooks -n 2 --dist loadfile --durations=20
 
 test-book: book
 	$(MAKE) --no-print-directory pdf

@@ -187,10 +187,11 @@ def test_the_test_times_benchmark_reads_both_pytest_runs_of_make_test():
     test_times = _benchmark("test_times")
     slowest = "=== slowest 2 durations ===\n{}s call     tests/test_a.py::test_x\n{}s call     nb.ipynb::Cell 3\n"
     log = ("executed 01-a: 3.0 s wall, 2.9 s CPU\nreused   02-b (executed today)\n."  # the other run's dot
+           + "tests/test_a.py ..executed 03-c: 1.0 s wall, 0.9 s CPU\n"  # after another run's dots
            + slowest.format(9.5, 2.0) + "===== 4 passed, 1 deselected in 30.50s (0:00:30) =====\n"
            + slowest.format(7.0, 1.0) + "===== 2 passed in 12.00s =====\n")
     executed, reused, runs = test_times.parse(log)
-    assert (executed, reused) == (1, 1)
+    assert (executed, reused) == (2, 1)
     assert [(summary, seconds, len(lines)) for summary, seconds, lines in runs] == [
         ("4 passed, 1 deselected", 30.5, 2), ("2 passed", 12.0, 2)]
     assert "| 1.0 | call | `nb.ipynb::Cell 3` |" in test_times.table(100.0, 0, log)
