@@ -7,10 +7,10 @@
 
 Runs ``make test`` in this checkout (its output goes to ``_build/make_test.log`` as well as to the
 terminal), then writes benchmarks/test_times.md: the machine and the speed of one of its cores
-(``benchmarks/host.py``), the wall time, whether the book's
-chapters were executed or taken from the cache, and for each of the three pytest runs that make
-test starts side by side (``test-unit``, ``test-notebooks`` and ``test-book``) its summary line and
-its slowest tests, as pytest's ``--durations`` printed them. The budget is 15 minutes of wall time on two cores, quiet.
+(``benchmarks/host.py``), the wall time, whether the book's chapters were executed or taken from
+the cache, and for each of the three pytest runs that make test starts side by side
+(``test-unit``, ``test-notebooks`` and ``test-book``) its summary line and its slowest tests, as
+pytest's ``--durations`` printed them. The budget is 15 minutes of wall time on two cores, quiet.
 """
 
 import argparse
