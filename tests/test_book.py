@@ -181,7 +181,7 @@ def test_the_readmes_timing_rows_are_computed_from_the_measured_times():
     assert book_times.readme_rows(changed) != book_times.readme_rows()
 
 
-def test_the_test_times_benchmark_reads_both_pytest_runs_of_make_test():
+def test_the_test_times_benchmark_reads_every_pytest_run_of_make_test():
     import pytest
 
     test_times = _benchmark("test_times")
