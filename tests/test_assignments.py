@@ -17,7 +17,7 @@ from tools import assignments
 from .test_mirrors import MYST_LEFT, macros_used, mirrors
 
 ROOT = Path(__file__).resolve().parents[1]
-NAME = "12-global-optimality-dropout"  # a fast chapter, with three graded exercises
+NAME = "11-error-decomposition"  # the fastest chapter (each autograde executes it), with two graded exercises
 FIND_SPEC = importlib.util.find_spec
 
 
@@ -41,7 +41,7 @@ def _solution_lines(notebook):
 def _wrong_answer(notebook):
     """``notebook`` with the second exercise answered wrongly."""
     answer = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == f"{NAME}-answer-2")
-    answer.source = "### BEGIN SOLUTION\nranks_by_theta = [10, 2]\n### END SOLUTION"
+    answer.source = "### BEGIN SOLUTION\nlinear_generalisation = 0.5\n### END SOLUTION"
     return notebook
 
 
@@ -79,7 +79,7 @@ def test_the_release_is_plain_markdown_after_the_install_cell(course):
     release = _read(course, "release")
     assert release.cells[0].source == mirrors.install_cell(ROOT)
     markdown = "\n".join(c.source for c in release.cells if c.cell_type == "markdown")
-    assert "### Exercise" in markdown and "**Theorem" in markdown
+    assert "### Exercise" in markdown and "**Proposition" in markdown
     assert not MYST_LEFT.search(markdown) and not macros_used(markdown)
 
 
@@ -94,19 +94,19 @@ def test_the_release_holds_no_solution_code(course):
     assert not [line for line in hidden if line in text]
     solution = next(c.source for c in source.cells if c.metadata.get("nbgrader", {}).get("solution"))
     assert [line for line in hidden if line in text + solution]  # control: one solution pasted back
-    assert text.count("raise NotImplementedError()") == 3
+    assert text.count("raise NotImplementedError()") == 2
     with zipfile.ZipFile(course / "zips" / f"{NAME}.zip") as archive:
         assert archive.namelist() == [f"{NAME}/{NAME}.ipynb"]
 
 
 def test_the_teachers_version_gets_full_marks(graded):
     grades = graded[0]["teacher"]
-    assert len(grades) == 3 and all(score == top == 1 for score, top in grades.values())
+    assert len(grades) == 2 and all(score == top == 1 for score, top in grades.values())
 
 
 def test_the_untouched_release_gets_zero_for_every_check(graded):
     grades = graded[0]["blank"]
-    assert len(grades) == 3 and all(score == 0 for score, _ in grades.values())
+    assert len(grades) == 2 and all(score == 0 for score, _ in grades.values())
 
 
 def test_a_wrong_answer_loses_only_its_own_check(graded):
@@ -159,7 +159,7 @@ def test_a_colab_copy_is_graded_after_accept_copies(course, graded):
 def test_accept_copies_leaves_a_copy_beside_the_real_notebook_and_other_names(tmp_path):
     folder = tmp_path / "submitted" / "ana" / NAME
     folder.mkdir(parents=True)
-    for name in (f"{NAME}.ipynb", f"Copy of {NAME}.ipynb", "Copy of 11-error-decomposition.ipynb", "notes.ipynb"):
+    for name in (f"{NAME}.ipynb", f"Copy of {NAME}.ipynb", "Copy of 12-global-optimality-dropout.ipynb", "notes.ipynb"):
         (folder / name).write_text("{}")
     renamed, skipped = assignments.accept_copies(tmp_path)
     assert renamed == [] and skipped == [folder / f"Copy of {NAME}.ipynb"]
