@@ -55,7 +55,7 @@ def parse(text):
     """(chapters executed, chapters reused, [(summary, seconds, slowest lines)]) from make test's log."""
     # not anchored at the line's start: the book's step shares the terminal with the unit tests,
     # whose progress dots can precede its lines
-    executed = len(set(re.findall(r"\bexecuted (\d\d-[\w-]+): ", text)))
+    executed = len(chapters_cpu(text))
     reused = len(set(re.findall(r"\breused +(\d\d-[\w-]+)", text)))
     runs = [(m.group(1), float(m.group(2))) for m in SUMMARY.finditer(text)]
     slowest = [m.group(1).strip().splitlines() for m in SLOWEST.finditer(text)]
@@ -74,8 +74,8 @@ def hour_speed(text, record=None):
     """How the book's step's chapters ran against the record of ``benchmarks/book_times.json``:
     (their CPU seconds, the record's for the same chapters), or None when it executed none.
 
-    The chapters are most of make test's work, so the ratio is the speed of this hour's cores on the
-    book's own work. The reference workload of ``host.py`` (small, and held in the cache) misses
+    The chapters are most of make test's work, so the ratio tells how fast this hour's cores ran the
+    book's own work: above 1, slower than on the record's hour. The reference workload of ``host.py`` (small, and held in the cache) misses
     it: two runs of make test on the same machine whose reference read 0.36 CPU s took 366 and
     445 CPU s for the same chapters.
     """
@@ -102,8 +102,8 @@ def table(wall_s, code, text, reference_s=None, shares=None, busy=False, record=
     if speed:
         cpu, recorded = speed
         lines.append(f"- Those chapters took **{cpu:.0f} CPU s**, {cpu / recorded:.2f} times their "
-                     f"{recorded:.0f} s in `benchmarks/book_times.md`: the speed of this hour's cores on the "
-                     "book's own work.")
+                     f"{recorded:.0f} s in `benchmarks/book_times.md` (above 1: this hour's cores ran the "
+                     "book's own work slower than the record's).")
     lines.append("")
     for summary, seconds, slowest in runs:
         lines += [f"## {summary}: {seconds:.0f} s", "", "| seconds | phase | test |", "|---:|---|---|"]
